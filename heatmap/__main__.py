@@ -1,0 +1,5 @@
+"""``python -m heatmap``."""
+
+from heatmap.cli import main
+
+raise SystemExit(main())
