@@ -246,11 +246,10 @@ def _payload(grid: DisplayGrid) -> dict[str, Any]:
 
 
 # Connects hovering on the heatmap to the map panel: reads the embedded JSON and restyles the two bar traces.
-_HOVER_SCRIPT = (
-    """
+_HOVER_SCRIPT = """
 (function() {
   var gd = document.getElementById('{plot_id}');
-  var data = JSON.parse(document.getElementById('%s').textContent);
+  var data = JSON.parse(document.getElementById('__DATA_ID__').textContent);
   var nBars = gd.data.length;
   gd.on('plotly_hover', function(ev) {
     var p = ev.points[0];
@@ -262,9 +261,7 @@ _HOVER_SCRIPT = (
     Plotly.relayout(gd, {'annotations[1].text': 'Map at ' + data.times[i].replace('T', ' ').slice(0, 16)});
   });
 })();
-"""
-    % _DATA_ID
-)
+""".replace("__DATA_ID__", _DATA_ID)
 
 
 def to_html(
