@@ -199,7 +199,9 @@ class MarginSchedule:
         floor = np.array([float(r[0]) for r in rows])  # type: ignore[arg-type]
         mmr = np.array([float(r[2]) for r in rows])  # type: ignore[arg-type]
         computed = continuous_cum(floor, mmr)
-        cum = np.array([computed[i] if len(r) == 4 or r[4] is None else float(r[4]) for i, r in enumerate(rows)])
+        cum = np.array(
+            [computed[i] if len(r) == 4 or r[4] is None else float(r[4]) for i, r in enumerate(rows)]
+        )
         brackets = Brackets(
             floor=floor,
             cap=np.array([float(r[1]) for r in rows]),  # type: ignore[arg-type]

@@ -40,11 +40,13 @@ __all__ = [
     "bybit_liquidation_price",
     "cross_liquidation_price",
     "funding_shift",
+    "gate_liquidation_price",
     "hyperliquid_liquidation_price",
     "initial_margin",
     "inverse_liquidation_price",
     "liquidation_price",
     "maintenance_margin",
+    "okx_liquidation_price",
     "side_sign",
 ]
 
@@ -190,10 +192,15 @@ def _check_leverage(
     bad = lev_b > max_b * (1 + 1e-12)
     if np.any(bad):
         i = np.flatnonzero(bad.ravel())[0]
+        n = float(np.broadcast_to(notional, bad.shape).ravel()[i])
+        where = (
+            "in the first bracket"
+            if n == 0
+            else f"at a position notional of {n:,.6g} {schedule.notional_unit}"
+        )
         raise ValueError(
             f"leverage: got {lev_b.ravel()[i]:g}x but {schedule.venue} {schedule.symbol} allows at most "
-            f"{max_b.ravel()[i]:g}x at a position notional of {np.broadcast_to(notional, bad.shape).ravel()[i]:,.6g}; "
-            "pass check_max_leverage=False to compute anyway"
+            f"{max_b.ravel()[i]:g}x {where}; pass check_max_leverage=False to compute anyway"
         )
 
 
@@ -776,6 +783,94 @@ def hyperliquid_liquidation_price(
             "pass check_max_leverage=False to compute anyway"
         )
     return liquidation_price(entry, lev, side, mmr=0.5 / lmax, qty=qty, extra_margin=extra_margin)
+
+
+def gate_liquidation_price(
+    entry: ArrayLike,
+    leverage: ArrayLike,
+    side: ArrayLike,
+    *,
+    mmr: ArrayLike,
+    taker_fee: ArrayLike = 0.00075,
+    contract: Contract = "linear",
+    qty: ArrayLike | None = None,
+    extra_margin: ArrayLike = 0.0,
+) -> FloatOrArray:
+    """Gate isolated liquidation price: the maintenance rate is increased by the taker fee of the closing order.
+
+    Gate's help page "Liquidation Price / Bankruptcy Price" (gate.io/help/futures/futures/27724, as quoted in
+    freqtrade's ``Exchange.dry_run_liquidation_price``) gives, for linear contracts,
+    ``LP = (EP -+ Margin/Multiplier/Size) / (1 -+ (MMR + taker))`` (upper sign long), and Gate support gives for
+    inverse contracts ``LP = Size*EP*(1 +- (MMR + taker)) / (Size +- Margin*EP)``. Both equal the Binance formula with
+    ``cum = 0`` and the rate ``MMR + taker``, which is how this function computes them.
+
+    Parameters
+    ----------
+    entry, leverage, side, contract, qty, extra_margin
+        As in :func:`liquidation_price` (``Margin`` = initial margin ``notional/L`` + ``extra_margin``).
+    mmr : array-like
+        Maintenance-margin rate of the position's risk-limit tier [fraction]; no default (see the contract specs).
+    taker_fee : array-like, default 0.00075
+        Taker fee rate [fraction] (0.075 % per Gate support's reply, 2023).
+
+    Returns
+    -------
+    float or ndarray
+        Liquidation price [quote].
+
+    Examples
+    --------
+    >>> round(gate_liquidation_price(100_000.0, 20, "long", mmr=0.005), 2)
+    95549.41
+    """
+    rate = _mmr(np.asarray(mmr, dtype=np.float64) + _nonneg("taker_fee", taker_fee))
+    return liquidation_price(
+        entry, leverage, side, mmr=rate, contract=contract, qty=qty, extra_margin=extra_margin
+    )
+
+
+def okx_liquidation_price(
+    entry: ArrayLike,
+    leverage: ArrayLike,
+    side: ArrayLike,
+    *,
+    mmr: ArrayLike,
+    taker_fee: ArrayLike,
+    contract: Contract = "linear",
+    qty: ArrayLike | None = None,
+    extra_margin: ArrayLike = 0.0,
+) -> FloatOrArray:
+    """OKX isolated liquidation price (margin ratio = 100 % with the liquidation fee in the requirement).
+
+    OKX's isolated margin ratio is ``(margin + upl) / (notional_at_mark * (MMR + taker_fee))`` (USDT-margined; coin
+    margined with ``notional = face*contracts/mark``), and a position is liquidated when it falls to 100 % (OKX
+    support "Introduction to the isolated mode", article 360053909592, cited in freqtrade). Setting the ratio to 1
+    gives the Binance formula with ``cum = 0`` and the rate ``MMR + taker_fee``; for coin-margined longs
+    ``LP = (1 + MMR + fee) / (1/EP + margin/(face*contracts))``.
+
+    Parameters
+    ----------
+    entry, leverage, side, contract, qty, extra_margin
+        As in :func:`liquidation_price`.
+    mmr : array-like
+        Maintenance-margin rate of the position's tier [fraction].
+    taker_fee : array-like
+        Taker fee rate of the account [fraction].
+
+    Returns
+    -------
+    float or ndarray
+        Liquidation price [quote].
+
+    Examples
+    --------
+    >>> round(okx_liquidation_price(100_000.0, 20, "short", mmr=0.004, taker_fee=0.0005), 2)
+    104529.62
+    """
+    rate = _mmr(np.asarray(mmr, dtype=np.float64) + _nonneg("taker_fee", taker_fee))
+    return liquidation_price(
+        entry, leverage, side, mmr=rate, contract=contract, qty=qty, extra_margin=extra_margin
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------------

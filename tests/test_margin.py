@@ -14,11 +14,13 @@ from heatmap.margin import (
     bybit_liquidation_price,
     cross_liquidation_price,
     funding_shift,
+    gate_liquidation_price,
     hyperliquid_liquidation_price,
     initial_margin,
     inverse_liquidation_price,
     liquidation_price,
     maintenance_margin,
+    okx_liquidation_price,
     side_sign,
 )
 
@@ -143,6 +145,44 @@ def test_hyperliquid_mmr_is_half_initial_margin_at_max_leverage() -> None:
     assert hyperliquid_liquidation_price(ep, lev, "short", qty=q) == pytest.approx(ep + avail / q / (1 + l_))
     with pytest.raises(ValueError, match="max_leverage is 40x"):
         hyperliquid_liquidation_price(ep, 50, "long")
+
+
+def test_gate_formulas_as_published() -> None:
+    """Gate: linear (EP -+ Margin/Size)/(1 -+ (MMR+taker)); inverse Size*EP*(1 +- (MMR+taker))/(Size +- Margin*EP)."""
+    ep, lev, m, fee, size, extra = 2_000.0, 10.0, 0.005, 0.00075, 4.0, 25.0
+    margin = size * ep / lev + extra
+    r = m + fee
+    assert gate_liquidation_price(ep, lev, "long", mmr=m, qty=size, extra_margin=extra) == pytest.approx(
+        (ep - margin / size) / (1 - r)
+    )
+    assert gate_liquidation_price(ep, lev, "short", mmr=m, qty=size, extra_margin=extra) == pytest.approx(
+        (ep + margin / size) / (1 + r)
+    )
+    usd, coin_margin = 50_000.0, 50_000.0 / (ep * lev)
+    kw = {"mmr": m, "qty": usd, "contract": "inverse"}
+    assert gate_liquidation_price(ep, lev, "long", **kw) == pytest.approx(
+        usd * ep * (1 + r) / (usd + coin_margin * ep)
+    )
+    assert gate_liquidation_price(ep, lev, "short", **kw) == pytest.approx(
+        usd * ep * (1 - r) / (usd - coin_margin * ep)
+    )
+
+
+def test_okx_margin_ratio_is_one_at_liquidation() -> None:
+    ep, lev, m, fee, q = 60_000.0, 25.0, 0.004, 0.0005, 3.0
+    for side in ("long", "short"):
+        s = side_sign(side)
+        lp = okx_liquidation_price(ep, lev, side, mmr=m, taker_fee=fee, qty=q)
+        ratio = (q * ep / lev + s * q * (lp - ep)) / (q * lp * (m + fee))
+        assert ratio == pytest.approx(1.0, rel=1e-12)
+    # coin-margined long: (1 + MMR + fee) / (1/EP + margin/(face*contracts))
+    usd = 100 * 20  # 20 contracts of 100 USD
+    margin = usd / (ep * lev)
+    assert okx_liquidation_price(
+        ep, lev, "long", mmr=m, taker_fee=fee, qty=usd, contract="inverse"
+    ) == pytest.approx((1 + m + fee) / (1 / ep + margin / usd))
+    with pytest.raises(ValueError, match="mmr"):
+        okx_liquidation_price(ep, lev, "long", mmr=0.9, taker_fee=0.2)
 
 
 # ----------------------------------------------------------------------------------------------------------------
