@@ -532,7 +532,7 @@ class Market:
         * **Open interest** (and ``long_short_ratio``) are *observations*: the bar takes the last observation
           made at or before the bar's close ``t + freq`` (``merge_asof``, backward). An observation older than
           ``oi_max_age`` counts as missing; by default it must be younger than one bar, i.e. made inside
-          ``(t, t + freq]``.
+          ``(t, t + freq]``. NaN open-interest readings are not observations.
         * **Funding** is an *event*: a settlement at time ``s`` is added to the bar whose half-open interval
           ``[t, t + freq)`` contains ``s``; several settlements in one bar are summed; bars without a
           settlement get 0. A settlement at exactly ``t + freq`` belongs to the *next* bar.
@@ -616,7 +616,8 @@ class Market:
         if open_interest is not None:
             obs = _as_frame(open_interest, "open_interest", ("open_interest", "long_short_ratio"))
             obs.index = _utc_index(obs.index, assume_utc=assume_utc)
-            obs = obs.sort_index()
+            # a NaN reading is no observation (the age limit then decides whether an older one may stand in)
+            obs = obs.loc[obs["open_interest"].notna()].sort_index()
             dup = np.asarray(obs.index.duplicated())
             if dup.any():
                 raise MarketDataError(

@@ -1,0 +1,311 @@
+"""Readers for Binance public-data files (https://data.binance.vision).
+
+Every reader takes a path, a glob pattern or a list of them; each file may be the ``.csv`` or the ``.zip`` that
+Binance publishes, with or without a header row. Epoch timestamps are read as milliseconds or microseconds by
+magnitude (Binance moved some datasets to microseconds in 2025).
+
+File layouts (``futures/um/daily/<dataset>/<SYMBOL>/...``):
+
+* ``klines``, ``markPriceKlines``, ``premiumIndexKlines``, ``indexPriceKlines`` (12 columns):
+  ``open_time, open, high, low, close, volume, close_time, quote_volume, count, taker_buy_volume,
+  taker_buy_quote_volume, ignore``
+* ``metrics`` (5-minute rows): ``create_time, symbol, sum_open_interest, sum_open_interest_value,
+  count_toptrader_long_short_ratio, sum_toptrader_long_short_ratio, count_long_short_ratio,
+  sum_taker_long_short_vol_ratio`` (``create_time`` is ``YYYY-MM-DD HH:MM:SS`` UTC)
+* ``fundingRate`` (monthly): ``calc_time, funding_interval_hours, last_funding_rate``
+
+Examples
+--------
+>>> from heatmap.io.binance import read_binance
+>>> m = read_binance(klines="BTCUSDT-1h-2025-01-*.zip", metrics="BTCUSDT-metrics-2025-01-*.zip",
+...                  funding="BTCUSDT-fundingRate-2025-01.zip")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from heatmap.io._files import (
+    Source,
+    check_duplicates,
+    epoch_to_utc,
+    expand_paths,
+    iter_texts,
+    numeric,
+    parse_times,
+    read_csv_text,
+)
+from heatmap.market import Market, MarketDataError
+
+__all__ = [
+    "KLINE_COLUMNS",
+    "METRICS_COLUMNS",
+    "FUNDING_COLUMNS",
+    "read_binance_klines",
+    "read_binance_metrics",
+    "read_binance_funding",
+    "read_binance",
+    "symbol_from_filename",
+]
+
+KLINE_COLUMNS = [
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
+]
+METRICS_COLUMNS = [
+    "create_time",
+    "symbol",
+    "sum_open_interest",
+    "sum_open_interest_value",
+    "count_toptrader_long_short_ratio",
+    "sum_toptrader_long_short_ratio",
+    "count_long_short_ratio",
+    "sum_taker_long_short_vol_ratio",
+]
+FUNDING_COLUMNS = ["calc_time", "funding_interval_hours", "last_funding_rate"]
+
+_SYMBOL_RE = re.compile(r"^([A-Z0-9]+(?:_[A-Z0-9]+)?)-")
+
+
+def symbol_from_filename(path: str | Path) -> str | None:
+    """``"BTCUSDT-1h-2025-01-02.zip"`` -> ``"BTCUSDT"``; ``"BTCUSD_PERP-liquidationSnapshot-..."`` -> ``"BTCUSD_PERP"``."""
+    m = _SYMBOL_RE.match(Path(str(path).split("!")[0]).name)
+    return m.group(1) if m else None
+
+
+def _read_all(source: Source | pd.DataFrame, names: list[str], what: str) -> tuple[pd.DataFrame, list[Path]]:
+    paths = expand_paths(source, what=what)  # type: ignore[arg-type]
+    parts = []
+    for p in paths:
+        for where, text in iter_texts(p):
+            parts.append(read_csv_text(text, names=names, where=where))
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=names)
+    if df.empty:
+        raise MarketDataError(f"{what}: the files hold no rows ({[str(p) for p in paths]})")
+    return df, paths
+
+
+def read_binance_klines(
+    source: Source,
+    *,
+    duplicates: Literal["error", "drop"] = "error",
+) -> pd.DataFrame:
+    """Read Binance kline files (trade, mark-price, premium-index or index-price klines).
+
+    Parameters
+    ----------
+    source : path, glob pattern, or list of them
+        ``.csv`` or ``.zip`` files in the 12-column kline layout, with or without header.
+    duplicates : {"error", "drop"}
+        Exact duplicate rows (overlapping daily and monthly files) raise, or are dropped explicitly.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``time`` (UTC bar open), columns ``open, high, low, close`` [quote], ``volume`` [base],
+        ``close_time`` (UTC), ``quote_volume`` [quote], ``count``, ``taker_buy_volume`` [base],
+        ``taker_buy_quote_volume`` [quote]; sorted by time. Duplicate open times with different values raise.
+
+    Examples
+    --------
+    >>> k = read_binance_klines("BTCUSDT-1h-2025-01-*.zip")  # doctest: +SKIP
+    """
+    df, _ = _read_all(source, KLINE_COLUMNS, "klines")
+    df = check_duplicates(df, duplicates=duplicates, where="klines")
+    num = [
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "quote_volume",
+        "count",
+        "taker_buy_volume",
+        "taker_buy_quote_volume",
+    ]
+    df = numeric(df, num, where="klines")
+    t = epoch_to_utc(df["open_time"], where="klines open_time")
+    ct = epoch_to_utc(df["close_time"], where="klines close_time")
+    out = df[num].copy()
+    out.insert(5, "close_time", ct)
+    out.index = t.rename("time")
+    out = out.sort_index(kind="stable")
+    dup = out.index.duplicated(keep=False)
+    if dup.any():
+        shown = ", ".join(str(x) for x in out.index[dup].unique()[:5])
+        raise MarketDataError(
+            f"klines: {int(dup.sum())} rows share an open time with different values: {shown}"
+        )
+    return out
+
+
+def read_binance_metrics(source: Source, *, duplicates: Literal["error", "drop"] = "error") -> pd.DataFrame:
+    """Read Binance ``metrics`` files (5-minute open interest and long/short ratios).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``time`` (UTC observation time ``create_time``), columns ``symbol``, ``open_interest`` [base]
+        (``sum_open_interest``), ``open_interest_value`` [quote], ``top_trader_account_ratio``
+        (``count_toptrader_long_short_ratio``), ``top_trader_position_ratio`` (``sum_toptrader_long_short_ratio``),
+        ``long_short_ratio`` (``count_long_short_ratio``, all accounts), ``taker_buy_sell_ratio``
+        (``sum_taker_long_short_vol_ratio``). Empty cells become NaN.
+
+    Examples
+    --------
+    >>> metrics = read_binance_metrics("BTCUSDT-metrics-2025-01-*.zip")  # doctest: +SKIP
+    """
+    df, _ = _read_all(source, METRICS_COLUMNS, "metrics")
+    df = check_duplicates(df, duplicates=duplicates, where="metrics")
+    num = METRICS_COLUMNS[2:]
+    df = numeric(df, num, where="metrics")
+    t = parse_times(df["create_time"], where="metrics create_time", assume_utc=True)
+    out = pd.DataFrame(
+        {
+            "symbol": df["symbol"].astype(str).to_numpy(),
+            "open_interest": df["sum_open_interest"].to_numpy(),
+            "open_interest_value": df["sum_open_interest_value"].to_numpy(),
+            "top_trader_account_ratio": df["count_toptrader_long_short_ratio"].to_numpy(),
+            "top_trader_position_ratio": df["sum_toptrader_long_short_ratio"].to_numpy(),
+            "long_short_ratio": df["count_long_short_ratio"].to_numpy(),
+            "taker_buy_sell_ratio": df["sum_taker_long_short_vol_ratio"].to_numpy(),
+        },
+        index=t.rename("time"),
+    )
+    out = out.sort_index(kind="stable")
+    dup = out.index.duplicated(keep=False)
+    if dup.any():
+        shown = ", ".join(str(x) for x in out.index[dup].unique()[:5])
+        raise MarketDataError(
+            f"metrics: {int(dup.sum())} rows share a create_time with different values: {shown}"
+        )
+    return out
+
+
+def read_binance_funding(source: Source, *, duplicates: Literal["error", "drop"] = "error") -> pd.DataFrame:
+    """Read Binance ``fundingRate`` files.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``time`` (UTC settlement time ``calc_time``), columns ``funding_rate`` [fraction]
+        (``last_funding_rate``) and ``funding_interval_hours``.
+
+    Examples
+    --------
+    >>> fr = read_binance_funding("BTCUSDT-fundingRate-2025-01.zip")  # doctest: +SKIP
+    """
+    df, _ = _read_all(source, FUNDING_COLUMNS, "fundingRate")
+    df = check_duplicates(df, duplicates=duplicates, where="fundingRate")
+    df = numeric(df, ["funding_interval_hours", "last_funding_rate"], where="fundingRate")
+    t = epoch_to_utc(df["calc_time"], where="fundingRate calc_time")
+    out = pd.DataFrame(
+        {
+            "funding_rate": df["last_funding_rate"].to_numpy(),
+            "funding_interval_hours": df["funding_interval_hours"].to_numpy(),
+        },
+        index=t.rename("time"),
+    ).sort_index(kind="stable")
+    return out
+
+
+def read_binance(
+    *,
+    klines: Source | pd.DataFrame,
+    metrics: Source | pd.DataFrame | None = None,
+    funding: Source | pd.DataFrame | None = None,
+    mark: Source | pd.DataFrame | None = None,
+    open_interest: pd.Series | pd.DataFrame | None = None,
+    symbol: str | None = None,
+    venue: str = "binance",
+    span: Literal["intersection", "candles"] = "intersection",
+    oi_max_age: str | pd.Timedelta | None = None,
+    fill_gaps: Literal["ffill"] | None = None,
+    duplicates: Literal["error", "drop"] = "error",
+) -> Market:
+    """Build a :class:`~heatmap.market.Market` from Binance public-data files.
+
+    Alignment follows :meth:`Market.from_frames <heatmap.market.Market.from_frames>`: each bar takes the last
+    ``metrics`` open interest observed at or before its close (within ``oi_max_age``, default under one bar),
+    funding settlements go to the bar whose ``[open, open + freq)`` contains ``calc_time``, and mark-price klines
+    must cover the same bars.
+
+    Parameters
+    ----------
+    klines : path, glob, list or DataFrame
+        Trade klines (``.../klines/<SYMBOL>/<interval>/``); a DataFrame as returned by :func:`read_binance_klines`.
+    metrics : path, glob, list or DataFrame, optional
+        ``metrics`` files (open interest [base] and ``long_short_ratio``). Either this or ``open_interest``.
+    funding : path, glob, list or DataFrame, optional
+        ``fundingRate`` files.
+    mark : path, glob, list or DataFrame, optional
+        ``markPriceKlines`` of the same interval.
+    open_interest : Series or DataFrame, optional
+        Open interest observations [base] from elsewhere, indexed by observation time.
+    symbol : str, optional
+        Defaults to the symbol in the klines file name (``BTCUSDT-1h-...``).
+    venue, span, oi_max_age, fill_gaps
+        See :meth:`Market.from_frames <heatmap.market.Market.from_frames>`.
+    duplicates : {"error", "drop"}
+        Exact duplicate rows across files.
+
+    Returns
+    -------
+    Market
+
+    Examples
+    --------
+    >>> m = read_binance(klines="data/BTCUSDT-1h-2025-01-*.zip", metrics="data/BTCUSDT-metrics-2025-01-*.zip",
+    ...                  funding="data/BTCUSDT-fundingRate-2025-01.zip")  # doctest: +SKIP
+    """
+    if isinstance(klines, pd.DataFrame):
+        candles = klines
+    else:
+        candles = read_binance_klines(klines, duplicates=duplicates)
+        if symbol is None:
+            symbol = symbol_from_filename(expand_paths(klines, what="klines")[0])
+    if metrics is not None and open_interest is not None:
+        raise ValueError("give either metrics= or open_interest=, not both")
+    oi: pd.Series | pd.DataFrame | None = open_interest
+    if metrics is not None:
+        mt = (
+            metrics
+            if isinstance(metrics, pd.DataFrame)
+            else read_binance_metrics(metrics, duplicates=duplicates)
+        )
+        oi = mt[[c for c in ("open_interest", "long_short_ratio") if c in mt.columns]]
+    fr = None
+    if funding is not None:
+        fr = (
+            funding
+            if isinstance(funding, pd.DataFrame)
+            else read_binance_funding(funding, duplicates=duplicates)
+        )
+    mk = None
+    if mark is not None:
+        mk = mark if isinstance(mark, pd.DataFrame) else read_binance_klines(mark, duplicates=duplicates)
+    return Market.from_frames(
+        candles,
+        open_interest=oi,
+        funding=fr,
+        mark=mk,
+        oi_max_age=oi_max_age,
+        span=span,
+        symbol=symbol,
+        venue=venue,
+        fill_gaps=fill_gaps,
+    )
