@@ -262,7 +262,7 @@ def test_schedule_lp_solves_maintenance_equation_inverse(coins: float, side: int
 
 def test_bracket_at_liquidation_differs_from_entry_bracket() -> None:
     """A short whose notional crosses a floor between entry and liquidation uses the higher bracket."""
-    ep, q, lev = 50_000.0, 0.95, 10.0  # entry notional 47,500 (bracket 1), at LP ~ 52,480 (bracket 2)
+    ep, q, lev = 50_000.0, 0.95, 10.0  # entry notional 47,500 (bracket 1), at LP ~ 52,040 (bracket 2)
     lp = liquidation_price(ep, lev, "short", qty=q, schedule=BTCUSDT)
     assert BTCUSDT.bracket_index(ep * q) == 0
     assert BTCUSDT.bracket_index(lp * q) == 1
@@ -445,3 +445,25 @@ def test_selected_bracket_is_consistent(ep: float, q: float, u: float, side: int
     direct = liquidation_price(ep, lev, side, mmr=m, cum=c, qty=q)
     assert lp == pytest.approx(direct, rel=1e-9)
     assert BTCUSDT.floor[idx] * (1 - 1e-9) <= lp * q <= BTCUSDT.cap[idx] * (1 + 1e-9)
+
+
+def test_docs_shortcut_table_is_current() -> None:
+    """docs/margin.md contains exactly what docs/make_margin_table.py prints."""
+    import contextlib
+    import importlib.util
+    import io
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    if not (docs / "make_margin_table.py").exists():
+        pytest.skip("docs not present (installed package)")
+    spec = importlib.util.spec_from_file_location("make_margin_table", docs / "make_margin_table.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        module.main()
+    text = (docs / "margin.md").read_text(encoding="utf-8")
+    pasted = text.split("<!-- shortcut-table -->\n", 1)[1].split("<!-- /shortcut-table -->", 1)[0]
+    assert pasted == buf.getvalue()
