@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,6 +46,8 @@ __all__ = [
     "score",
     "ValidationReport",
     "FRAME_COLUMNS",
+    "compare",
+    "markdown_table",
 ]
 
 #: Columns of a walk-forward frame (see :func:`heatmap.validation.walk_forward`).
@@ -660,3 +663,45 @@ def score(
         "span": span,
     }
     return ValidationReport(table=table, n_bars=n, settings=settings)
+
+
+def compare(
+    reports: Mapping[str, ValidationReport],
+    *,
+    side: Literal["long", "short"],
+    metrics: Sequence[str] = ("spearman", "kendall", "partial_skill", "precision_at_10pct"),
+    digits: int = 2,
+) -> pd.DataFrame:
+    """One side's metrics for several reports: rows are the reports, cells ``"0.78 [0.74, 0.82]"``.
+
+    Examples
+    --------
+    >>> compare({"model": report, "null": null_report}, side="long")  # doctest: +SKIP
+    """
+    if side not in _SIDES:
+        raise ValueError(f"side must be 'long' or 'short', got {side!r}")
+    out: dict[str, dict[str, str]] = {}
+    for label, rep in reports.items():
+        t = rep.table
+        row = {}
+        for m in metrics:
+            if (side, m) not in t.index:
+                raise ValueError(f"report {label!r} has no metric {m!r} for side {side!r}")
+            e, lo, hi = (float(t.at[(side, m), c]) for c in ("estimate", "low", "high"))  # type: ignore[arg-type]
+            cell = f"{e:.{digits}f}"
+            if np.isfinite(lo):
+                cell += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
+            row[m] = cell
+        out[label] = row
+    return pd.DataFrame.from_dict(out, orient="index")
+
+
+def markdown_table(frame: pd.DataFrame, *, index_name: str = "") -> str:
+    """A DataFrame as a GitHub-flavoured markdown table (no extra dependency)."""
+    head = f"| {index_name} | " + " | ".join(str(c) for c in frame.columns) + " |"
+    sep = "|---|" + "---|" * len(frame.columns)
+    rows = [
+        f"| {i} | " + " | ".join(str(v) for v in r) + " |"
+        for i, r in zip(frame.index, frame.to_numpy(), strict=True)
+    ]
+    return "\n".join([head, sep, *rows])

@@ -1,0 +1,143 @@
+"""``python -m heatmap validate``: walk-forward scores of a model against realized liquidations.
+
+Examples
+--------
+.. code-block:: console
+
+    $ python -m heatmap validate --coinglass-dir ../shared/data/coinglass-btc-4h/derived \\
+          --train-until 2025-03-15 --out validation.png
+    $ python -m heatmap validate --market bars.csv --liquidations liq.csv --model default
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``validate`` sub-command and return its parser."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "validate",
+        help="score a model walk-forward against realized liquidations (vs range x OI and fixed tiers)",
+        description=(
+            "Walk-forward validation: for every bar, the liquidations predicted from the state before the bar vs "
+            "the realized ones, scored by rank (Spearman, Kendall), partial skill beyond the range x OI null, "
+            "precision of the top decile and direction accuracy, next to the range x OI null and the fixed-tier "
+            "model of common maps."
+        ),
+    )
+    src = p.add_argument_group("data (either --coinglass-dir, or --market and --liquidations)")
+    src.add_argument("--coinglass-dir", type=Path, help="folder with the CoinGlass-style 4h CSV files")
+    src.add_argument(
+        "--market", type=Path, help="CSV with bar open time, open, high, low, close, open_interest"
+    )
+    src.add_argument("--liquidations", type=Path, help="CSV of per-bar long/short liquidations [quote]")
+    src.add_argument("--start", help="first bar (UTC), e.g. 2024-11-13")
+    src.add_argument("--end", help="last bar (UTC), e.g. 2025-05-31 20:00")
+    p.add_argument(
+        "--model",
+        default="calibrated",
+        choices=["calibrated", "default"],
+        help="calibrated: the shipped binance-btc assumptions; default: Model() (default: %(default)s)",
+    )
+    p.add_argument(
+        "--train-until",
+        help="score only bars from this time on (out of sample); with --calibrate, calibrate on bars before it",
+    )
+    p.add_argument(
+        "--calibrate", action="store_true", help="calibrate on the bars before --train-until first"
+    )
+    p.add_argument("--maxiter", type=int, default=4, help="calibration generations (default: %(default)s)")
+    p.add_argument("--bins", type=int, default=800, help="price bins (default: %(default)s)")
+    p.add_argument(
+        "--warmup", default="14D", help="leading bars not scored, e.g. 14D or 84 (default: %(default)s)"
+    )
+    p.add_argument("--n-boot", type=int, default=300, help="bootstrap resamples (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="write the score figure (PNG) here")
+    return p
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    if args.coinglass_dir is not None:
+        if args.market is not None or args.liquidations is not None:
+            raise ValueError("give either --coinglass-dir, or --market and --liquidations, not both")
+        from heatmap.validation.datasets import load_coinglass
+
+        return load_coinglass(args.coinglass_dir, start=args.start, end=args.end)
+    if args.market is None or args.liquidations is None:
+        raise ValueError("need --coinglass-dir, or both --market and --liquidations")
+    from heatmap.io.frames import read_csv_market
+    from heatmap.io.liquidations import liquidations_per_bar, read_liquidation_bars
+
+    market = read_csv_market(args.market)
+    if args.start is not None or args.end is not None:
+        market = market.slice(args.start, args.end)
+    realized = liquidations_per_bar(read_liquidation_bars(args.liquidations), market, outside="drop")
+    return market, realized
+
+
+def _warmup(text: str) -> int | str:
+    return int(text) if text.strip().isdigit() else text
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the validation and print the tables; returns the exit code."""
+    from heatmap.validation import baselines
+    from heatmap.validation.metrics import score
+    from heatmap.validation.protocol import _utc, walk_forward
+
+    market, realized = _load(args)
+    warmup = _warmup(args.warmup)
+    start = _utc(args.train_until) if args.train_until else None
+    if args.calibrate:
+        if start is None:
+            raise ValueError("--calibrate needs --train-until (the end of the training window)")
+        from heatmap.validation.calibrate import calibrate
+
+        cal = calibrate(
+            market,
+            realized,
+            train=(market.index[0], start),
+            maxiter=args.maxiter,
+            bins=min(args.bins, 500),
+            warmup=warmup,
+            seed=args.seed,
+            n_boot=0,
+        )
+        print(cal)
+        model = cal.model
+    elif args.model == "calibrated":
+        from heatmap.model import Model
+
+        model = Model.preset("binance-btc")
+    else:
+        from heatmap.model import Model
+
+        model = Model()
+
+    frame = walk_forward(market, model, realized, bins=args.bins, warmup=warmup, start=start)
+    index = frame.index
+    reports = {"model": score(frame, n_boot=args.n_boot, seed=args.seed)}
+    for name, pred in (
+        ("range x OI", baselines.range_oi(market)),
+        ("fixed tiers", baselines.fixed_tiers(market)),
+    ):
+        f = frame.copy()
+        f["predicted_long"] = pred["long"].reindex(index).to_numpy()
+        f["predicted_short"] = pred["short"].reindex(index).to_numpy()
+        reports[name] = score(f, n_boot=args.n_boot, seed=args.seed)
+    print(f"scored {len(frame)} bars {index[0]:%Y-%m-%d %H:%M} -> {index[-1]:%Y-%m-%d %H:%M} UTC")
+    for name, rep in reports.items():
+        print(f"\n## {name}\n{rep.to_markdown()}")
+    if args.out is not None:
+        from heatmap.validation_plot import plot_scores
+
+        fig = plot_scores(reports, title=f"walk-forward scores, {index[0]:%Y-%m-%d} -> {index[-1]:%Y-%m-%d}")
+        fig.savefig(args.out, dpi=110)
+        print(f"\nwrote {args.out}")
+    return 0
