@@ -323,7 +323,7 @@ class MarginSchedule:
         n = np.asarray(notional, dtype=np.float64)
         bad = ~(n >= 0)
         if np.any(bad):
-            raise ValueError(f"notional: got {n[bad].ravel()[0]!r}; must be >= 0")
+            raise ValueError(f"notional: got {float(n[bad].ravel()[0])!r}; must be >= 0")
         idx = np.searchsorted(self.cap, n, side="left")
         over = idx >= len(self)
         if np.any(over):
@@ -555,13 +555,16 @@ _TABLES: list[MarginSchedule] = [
         base="BTC",
         effective="2025-01-01",
         source=(
-            "Hyperliquid docs, 'Margining' / 'Liquidations': maintenance margin is half of the initial margin at max "
-            "leverage (BTC max 40x -> MMR 1.25 %), https://hyperliquid.gitbook.io/hyperliquid-docs"
+            "Hyperliquid docs 'Liquidations' (https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations): "
+            "maintenance margin is half of the initial margin at max leverage; BTC max leverage 40x -> MMR 1.25 % "
+            "(HyENA docs quoting Hyperliquid: ~1.25 % at 40x); same rule in freqtrade's Hyperliquid exchange class"
         ),
         tiers=[(0, float("inf"), 0.0125, 40)],
         notes=(
             "Single tier. Hyperliquid computes maintenance margin on the current notional without a maintenance "
-            "amount (use heatmap.margin.hyperliquid_liquidation_price). Effective date approximate."
+            "amount (use heatmap.margin.hyperliquid_liquidation_price). Effective date approximate; BTC's max "
+            "leverage has been 50x at other times and Hyperliquid also publishes notional margin tiers per asset, "
+            "which are not included."
         ),
     ),
 ]

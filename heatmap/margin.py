@@ -88,17 +88,30 @@ def side_sign(side: ArrayLike) -> NDArray[np.float64]:
     arr = np.asarray(side)
     if arr.dtype.kind == "U" and isinstance(side, (list, tuple)):
         arr = np.array(side, dtype=object)  # keep mixed ["long", -1] elements as given
-    if arr.dtype.kind in "USO":
+    if arr.dtype.kind == "O" and all(isinstance(x, str) for x in arr.ravel()):
+        arr = arr.astype(str)
+    if arr.dtype.kind == "U":
+        key = np.char.lower(np.char.strip(arr))
+        out = np.select([key == "long", key == "short"], [1.0, -1.0], default=np.nan)
+        bad = np.isnan(out)
+        if np.any(bad):
+            raise ValueError(
+                f"side: got {arr[bad].ravel()[0].item()!r}; allowed are 'long', 'short', +1 or -1"
+            )
+        return out
+    if arr.dtype.kind in "SO":
         flat = arr.ravel()
-        out = np.empty(flat.shape, dtype=np.float64)
+        res = np.empty(flat.shape, dtype=np.float64)
         for i, item in enumerate(flat):
-            out[i] = _one_side(item)
-        return out.reshape(arr.shape)
+            res[i] = _one_side(item)
+        return res.reshape(arr.shape)
     if arr.dtype.kind in "iuf":
         vals = arr.astype(np.float64)
         bad = ~np.isin(vals, (1.0, -1.0))
         if np.any(bad):
-            raise ValueError(f"side: got {arr[bad].ravel()[0]!r}; allowed are 'long', 'short', +1 or -1")
+            raise ValueError(
+                f"side: got {arr[bad].ravel()[0].item()!r}; allowed are 'long', 'short', +1 or -1"
+            )
         return vals
     if arr.dtype.kind == "b":
         raise ValueError("side: got a boolean; allowed are 'long', 'short', +1 or -1")
@@ -138,7 +151,7 @@ def _positive(name: str, value: ArrayLike, *, allow_inf: bool = False) -> NDArra
     arr = _as_float(name, value)
     bad = ~(arr > 0) | (~np.isfinite(arr) if not allow_inf else np.zeros(arr.shape, bool))
     if np.any(bad):
-        raise ValueError(f"{name}: got {arr[bad].ravel()[0]!r}; must be > 0 and finite")
+        raise ValueError(f"{name}: got {float(arr[bad].ravel()[0])!r}; must be > 0 and finite")
     return arr
 
 
@@ -146,7 +159,7 @@ def _nonneg(name: str, value: ArrayLike) -> NDArray[np.float64]:
     arr = _as_float(name, value)
     bad = ~(arr >= 0) | ~np.isfinite(arr)
     if np.any(bad):
-        raise ValueError(f"{name}: got {arr[bad].ravel()[0]!r}; must be >= 0 and finite")
+        raise ValueError(f"{name}: got {float(arr[bad].ravel()[0])!r}; must be >= 0 and finite")
     return arr
 
 
@@ -154,7 +167,9 @@ def _mmr(value: ArrayLike) -> NDArray[np.float64]:
     arr = _as_float("mmr", value)
     bad = ~((arr >= 0) & (arr < 1))
     if np.any(bad):
-        raise ValueError(f"mmr: got {arr[bad].ravel()[0]!r}; must be in [0, 1) (a fraction, not percent)")
+        raise ValueError(
+            f"mmr: got {float(arr[bad].ravel()[0])!r}; must be in [0, 1) (a fraction, not percent)"
+        )
     return arr
 
 

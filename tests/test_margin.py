@@ -313,7 +313,12 @@ def test_scalar_and_broadcast_shapes() -> None:
 def test_side_sign() -> None:
     np.testing.assert_array_equal(side_sign(["long", "SHORT", 1, -1.0]), [1, -1, 1, -1])
     assert side_sign("short").shape == ()
-    for bad in ("buy", 0, 2, ["long", "flat"], True, None):
+    np.testing.assert_array_equal(side_sign(np.array([["long"], [" Short "]])), [[1.0], [-1.0]])
+    import pandas as pd
+
+    np.testing.assert_array_equal(side_sign(pd.Series(["short", "long"])), [-1.0, 1.0])
+    np.testing.assert_array_equal(side_sign(np.array([1, -1, 1], dtype=np.int8)), [1.0, -1.0, 1.0])
+    for bad in ("buy", 0, 2, ["long", "flat"], np.array(["long", "x"]), [0.5], True, None, b"long"):
         with pytest.raises(ValueError, match="side"):
             side_sign(bad)  # type: ignore[arg-type]
 
