@@ -126,10 +126,15 @@ def test_direction_accuracy_counts_and_skips_ties():
 # --- partial skill -------------------------------------------------------------------------------------------
 
 
-def test_null_residual_is_zero_for_exact_null():
-    f = _frame(extra_sd=1e-9)
-    res = null_residual(f.realized_long, f.range_down, f.oi)
-    assert np.abs(res).max() < 1e-2
+def test_null_residual_is_zero_when_realized_is_a_function_of_range():
+    f = _frame()
+    # any monotone (here convex, with an undercount) function of the range alone leaves no residual
+    realized = 0.3 * f.range_down**2 * 9e4
+    res = null_residual(realized, f.range_down, f.oi)
+    assert np.abs(res).max() < 1e-8
+    # a factor the null does not see stays in the residual
+    res = null_residual(realized * f.extra_long, f.range_down, f.oi)
+    assert spearman(res, f.extra_long) > 0.5
 
 
 def test_partial_skill_zero_for_null_positive_for_extra_signal():

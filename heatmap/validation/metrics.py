@@ -221,22 +221,36 @@ def precision_at_k(
     return hits / k, lo, hi, k
 
 
-def _safe_log(x: np.ndarray) -> np.ndarray:
-    """log(x + c) with c = 1e-3 × the median positive value (keeps zero bars finite and lowest)."""
-    pos = x[x > 0]
-    c = 1e-3 * float(np.median(pos)) if pos.size else 1.0
-    return np.log(np.maximum(x, 0.0) + c)
+def _normal_scores(x: np.ndarray) -> np.ndarray:
+    """Normal scores ``Φ⁻¹((rank − ½)/n)`` along the last axis (ties averaged)."""
+    n = x.shape[-1]
+    return np.asarray(stats.norm.ppf((stats.rankdata(x, axis=-1) - 0.5) / n))
 
 
 def _design(range_frac: np.ndarray, oi: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.ones_like(range_frac), _safe_log(range_frac), _safe_log(oi)])
+    """Null regressors along the last axis: ``1, z, z², z³, w`` (z, w: normal scores of range and OI)."""
+    z = _normal_scores(range_frac)
+    w = _normal_scores(oi)
+    return np.stack([np.ones_like(z), z, z * z, z * z * z, w], axis=-1)
+
+
+def _residual(y: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Least-squares residual of ``y`` (..., n) on ``X`` (..., n, k), batched over leading axes."""
+    XtX = np.einsum("...ni,...nj->...ij", X, X)
+    Xty = np.einsum("...ni,...n->...i", X, y)
+    k = X.shape[-1]
+    coef = np.linalg.solve(XtX + 1e-10 * np.eye(k), Xty[..., None])[..., 0]
+    return np.asarray(y - np.einsum("...ni,...i->...n", X, coef))
 
 
 def null_residual(realized: Any, range_frac: Any, oi: Any) -> np.ndarray:
-    """Residual of log realized liquidations after least squares on ``[1, log range, log OI]``.
+    """What the range × OI null leaves unexplained in the realized liquidations (rank scale).
 
-    What is left of the realized series once the "range × OI" null has explained all it can (log-linearly).
-    Zeros are kept finite by adding 1e-3 × the median positive value before the logs.
+    The normal scores of realized liquidations are regressed (least squares) on a cubic in the normal scores of
+    the bar's range and a linear term in the normal scores of open interest; the residual is returned. Working
+    with normal scores makes the regression indifferent to the undercount of realized liquidations (any
+    monotone distortion), to bars with zero range, and to the non-linear (convex) link between range and
+    liquidations that a log-linear fit would leave in the residual.
 
     Parameters
     ----------
@@ -254,8 +268,8 @@ def null_residual(realized: Any, range_frac: Any, oi: Any) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> r = np.array([0.01, 0.02, 0.03, 0.05]); oi = np.array([1.0, 2.0, 1.5, 1.0])
-    >>> bool(np.abs(null_residual(r * oi, r, oi)).max() < 1e-2)
+    >>> r = np.linspace(0.001, 0.05, 50); oi = np.full(50, 9e4)
+    >>> bool(np.abs(null_residual(r * oi, r, oi)).max() < 1e-6)
     True
     """
     y = _vec(realized, "realized")
@@ -265,10 +279,7 @@ def null_residual(realized: Any, range_frac: Any, oi: Any) -> np.ndarray:
         raise ValueError(
             f"realized, range_frac and oi must have equal lengths, got {y.size}, {r.size}, {o.size}"
         )
-    X = _design(r, o)
-    ly = _safe_log(y)
-    coef, *_ = np.linalg.lstsq(X, ly, rcond=None)
-    return np.asarray(ly - X @ coef)
+    return _residual(_normal_scores(y), _design(r, o))
 
 
 def partial_skill(predicted: Any, realized: Any, range_frac: Any, oi: Any) -> float:
@@ -453,15 +464,8 @@ def _check_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _batched_partial(pred: np.ndarray, realized: np.ndarray, rng_: np.ndarray, oi: np.ndarray) -> np.ndarray:
-    """partial_skill on each row of 2-D inputs (normal equations, batched)."""
-    ly = _safe_log(realized.ravel()).reshape(realized.shape)
-    X = np.stack([np.ones_like(rng_), _safe_log(rng_.ravel()).reshape(rng_.shape),
-                  _safe_log(oi.ravel()).reshape(oi.shape)], axis=-1)  # fmt: skip
-    XtX = np.einsum("bni,bnj->bij", X, X)
-    Xty = np.einsum("bni,bn->bi", X, ly)
-    coef = np.linalg.solve(XtX + 1e-12 * np.eye(3), Xty[..., None])[..., 0]
-    resid = ly - np.einsum("bni,bi->bn", X, coef)
-    return _rank_corr_rows(pred, resid)
+    """partial_skill on each row of 2-D inputs."""
+    return _rank_corr_rows(pred, _residual(_normal_scores(realized), _design(rng_, oi)))
 
 
 def _batched_precision(pred: np.ndarray, realized: np.ndarray, top: float) -> np.ndarray:
