@@ -258,7 +258,7 @@ class MarginSchedule:
         expected = continuous_cum(b.floor, b.mmr)
         for i in range(len(b)):
             tol = _REL_TOL * max(1.0, abs(expected[i]), b.floor[i] * b.mmr[i])
-            if abs(b.cum[i] - expected[i]) > tol:
+            if not abs(b.cum[i] - expected[i]) <= tol:  # also rejects NaN
                 raise ValueError(
                     f"{name} bracket {i + 1}: published cum {b.cum[i]:,.10g} differs from the continuity value "
                     f"{expected[i]:,.10g} (cum_n = cum_(n-1) + floor_n*(mmr_n - mmr_(n-1)))"
@@ -377,10 +377,12 @@ class MarginSchedule:
         return frame
 
     def __repr__(self) -> str:
+        n = len(self)
+        mmr = f"{self.mmr[0]:.4g}" if n == 1 else f"{self.mmr[0]:.4g}-{self.mmr[-1]:.4g}"
         return (
             f"MarginSchedule({self.venue} {self.symbol}, {self.contract}, effective {self.effective.date()}, "
-            f"{len(self)} brackets up to {self.cap[-1]:,.6g} {self.notional_unit}, "
-            f"max {self.max_leverage:g}x, MMR {self.mmr[0]:.4%}-{self.mmr[-1]:.4%})"
+            f"{n} bracket{'s' if n > 1 else ''} up to {self.cap[-1]:,.10g} {self.notional_unit}, "
+            f"max {self.max_leverage:g}x, MMR {mmr})"
         )
 
     def _repr_html_(self) -> str:
@@ -761,8 +763,10 @@ def _split_binance_symbol(symbol: str, inverse: bool) -> tuple[str, str]:
 
 
 def _ccxt_key_to_symbol(key: str) -> str:
-    market, _, _settle = key.partition(":")
-    return market.replace("/", "").upper()
+    """``"BTC/USDT:USDT"`` -> ``"BTCUSDT"``; dated futures ``"BTC/USDT:USDT-241227"`` -> ``"BTCUSDT_241227"``."""
+    market, _, settle = key.partition(":")
+    _, _, expiry = settle.partition("-")
+    return market.replace("/", "").upper() + (f"_{expiry}" if expiry else "")
 
 
 def from_ccxt(
@@ -811,6 +815,10 @@ def from_ccxt(
             if not keys:
                 raise ValueError(
                     f"symbol: {symbol!r} not found; {len(data)} symbols, e.g. {sorted(data)[:10]}"
+                )
+            if len(keys) > 1:
+                raise ValueError(
+                    f"symbol: {symbol!r} matches several markets {sorted(keys)}; pass the ccxt symbol"
                 )
             key = keys[0]
         rows = data[key]

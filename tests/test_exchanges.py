@@ -308,6 +308,12 @@ def test_from_ccxt_small() -> None:
     assert from_ccxt(tiers["BTC/USD:BTC"], symbol="BTCUSD").cum[1] == pytest.approx(0.005)
     with pytest.raises(ValueError, match="'ETHUSD' not found"):
         from_ccxt(tiers, symbol="ETHUSD")
+    both = {**tiers, "BTC/USD:USD": tiers["BTC/USD:BTC"]}
+    with pytest.raises(ValueError, match="matches several markets"):
+        from_ccxt(both, symbol="BTCUSD")
+    assert from_ccxt(both, symbol="BTC/USD:USD").contract == "linear"
+    with pytest.raises(ValueError, match="published cum nan"):
+        _tiers(tiers=[(0, 10_000, 0.01, 50, float("nan"))])
 
 
 @pytest.mark.realdata
