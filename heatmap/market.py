@@ -807,7 +807,8 @@ class Market:
     def slice(self, start: Any = None, end: Any = None) -> Market:
         """Bars whose open time lies in ``[start, end]`` (label slicing, both ends inclusive, like pandas ``.loc``).
 
-        Naive bounds are read as UTC.
+        Naive bounds are read as UTC. Partial date strings cover whole periods, as in pandas: ``end="2025-01-02"``
+        includes every bar of that day.
         """
         return self._derive(self._frame.loc[_utc_key(start) : _utc_key(end)])
 

@@ -164,10 +164,10 @@ def _parse_json(text: str, where: str) -> pd.DataFrame:
 
 
 def _liq_header(text: str) -> bool:
-    """A liquidation CSV has a header when its first line holds no BUY/SELL field (every data row has one)."""
+    """A liquidation CSV has a header when its first line has a field named ``side`` (both known layouts do)."""
     for line in text.splitlines():
         if line.strip():
-            return not any(f.strip().strip('"').upper() in ("BUY", "SELL") for f in line.split(","))
+            return any(f.strip().strip('"').lower() == "side" for f in line.split(","))
     return False
 
 
