@@ -279,6 +279,12 @@ def test_from_binance_json_coinm_format() -> None:
         "BTC",
     )
     assert s.cum.tolist() == [0.0, 0.05]
+    # v1 per-pair response and the "qtyFloor" spelling used by the portfolio-margin endpoint
+    v1 = {"pair": "BTCUSD", "brackets": [{**b, "qtyFloor": b["qtylFloor"]} for b in obj["brackets"]]}
+    for b in v1["brackets"]:
+        del b["qtylFloor"]
+    s1 = from_binance_json([v1], symbol="btcusd")
+    assert s1.symbol == "BTCUSD" and s1.floor.tolist() == [0, 50] and s1.contract == "inverse"
 
 
 def test_from_ccxt_small() -> None:
