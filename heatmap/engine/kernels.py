@@ -1,0 +1,186 @@
+"""Liquidation-price kernels on the log-price grid, computed exactly from a leverage distribution's CDF.
+
+For a fresh isolated linear position (Binance USDⓈ-M form) with margin fraction ``u = 1/L`` and the bracket
+``(m, cum = 0)`` of a small position, the liquidation price is a fixed multiple of the entry price:
+
+* long:  ``LP / E = k_long(u)  = (1 - u) / (1 - m)``  (``u >= 1``, i.e. ``L <= 1``: never liquidated);
+* short: ``LP / E = k_short(u) = (1 + u) / (1 + m)``.
+
+So ``y = log(LP/E)`` has a distribution that does not depend on ``E``, with CDF
+
+* long:  ``G(y) = P(L <= 1 / (1 - (1 - m) e^y))`` (``= 1`` when ``(1 - m) e^y >= 1``),
+* short: ``G(y) = P(1/L <= (1 + m) e^y - 1)``,
+
+both read off :meth:`Leverage.cdf` / :meth:`Leverage.margin_fraction_cdf` without ever evaluating a density.
+On a grid of log step ``h``, an entry at fractional bin coordinate ``j + theta`` puts the mass
+``G((o + 1 - theta) h) - G((o - theta) h)`` into the bin ``j + o``. :func:`build_kernel` tabulates that for
+``theta = s / S`` (``s = 0 … S-1``): entries are placed to within ``h / (2 S)`` of their price, and the table is
+the same at every entry bin.
+
+Examples
+--------
+>>> from heatmap.leverage import Leverage
+>>> k = build_kernel(Leverage.tiers({10: 1.0}), "long", mmr=0.004, log_step=0.01, span=200)
+>>> o = int(k.weights[0].argmax()) + k.offset          # bin offset of the 10x level for an entry at a bin edge
+>>> import math
+>>> o == math.floor(math.log(0.9 / 0.996) / 0.01)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from heatmap.leverage import Leverage
+
+__all__ = ["Kernel", "build_kernel", "lp_ratio_cdf", "DEFAULT_SUBBINS"]
+
+#: Sub-bin positions per bin at which point entries are resolved (entries land within ``h / (2 S)``).
+DEFAULT_SUBBINS = 32
+
+
+def lp_ratio_cdf(
+    leverage: Leverage, side: Literal["long", "short"], mmr: float, y: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``P(log(LP/E) <= y)`` over positions that *can* be liquidated plus, for longs, those that never can.
+
+    For longs the value at ``y -> -inf`` is ``P(L <= 1)``: the never-liquidated mass (kept off the grid).
+
+    Parameters
+    ----------
+    leverage : Leverage
+        Leverage distribution [dimensionless].
+    side : {"long", "short"}
+    mmr : float
+        Maintenance-margin rate [fraction] of the bracket.
+    y : ndarray
+        Log price ratios.
+
+    Examples
+    --------
+    >>> from heatmap.leverage import Leverage
+    >>> lev = Leverage.tiers({10: 0.5, 20: 0.5})
+    >>> y = np.log(np.array([0.9, 0.95, 0.96]) / 0.996)
+    >>> lp_ratio_cdf(lev, "long", 0.004, y).tolist()   # 10x at 0.9/0.996, 20x at 0.95/0.996
+    [0.5, 1.0, 1.0]
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if side == "long":
+        v = 1.0 - (1.0 - mmr) * np.exp(y)
+        pos = v > 0
+        lev = np.divide(1.0, v, out=np.full(y.shape, np.inf), where=pos)
+        # exact atoms: 1/v may round just below a tier leverage; nudge by a relative 1e-12
+        out = np.where(pos, leverage.cdf(lev * (1.0 + 1e-12)), 1.0)
+        return np.asarray(out, dtype=np.float64)
+    if side == "short":
+        u = (1.0 + mmr) * np.exp(y) - 1.0
+        return np.asarray(leverage.margin_fraction_cdf(u * (1.0 + 1e-12)), dtype=np.float64)
+    raise ValueError(f"side must be 'long' or 'short', got {side!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class Kernel:
+    """Bin masses of the liquidation price relative to the entry bin.
+
+    Attributes
+    ----------
+    weights : ndarray, shape (S, n)
+        ``weights[s, t]`` is the share of positions entered at bin coordinate ``j + s/S`` whose liquidation
+        price lies in bin ``j + offset + t``.
+    uniform : ndarray, shape (n,)
+        The same for entries spread uniformly (in log-price) over the entry bin (average of the ``S`` rows).
+    offset : int
+        Bin offset of column 0.
+    never : float
+        Share that can never be liquidated (long leverage <= 1).
+    cumw, cumu : ndarray
+        Prefix sums of ``weights`` (per row, leading 0) and ``uniform`` for O(1) off-grid accounting.
+    """
+
+    weights: NDArray[np.float64]
+    uniform: NDArray[np.float64]
+    offset: int
+    never: float
+    cumw: NDArray[np.float64]
+    cumu: NDArray[np.float64]
+
+    @property
+    def subbins(self) -> int:
+        """``S``."""
+        return int(self.weights.shape[0])
+
+
+def build_kernel(
+    leverage: Leverage,
+    side: Literal["long", "short"],
+    *,
+    mmr: float,
+    log_step: float,
+    span: int,
+    subbins: int = DEFAULT_SUBBINS,
+) -> Kernel:
+    """Tabulate the liquidation-price kernel of one side on a grid of log step ``log_step``.
+
+    Parameters
+    ----------
+    leverage : Leverage
+        Leverage distribution (already truncated at the schedule's max leverage).
+    side : {"long", "short"}
+    mmr : float
+        Maintenance-margin rate [fraction] (first bracket: positions too small for ``cum`` to matter).
+    log_step : float
+        Grid log step ``h``.
+    span : int
+        Offsets beyond ``±span`` bins are not tabulated (they are off any grid of ``span - 1`` bins); their mass
+        counts as off-grid.
+    subbins : int, default 32
+        ``S``, sub-bin entry positions.
+
+    Returns
+    -------
+    Kernel
+    """
+    if not (0.0 <= mmr < 1.0):
+        raise ValueError(f"mmr must be in [0, 1), got {mmr!r}")
+    if not (math.isfinite(log_step) and log_step > 0):
+        raise ValueError(f"log_step must be > 0, got {log_step!r}")
+    h, S = float(log_step), int(subbins)
+    if side == "long":
+        top = -math.log1p(-mmr)  # log k_long at u = 0
+        o_lo, o_hi = -span, math.floor(top / h) + 1
+        g_lo = float(lp_ratio_cdf(leverage, "long", mmr, np.array([-np.inf]))[0])
+    else:
+        bottom = math.log((1.0 + 1.0 / leverage.max_leverage) / (1.0 + mmr))
+        o_lo, o_hi = math.floor(bottom / h) - 1, min(span, math.ceil(math.log(2.0 / (1.0 + mmr)) / h) + 1)
+        o_lo = min(o_lo, o_hi - 1)
+        g_lo = 0.0
+    # long: the lowest level is at u = 1/min_leverage (just above the never-mass); cut the table there
+    if side == "long":
+        u_max = 1.0 / leverage.min_leverage
+        if u_max < 1.0:
+            lowest = math.log((1.0 - u_max) / (1.0 - mmr))
+            o_lo = max(o_lo, math.floor(lowest / h) - 1)
+    theta = np.arange(S) / S
+    # G at y = (o - theta) h for o = o_lo .. o_hi + 1
+    o = np.arange(o_lo, o_hi + 2)
+    y = (o[None, :] - theta[:, None]) * h
+    G = lp_ratio_cdf(leverage, side, mmr, y)
+    w = np.diff(G, axis=1)
+    # mass below the table (long o < o_lo) or above it (short o > o_hi) is off any grid of < span bins
+    w = np.clip(w, 0.0, None)
+    # trim columns that carry no mass (tiers give a kernel of a few bins)
+    nz = np.flatnonzero(w.max(axis=0) > 0.0)
+    if nz.size:
+        w = w[:, nz[0] : nz[-1] + 1]
+        o_lo += int(nz[0])
+    # entries spread uniformly (in log price) over the entry bin: the average over the S sub-positions
+    uni = w.mean(axis=0)
+    cumw = np.concatenate([np.zeros((S, 1)), np.cumsum(w, axis=1)], axis=1)
+    cumu = np.concatenate([[0.0], np.cumsum(uni)])
+    return Kernel(weights=w, uniform=uni, offset=int(o_lo), never=g_lo, cumw=cumw, cumu=cumu)
