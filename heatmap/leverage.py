@@ -946,7 +946,7 @@ class Leverage:
 
     def __repr__(self) -> str:
         if self.name is not None:
-            return f"Leverage.preset({self.name!r})  # = {self._spec()}"
+            return f"Leverage.preset({self.name!r})"
         return self._spec()
 
     def describe(self) -> str:
@@ -959,7 +959,7 @@ class Leverage:
         """
         qs = self.quantile(np.array([0.1, 0.5, 0.9]))
         lines = [
-            repr(self),
+            repr(self) if self.name is None else f"{self!r} = {self._spec()}",
             f"  support     [{_fmt(self.min_leverage)}, {_fmt(self.max_leverage)}]x"
             f" ({'discrete' if self.is_discrete else 'continuous part present'})",
             f"  mean        {self.mean():.4g}x; aggregate 1/E[1/L] = {1 / self.mean(of='margin_fraction'):.4g}x",
