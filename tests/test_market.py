@@ -508,3 +508,32 @@ def test_equals_and_with_columns():
     assert m2.has_funding and not m.equals(m2)
     with pytest.raises(MarketDataError, match="absurd"):
         m.with_columns(funding_rate=1.0)
+
+
+def test_pickle_round_trip_and_lazy_export():
+    import pickle
+
+    import heatmap
+
+    m = Market(bars(6, funding_rate=0.0), symbol="X", venue="v")
+    assert pickle.loads(pickle.dumps(m)).equals(m)
+    assert heatmap.Market is Market and heatmap.MarketDataError is MarketDataError
+
+
+def test_from_frames_converts_other_time_zones_of_observations():
+    candles = bars(4)[["open", "high", "low", "close"]]
+    oi = pd.Series(
+        [1.0, 2.0, 3.0, 4.0], index=(candles.index + pd.Timedelta("1h")).tz_convert("America/New_York")
+    )
+    m = Market.from_frames(candles, open_interest=oi)
+    np.testing.assert_array_equal(m.array("open_interest"), [1, 2, 3, 4])
+    naive = pd.Series([1.0], index=pd.DatetimeIndex(["2025-01-01 01:00"]))
+    with pytest.raises(MarketDataError, match="naive"):
+        Market.from_frames(candles, open_interest=naive)
+
+
+def test_empty_slice_keeps_frequency():
+    m = Market(bars(5))
+    e = m["2026-01-01":"2026-02-01"]
+    assert len(e) == 0 and e.freq == m.freq
+    assert "0 bars" in repr(e)

@@ -88,9 +88,7 @@ def read_csv_text(
     if not text.strip():
         return pd.DataFrame(columns=names)
     hdr = has_header(text) if header == "auto" else bool(header)
-    df = pd.read_csv(
-        io.StringIO(text), header=None, skiprows=1 if hdr else 0, dtype=str, skip_blank_lines=True
-    )
+    df = pd.read_csv(io.StringIO(text), header=None, skiprows=1 if hdr else 0, skip_blank_lines=True)
     if df.shape[1] != len(names):
         raise MarketDataError(
             f"{where}: expected {len(names)} columns ({', '.join(names)}), found {df.shape[1]}"
@@ -103,6 +101,9 @@ def numeric(df: pd.DataFrame, cols: Iterable[str], *, where: str) -> pd.DataFram
     """Convert columns to float; unparsable cells are an error naming the column and the first bad values."""
     out = df.copy()
     for c in cols:
+        if pd.api.types.is_numeric_dtype(out[c].dtype):
+            out[c] = out[c].astype(float)
+            continue
         v = pd.to_numeric(out[c], errors="coerce")
         bad = v.isna() & out[c].notna() & (out[c].astype(str).str.strip() != "")
         if bad.any():
