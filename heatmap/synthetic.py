@@ -682,7 +682,7 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
         p_long = min(max(lb + tf * math.tanh(r_trail / dv), 0.02), 0.98)
         sl_new = u_side[ids] < p_long
         rl = np.where(sl_new, r_long_spec[ids], r_long_pass[ids])
-        rs = np.where(sl_new, r_short_spec[ids], r_short_pass[ids])
+        rs = np.where(sl_new, r_short_pass[ids], r_short_spec[ids])
         jn = sub_j[ids]
         q_each = np.full(cpb, q_new / cpb)
         ex_new = b + life[ids]
@@ -837,7 +837,8 @@ def _assemble(
             "high": h_[mk] * scale,
             "low": l_[mk] * scale,
             "close": c_[mk] * scale,
-            "open_interest": oi_[mk],
+            # the running sum can end a hair below zero when every position is gone: rounding, not data
+            "open_interest": np.where(np.abs(oi_[mk]) < 1e-9 * p["oi_target"], 0.0, oi_[mk]),
             "funding_rate": fr_[mk],
             "volume": vol_[mk],
             "taker_buy_volume": np.minimum(tb_[mk], vol_[mk]),
