@@ -254,3 +254,11 @@ def test_real_forceorder_samples():
     ).all()
     no_avg = read_liquidations(neo)
     assert len(no_avg) == 700 and (no_avg["price_source"] == "order").all()
+
+
+def test_empty_file_gives_empty_event_frame(tmp_path):
+    (tmp_path / "e.jsonl").write_text("")
+    ev = read_liquidations(tmp_path / "e.jsonl")
+    assert list(ev.columns) == EVENT_COLUMNS and len(ev) == 0
+    assert str(ev["time"].dt.tz) == "UTC" and ev["side"].dtype == object
+    assert (liquidations_per_bar(ev, market(4)).to_numpy() == 0).all()

@@ -373,9 +373,10 @@ def read_liquidations(
                     cs = coin_m_contract_size(str(raw["symbol"].iloc[0]))
                 parts.append(_normalise(raw, where=where, price=price, contract_size=cs, inverse=inv))
         if not parts:
-            ev = pd.DataFrame({c: pd.Series(dtype=float) for c in EVENT_COLUMNS})
-            ev["time"] = pd.DatetimeIndex([], tz="UTC")
-            return ev
+            text_cols = ("symbol", "side", "price_source")
+            empty = {c: pd.Series(dtype=object if c in text_cols else float) for c in EVENT_COLUMNS}
+            empty["time"] = pd.Series(pd.DatetimeIndex([], tz="UTC").as_unit("ns"))
+            return pd.DataFrame(empty)
         ev = pd.concat(parts, ignore_index=True)
         ev = check_duplicates(ev, duplicates=duplicates, where="liquidations (across files)")
     if symbol is not None:
