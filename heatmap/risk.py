@@ -179,9 +179,9 @@ def position_risk(
     if not (math.isfinite(max_move) and 0 < max_move < 1):
         raise ValueError(f"max_move must be a fraction in (0, 1), got {max_move!r}")
     if schedule is not None:
-        lp = float(liquidation_price(entry, leverage, side, qty=qty, schedule=schedule))  # type: ignore[arg-type]
+        lp = float(liquidation_price(entry, leverage, side, qty=qty, schedule=schedule))
     else:
-        lp = float(liquidation_price(entry, leverage, side, mmr=mmr, qty=qty))  # type: ignore[arg-type]
+        lp = float(liquidation_price(entry, leverage, side, mmr=mmr, qty=qty))
     price = snapshot.price
     sign = -1.0 if side == "long" else 1.0
     if lp <= 0 or not math.isfinite(lp):
