@@ -6,8 +6,9 @@ training window while calibrating; the out-of-sample report runs the calibrated 
 and scores the later test window (the state entering the test window is built walk-forward, as in use).
 
 Parameters are named either after a :class:`~heatmap.model.Model` field that takes a number
-(``split_strength``, ``turnover``, ``decay_half_life``, …) or ``leverage.median`` / ``leverage.sigma`` (and
-``passive_leverage.median`` / ``passive_leverage.sigma``) for lognormal leverage distributions.
+(``split_strength``, ``turnover``; ``decay_half_life`` is searched in days) or ``leverage.median`` /
+``leverage.sigma`` (and ``passive_leverage.median`` / ``passive_leverage.sigma``) for lognormal leverage
+distributions.
 
 Examples
 --------
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from scipy.stats import qmc
 
 from heatmap.market import Market
 from heatmap.validation.metrics import ValidationReport, partial_skill, score, spearman
@@ -69,6 +71,8 @@ def build_model(base: Model, values: Mapping[str, float]) -> Model:
                     f"{[f'{k}.{a}' for k in _LEV_KEYS for a in ('median', 'sigma')]}"
                 )
             lev.setdefault(field_name, {})[attr] = float(v)
+        elif name == "decay_half_life":
+            kw[name] = pd.Timedelta(days=float(v))
         else:
             kw[name] = float(v)
     for field_name, spec in lev.items():
@@ -262,7 +266,6 @@ def calibrate(
         return -val
 
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
     if method == "differential_evolution":
         res = optimize.differential_evolution(
             run,
@@ -276,7 +279,7 @@ def calibrate(
         )
         x_best, message = res.x, str(res.message)
     else:
-        lhs = optimize.qmc.LatinHypercube(d=len(names), seed=rng).random(starts)
+        lhs = qmc.LatinHypercube(d=len(names), seed=seed).random(starts)
         lo_b, hi_b = np.array(bounds).T
         pts = lo_b + lhs * (hi_b - lo_b)
         vals = [run(p) for p in pts]

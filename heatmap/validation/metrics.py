@@ -559,8 +559,9 @@ def score(
 
     Per side (``long`` uses ``predicted_long, realized_long, range_down``; ``short`` uses the ``_short`` columns
     and ``range_up``): ``spearman``, ``kendall``, ``partial_skill`` (:func:`partial_skill`),
-    ``precision_at_10pct`` (:func:`precision_at_k` with ``top``; Wilson interval) and ``null_spearman`` (the
-    Spearman of the range × OI null itself, for reference). For ``both``: ``direction`` accuracy
+    ``precision_at_10pct`` (:func:`precision_at_k` with ``top``; Wilson interval), ``null_spearman`` (the
+    Spearman of the range × OI null itself) and ``spearman_vs_null`` (the difference, with a paired bootstrap
+    interval: both correlations are computed on the same resampled bars). For ``both``: ``direction`` accuracy
     (:func:`direction_accuracy`; Wilson interval).
 
     Parameters
@@ -647,6 +648,10 @@ def score(
             (side, "precision_at_10pct" if top == 0.1 else f"precision_at_{top:g}", prec, plo, phi, k)
         )
         rows.append((side, "null_spearman", est["null_spearman"], *bounds["null_spearman"], n))
+        diff = (float("nan"), float("nan"))
+        if idx is not None:
+            diff = ci(_rank_corr_rows(P, Y) - _rank_corr_rows(R * O, Y))
+        rows.append((side, "spearman_vs_null", est["spearman"] - est["null_spearman"], *diff, n))
     acc, alo, ahi, na = direction_accuracy(
         sub["predicted_long"], sub["predicted_short"], sub["realized_long"], sub["realized_short"],
         confidence=confidence,
