@@ -260,6 +260,10 @@ class Leverage:
             raise ValueError(f"tiers must be a non-empty mapping leverage -> probability, got {tiers!r}")
         items = sorted((float(k), v) for k, v in tiers.items())
         nodes = tuple(k for k, _ in items)
+        if not all(math.isfinite(k) and k >= 1.0 for k in nodes):
+            raise ValueError(
+                f"tier leverages must lie in [min_leverage, max_leverage] = [1, inf), got {list(nodes)}"
+            )
         w = _check_weights("tiers probabilities", [v for _, v in items], normalize=normalize)
         return cls(kind="tiers", nodes=nodes, weights=tuple(w), min_leverage=1.0, max_leverage=max(nodes))
 
@@ -485,9 +489,12 @@ class Leverage:
 
         with np.errstate(all="ignore"):
             res = optimize.minimize(
-                nll, theta0, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000}
+                nll,
+                theta0,
+                method="Nelder-Mead",
+                options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 600 * len(theta0)},
             )
-            res2 = optimize.minimize(nll, res.x, method="L-BFGS-B")
+            res2 = optimize.minimize(nll, res.x, method="L-BFGS-B", options={"maxiter": 200})
         theta = res2.x if res2.fun <= res.fun else res.x
         if not np.isfinite(nll(theta)) or nll(theta) >= 1e300:
             raise RuntimeError(f"maximum-likelihood fit of {family!r} did not converge")
@@ -690,9 +697,32 @@ class Leverage:
         if self.kind == "mixture":
             return float(sum(w * p.mean(of=of) for w, p in zip(self.weights, self.parts, strict=True)))
         frozen, mass = self._frozen, self._mass[2]
-        med = float(self.quantile(0.5))
-        val, _ = integrate.quad(
-            lambda z: g(z) * frozen.pdf(z), self.min_leverage, self.max_leverage, points=[med], limit=200
+        # integrate piecewise between quantiles so that wide windows and narrow bodies are both resolved
+        cuts = np.unique(
+            self.quantile(
+                np.array(
+                    [
+                        0.0,
+                        1e-4,
+                        0.01,
+                        0.1,
+                        0.3,
+                        0.5,
+                        0.7,
+                        0.9,
+                        0.99,
+                        0.9999,
+                        1 - 1e-7,
+                        1 - 1e-10,
+                        1 - 1e-13,
+                        1.0,
+                    ]
+                )
+            )
+        )
+        val = sum(
+            integrate.quad(lambda z: g(z) * frozen.pdf(z), lo, hi, limit=200)[0]
+            for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)
         )
         return float(val / mass)
 
@@ -704,7 +734,7 @@ class Leverage:
 
         Continuous laws are cut into ``n`` equal-probability bins. ``method="quantile"`` puts each node at the
         bin's probability midpoint (``quantile((i + 1/2)/n)``); ``method="margin-mean"`` puts it at
-        ``1/E[1/L | bin]`` (8-point Gauss–Legendre in probability), which keeps the mean margin fraction — hence
+        ``1/E[1/L | bin]`` (adaptive quadrature per bin), which keeps the mean margin fraction — hence
         the mean liquidation distance — exact. Both converge to the law as ``n`` grows. Tiers return their tiers
         (``n`` ignored); mixtures discretise each continuous part with ``n`` nodes and merge equal nodes.
 
@@ -731,10 +761,15 @@ class Leverage:
             if method == "quantile":
                 nodes = self.quantile((np.arange(n) + 0.5) / n)
             else:
-                gx, gw = np.polynomial.legendre.leggauss(8)
-                p = (np.arange(n)[:, None] + 0.5 + 0.5 * gx[None, :]) / n
-                eu = (gw[None, :] / self.quantile(p)).sum(axis=1) / 2.0
-                nodes = 1.0 / eu
+                edges = self.quantile(np.arange(n + 1) / n)
+                frozen, mass = self._frozen, self._mass[2]
+                eu = np.array(
+                    [
+                        integrate.quad(lambda z: frozen.pdf(z) / z, lo, hi, limit=100)[0]
+                        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+                    ]
+                )
+                nodes = 1.0 / (eu * n / mass)
             return np.asarray(nodes, dtype=float), np.full(n, 1.0 / n)
         all_n, all_w = [], []
         for w, part in zip(self.weights, self.parts, strict=True):
