@@ -79,10 +79,14 @@ def _price_panel(w: World) -> Figure:
     for side, color, marker in (("long", "tab:red", "v"), ("short", "tab:green", "^")):
         ev = liq[liq["side"] == side]
         size = 4 + 60 * np.sqrt(ev["notional"] / max(liq["notional"].max(), 1.0))
-        ax1.scatter(ev["time"], ev["price"], s=size, c=color, marker=marker, alpha=0.5, lw=0, label=f"{side} liq.")
+        ax1.scatter(
+            ev["time"], ev["price"], s=size, c=color, marker=marker, alpha=0.5, lw=0, label=f"{side} liq."
+        )
     ax1.set_ylabel("price [quote]")
     ax1.legend(loc="upper left", fontsize=7, ncols=4)
-    ax1.set_title("Synthetic world (60 days, 1 h, seed 7): price, liquidations, open interest, funding", fontsize=9)
+    ax1.set_title(
+        "Synthetic world (60 days, 1 h, seed 7): price, liquidations, open interest, funding", fontsize=9
+    )
     ax2.plot(f.index, f["open_interest"] / 1e3, color="tab:blue", lw=0.9)
     ax2.set_ylabel("OI [k base]")
     fr = f["funding_rate"][f["funding_rate"] != 0]
@@ -118,12 +122,21 @@ def _book_panel(w: World) -> Figure:
             part = s[s["speculative"] == spec]
             notional = part["qty"] * part["liquidation_price"]
             label = f"{side} ({'speculative' if spec else 'passive'})"
-            ax.hist(part["liquidation_price"], bins=edges, weights=notional / 1e6, color=color, alpha=alpha, label=label)
+            ax.hist(
+                part["liquidation_price"],
+                bins=edges,
+                weights=notional / 1e6,
+                color=color,
+                alpha=alpha,
+                label=label,
+            )
     ax.axvline(price, color="k", lw=1, label="price")
     ax.set_xlabel("liquidation price [quote]")
     ax.set_ylabel("notional per band [M quote]")
     ax.legend(fontsize=7, ncols=5)
-    ax.set_title(f"True liquidation levels of the open book at {t:%Y-%m-%d %H:%M} UTC (±40 % of price)", fontsize=9)
+    ax.set_title(
+        f"True liquidation levels of the open book at {t:%Y-%m-%d %H:%M} UTC (±40 % of price)", fontsize=9
+    )
     return fig
 
 

@@ -66,7 +66,8 @@ _MIN_FREQ = pd.Timedelta(minutes=1)
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 _OI_TARGET_HALF_LIFE_DAYS = 3.0  # persistence of the wandering open-interest target [day]
 _OI_ADJUST_HALF_LIFE_HOURS = 6.0  # how fast new positions close the gap to the target [hour]
-_COMPACT_EVERY = 256  # bars between compactions of the working arrays
+_COMPACT_EVERY = 32  # bars between compactions of the working arrays
+_NO_ROWS = np.empty(0, np.int64)
 
 
 class LeverageSampler(Protocol):
@@ -104,7 +105,7 @@ DEFAULTS: dict[str, Any] = {
     "funding_noise": 0.00003,
     "funding_cap": None,  # = mmr
     "substeps": 12,
-    "cohorts_per_bar": 4,
+    "cohorts_per_bar": None,  # round(4 * sqrt(bar / 1 h)), clipped to [1, 16]
     "warmup": 5.0,
 }
 
@@ -310,6 +311,8 @@ def _resolve(days: float, freq: Any, seed: Any, params: dict[str, Any]) -> dict[
     out["funding_base"] = _check_range("funding_base", p["funding_base"], -0.01, 0.01)
     out["funding_sensitivity"] = _check_range("funding_sensitivity", p["funding_sensitivity"], 0.0, 0.05)
     out["funding_noise"] = _check_range("funding_noise", p["funding_noise"], 0.0, 0.01)
+    if p["cohorts_per_bar"] is None:
+        p["cohorts_per_bar"] = int(np.clip(round(4.0 * math.sqrt(td / pd.Timedelta(hours=1))), 1, 16))
     for name, lo, hi in (("substeps", 1, 1000), ("cohorts_per_bar", 1, 1000)):
         v = p[name]
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
@@ -511,8 +514,9 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
             Clamp of each settlement's rate [fraction].
         substeps : int, default 12
             Sub-steps of the intrabar path (entries, extrema and liquidations happen on it).
-        cohorts_per_bar : int, default 4
-            Contracts (each a long and a short cohort) opened per bar.
+        cohorts_per_bar : int, optional
+            Contracts (each a long and a short cohort) opened per bar. Default ``round(4 * sqrt(bar / 1 h))``
+            clipped to [1, 16]: 1 for 1-5 minute bars, 4 for hourly, 16 for daily bars.
         warmup : float >= 0, default 5
             Days simulated before ``start`` (discarded from the market) so the book starts populated [day].
 
@@ -556,6 +560,7 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
     high_raw = path.max(axis=1)
     suf_min = np.minimum.accumulate(path[:, ::-1], axis=1)[:, ::-1]  # suf_min[b, j] = min(path[b, j:])
     suf_max = np.maximum.accumulate(path[:, ::-1], axis=1)[:, ::-1]
+    epath, esuf_min, esuf_max = np.exp(path), np.exp(suf_min), np.exp(suf_max)
 
     lev_spec = np.asarray(p["leverage"].sample(m_pairs, rng), dtype=float)
     lev_pass = np.asarray(p["passive_leverage"].sample(m_pairs, rng), dtype=float)
@@ -677,7 +682,8 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
         cs_[b] = c_short
         # 3. new contracts
         q_new = max(0.0, exits_b * open_noise[b] + kappa * (oi_tgt[b] - oi_run))
-        ids = np.arange(b * cpb, (b + 1) * cpb)
+        i0 = b * cpb
+        ids = slice(i0, i0 + cpb)
         r_trail = lo0 - log_open[max(b - bars_per_day, 0)]
         p_long = min(max(lb + tf * math.tanh(r_trail / dv), 0.02), 0.98)
         sl_new = u_side[ids] < p_long
@@ -700,13 +706,18 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
         low_p = math.exp(low_raw[b] + off)
         high_p = math.exp(high_raw[b] + off)
         nn = wk.n
-        cand_l = wk.alive(np.flatnonzero(wk.key_long[:nn] >= low_p - c_long), b)
-        cand_s = wk.alive(np.flatnonzero(wk.key_short[:nn] <= high_p - c_short), b)
-        e_new = np.exp(path[b, jn] + off)
+        cand_l = cand_s = _NO_ROWS
+        if nn:  # cheap reductions first; most bars liquidate nobody
+            if wk.key_long[:nn].max() >= low_p - c_long:
+                cand_l = wk.alive(np.flatnonzero(wk.key_long[:nn] >= low_p - c_long), b)
+            if wk.key_short[:nn].min() <= high_p - c_short:
+                cand_s = wk.alive(np.flatnonzero(wk.key_short[:nn] <= high_p - c_short), b)
+        e_off = math.exp(off)
+        e_new = epath[b, jn] * e_off
         lpl_new = e_new * rl
         lps_new = e_new * rs
-        hit_new = np.any(lpl_new >= np.exp(suf_min[b, jn + 1] + off)) or np.any(
-            lps_new <= np.exp(suf_max[b, jn + 1] + off)
+        hit_new = bool((lpl_new >= esuf_min[b, jn + 1] * e_off).any()) or bool(
+            (lps_new <= esuf_max[b, jn + 1] * e_off).any()
         )
         liq_q = 0.0
         liq_taker_buy = 0.0
@@ -715,10 +726,12 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
             entry[ids] = e_new
             lp0_long[ids] = lpl_new
             lp0_short[ids] = lps_new
-            wk.append(ids, lpl_new - c_long, lps_new - c_short, ex_new, q_each, sl_new)
+            wk.append(np.arange(i0, i0 + cpb), lpl_new - c_long, lps_new - c_short, ex_new, q_each, sl_new)
         else:
             # sequential pass over the sub-steps: cascades, entries at post-impact prices
-            wk.append(ids, np.full(cpb, -np.inf), np.full(cpb, np.inf), ex_new, q_each, sl_new)
+            wk.append(
+                np.arange(i0, i0 + cpb), np.full(cpb, -np.inf), np.full(cpb, np.inf), ex_new, q_each, sl_new
+            )
             new_rows = np.arange(wk.n - cpb, wk.n)
             thr_l, thr_s = low_p, high_p
             lo_p, hi_p = p_open, p_open
@@ -757,7 +770,7 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
                     opening = np.flatnonzero(jn == kk)
                     if opening.size:
                         rows = new_rows[opening]
-                        pid = ids[opening]
+                        pid = i0 + opening
                         entry[pid] = pk
                         lp0_long[pid] = pk * rl[opening]
                         lp0_short[pid] = pk * rs[opening]
@@ -780,7 +793,12 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
         )
         buy_share = 0.5 + 0.25 * math.tanh(r_bar / (sig[b] + 1e-300))
         vol_[b] = q_new + exits_b + liq_q + bg
-        tb_[b] = q_new * float(sl_new.mean()) + (exits_b - exits_spec_long_b) + liq_taker_buy + bg * buy_share
+        tb_[b] = (
+            q_new * int(np.count_nonzero(sl_new)) / cpb
+            + (exits_b - exits_spec_long_b)
+            + liq_taker_buy
+            + bg * buy_share
+        )
         if (b + 1) % _COMPACT_EVERY == 0:
             wk.compact(b)
 
