@@ -60,7 +60,7 @@ __all__ = [
     "simulate_cascade",
 ]
 
-DEFAULT_DEPTH_SHARE = 0.005
+DEFAULT_DEPTH_SHARE = 0.05
 """Default ±1 % depth as a share of the snapshot's total liquidation notional (both sides) [-]."""
 
 
@@ -175,31 +175,32 @@ class DepthCurve:
         market: Market,
         *,
         gamma: float = 0.6,
-        Y: float = 1.0,
+        delta0: float = 0.01,
+        book_share: float = 0.05,
         window: pd.Timedelta | str | None = "30D",
         stress: float = 1.0,
     ) -> DepthCurve:
-        """A depth curve anchored on the square-root law at a one-sigma move.
+        """A depth curve scaled on the market's traded volume.
 
-        Assumption: moving the price by one daily standard deviation σ takes a market order of ``V/Y²`` (the
-        square-root law ``δ = Y·σ·√(Q/V)`` evaluated at δ = σ), with ``V`` the daily traded notional and σ the daily
-        volatility over ``window`` (:func:`market_liquidity`). So ``delta0 = σ`` and ``c0 = V/Y²``. The square-root
-        law's depth grows as ``δ²``, so with ``gamma = 2`` the curve equals :meth:`SqrtImpact.from_market`
-        exactly; the default γ = 0.6 (cumulative depth growing slower than linearly, impact convex in Q) agrees
-        with it at one sigma and is steeper beyond. Real books are thinner than daily volume suggests during fast
-        moves: use ``stress`` > 1 for a conservative view.
+        Assumption: the liquidity met within ``delta0`` of price during a cascade is ``book_share`` of a day's
+        traded notional ``V`` (:func:`market_liquidity`), i.e. ``c0 = book_share · V``. The resting ±1 % book of
+        large perpetuals is of the order of 1 % of daily volume (a few hundred million USD against tens of
+        billions); a cascade lasts minutes, during which the book is refilled several times, hence the default
+        effective 5 %. Use ``book_share=0.01`` for the instantaneous worst case, measured depth as ``c0`` when
+        available, and ``stress`` > 1 for books that thin out in fast markets. These are assumptions, not
+        measurements.
 
         Examples
         --------
         >>> from heatmap.synthetic import synthetic_market
         >>> m = synthetic_market(days=10, freq="1h", seed=1)
-        >>> d, s = DepthCurve.from_market(m, gamma=2.0), SqrtImpact.from_market(m)
-        >>> bool(np.isclose(d.impact(1e7), s.impact(1e7)))
+        >>> d = DepthCurve.from_market(m)
+        >>> bool(np.isclose(d.c0, 0.05 * market_liquidity(m)["volume"]))
         True
         """
-        _positive("Y", Y)
-        volume, sigma = _daily_scales(market, window)
-        return cls(c0=volume / Y**2, delta0=min(sigma, 1.0), gamma=gamma, stress=stress)
+        _positive("book_share", book_share)
+        volume, _ = _daily_scales(market, window)
+        return cls(c0=book_share * volume, delta0=delta0, gamma=gamma, stress=stress)
 
 
 @dataclass(frozen=True)
@@ -248,17 +249,32 @@ class SqrtImpact:
     def from_market(
         cls, market: Market, *, Y: float = 1.0, window: pd.Timedelta | str | None = "30D", stress: float = 1.0
     ) -> SqrtImpact:
-        """``σ`` and ``V`` from the market's last ``window`` (:func:`market_liquidity`); ``Y`` as given."""
+        """``σ`` and ``V`` from the market's last ``window`` (:func:`market_liquidity`); ``Y`` as given.
+
+        The square-root law describes orders executed over the day against replenishing liquidity; a burst of
+        forced market orders meets only the resting book, which is much thinner. Read it as the mild end of the
+        range (cascades are rarely amplified under it) and :meth:`DepthCurve.from_market` as the instantaneous
+        view.
+
+        Examples
+        --------
+        >>> from heatmap.synthetic import synthetic_market
+        >>> m = synthetic_market(days=10, freq="1h", seed=1)
+        >>> s, liq = SqrtImpact.from_market(m), market_liquidity(m)
+        >>> bool(np.isclose(s.impact(liq["volume"]), liq["sigma"]))   # a day's volume moves price by one sigma
+        True
+        """
         volume, sigma = _daily_scales(market, window)
         return cls(Y=Y, sigma=sigma, volume=volume, stress=stress)
 
 
 def default_depth(snapshot: Snapshot) -> DepthCurve:
-    """The depth used when none is given: ±1 % absorbs 0.5 % of the snapshot's liquidation notional.
+    """The depth used when none is given: ±1 % absorbs 5 % of the snapshot's liquidation notional.
 
-    A scale-free placeholder (γ = 0.6, δ0 = 1 %, ``c0 = 0.005 × (long + short total)`` [quote], i.e. about 1 % of
-    open-interest notional since every open position has a liquidation level on one side). It only sets an
-    order of magnitude; calibrate with :meth:`DepthCurve.from_market` or give measured book depth.
+    A scale-free placeholder (γ = 0.6, δ0 = 1 %, ``c0 = 0.05 × (long + short total)`` [quote]). Every open
+    position has one liquidation level, so the total is about twice the open-interest notional, and with daily
+    volume of one to two times that notional this matches :meth:`DepthCurve.from_market`'s 5 % of daily volume.
+    It only sets an order of magnitude; prefer :meth:`DepthCurve.from_market` or measured book depth.
     """
     total = snapshot.total["long"] + snapshot.total["short"]
     if not total > 0:

@@ -83,7 +83,7 @@ def test_depth_validation(cls, kw, match):
         cls(**kw)
 
 
-def test_from_market_scales_and_gamma2_equals_sqrt_law():
+def test_from_market_scales():
     from heatmap.synthetic import synthetic_market
 
     m = synthetic_market(days=12, freq="1h", seed=5)
@@ -91,13 +91,14 @@ def test_from_market_scales_and_gamma2_equals_sqrt_law():
     f = m.frame.loc[m.frame.index >= m.frame.index[-1] - pd.Timedelta("10D")]
     assert liq["volume"] == pytest.approx(float((f["volume"] * f["close"]).mean() * 24))
     assert liq["sigma"] == pytest.approx(float(np.diff(np.log(f["close"])).std(ddof=1) * math.sqrt(24)))
-    d = DepthCurve.from_market(m, gamma=2.0, window="10D")
-    s = SqrtImpact.from_market(m, window="10D")
+    d = DepthCurve.from_market(m, gamma=0.7, book_share=0.02, window="10D", stress=3.0)
+    assert (d.c0, d.delta0, d.gamma, d.stress) == pytest.approx((0.02 * liq["volume"], 0.01, 0.7, 3.0))
+    s = SqrtImpact.from_market(m, Y=0.7, window="10D")
+    assert (s.sigma, s.volume, s.Y) == pytest.approx((liq["sigma"], liq["volume"], 0.7))
+    # the square-root law is a power-law depth curve with gamma = 2 anchored at one sigma
+    as_curve = DepthCurve(c0=liq["volume"] / 0.7**2, delta0=liq["sigma"], gamma=2.0)
     q = np.array([1e6, 1e8, 1e10])
-    np.testing.assert_allclose(d.impact(q), s.impact(q))
-    # every gamma agrees with the square-root law at a one-sigma move
-    d6 = DepthCurve.from_market(m, gamma=0.6, window="10D")
-    assert d6.impact(liq["volume"]) == pytest.approx(liq["sigma"])
+    np.testing.assert_allclose(as_curve.impact(q), s.impact(q))
 
 
 def test_from_market_needs_volume():
@@ -209,7 +210,7 @@ def test_simulate_validates(kw, match):
 def test_default_depth_scale():
     s = uniform_log_snapshot(1e6, 1e6)
     d = default_depth(s)
-    assert d.c0 == pytest.approx(0.005 * (s.total["long"] + s.total["short"]))
+    assert d.c0 == pytest.approx(0.05 * (s.total["long"] + s.total["short"]))
     empty = Snapshot(time=T0, price_edges=np.array([1.0, 2.0]), long=[0.0], short=[0.0], price=1.5)
     with pytest.raises(ValueError, match="depth"):
         simulate_cascade(empty, -0.01)
@@ -308,3 +309,67 @@ def test_amplification_matches_world_impact_law(world_book, shock):
     assert world_amp > 1.05  # the world's book does cascade here
     # log-price vs relative moves and qty*P vs qty*liquidation price differ at second order in the move
     assert r.amplification == pytest.approx(world_amp, rel=0.02 + 0.25 * abs(r.move))
+
+
+# -- command line -------------------------------------------------------------------------------------------------
+def test_cli_cascade_subprocess_json():
+    import json
+    import subprocess
+    import sys
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "heatmap",
+        "cascade",
+        "--shock",
+        "-0.03",
+        "--days",
+        "10",
+        "--bins",
+        "300",
+        "--shocks",
+        "-0.05",
+        "-0.03",
+        "0.03",
+        "--json",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=300)
+    doc = json.loads(out.stdout)
+    assert doc["cascade"]["shock"] == -0.03
+    assert doc["cascade"]["move"] <= -0.03
+    assert [row["shock"] for row in doc["fragility"]] == [-0.05, -0.03, 0.03]
+    assert doc["depth"].startswith("DepthCurve(")
+
+
+def test_cli_cascade_text_and_errors(capsys):
+    from heatmap.cli import main
+
+    assert (
+        main(
+            [
+                "cascade",
+                "--shock",
+                "0.02",
+                "--days",
+                "10",
+                "--bins",
+                "300",
+                "--depth-c0",
+                "1e9",
+                "--gamma",
+                "1",
+                "--shocks",
+                "0.01",
+                "0.02",
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "CascadeResult(shock +2.00%" in text and "fragility curve" in text
+    assert "DepthCurve(c0=1000000000.0, delta0=0.01, gamma=1.0" in text
+    assert main(["cascade", "--shock", "0.6", "--days", "10"]) == 2
+    assert "max-move" in capsys.readouterr().err
+    assert main(["cascade", "--shock", "-0.01", "--klines", "x.zip"]) == 2
+    assert "--metrics" in capsys.readouterr().err
