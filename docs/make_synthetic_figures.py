@@ -118,18 +118,19 @@ def _book_panel(w: World) -> Figure:
     edges = np.linspace(0.6 * price, 1.4 * price, 161)
     for side, color in (("long", "tab:red"), ("short", "tab:green")):
         s = book[book["side"] == side]
-        for spec, alpha in ((True, 0.85), (False, 0.35)):
-            part = s[s["speculative"] == spec]
-            notional = part["qty"] * part["liquidation_price"]
-            label = f"{side} ({'speculative' if spec else 'passive'})"
-            ax.hist(
-                part["liquidation_price"],
-                bins=edges,
-                weights=notional / 1e6,
-                color=color,
-                alpha=alpha,
-                label=label,
-            )
+        parts = [s[s["speculative"]], s[~s["speculative"]]]
+        ax.hist(
+            [part["liquidation_price"] for part in parts],
+            bins=edges,
+            weights=[part["qty"] * part["liquidation_price"] / 1e6 for part in parts],
+            stacked=True,
+            color=[color, color],
+            alpha=0.9,
+            label=[f"{side} (speculative)", f"{side} (passive, light)"],
+        )
+        # passive part drawn lighter
+        for patch in ax.patches[-len(edges) + 1 :]:
+            patch.set_alpha(0.35)
     ax.axvline(price, color="k", lw=1, label="price")
     ax.set_xlabel("liquidation price [quote]")
     ax.set_ylabel("notional per band [M quote]")
@@ -188,15 +189,16 @@ def make_figures(out_dir: Path = FIGURES, *, seed: int = 7) -> list[Path]:
     return paths
 
 
+def markdown(table: pd.DataFrame) -> str:
+    """The realism table as Markdown (statistics as rows, seeds as columns)."""
+    t = table.T
+    head = "| statistic | " + " | ".join(str(c) for c in t.columns) + " |"
+    rule = "|---|" + "---:|" * len(t.columns)
+    body = ["| " + str(i) + " | " + " | ".join(f"{v:.3g}" for v in row) + " |" for i, row in t.iterrows()]
+    return "\n".join([head, rule, *body])
+
+
 if __name__ == "__main__":
-    for p in make_figures():
-        print(p)
-    print(realism_table().to_markdown(floatfmt=".4g") if _has_tabulate() else realism_table().round(5))
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    for path in make_figures():
+        print(path)
+    print(markdown(realism_table()))

@@ -343,14 +343,15 @@ def _resolve(days: float, freq: Any, seed: Any, params: dict[str, Any]) -> dict[
                 f"{name}={lev!r} must be a heatmap.leverage.Leverage (with .sample and .max_leverage)"
             )
         lmax = float(lev.max_leverage)
-        max_allowed = 1.0 / out["mmr"] if out["mmr"] > 0 else math.inf
-        if schedule is not None:
-            max_allowed = min(max_allowed, float(schedule.max_leverage))
-        if not lmax < max_allowed:
+        inv_mmr = 1.0 / out["mmr"] if out["mmr"] > 0 else math.inf
+        if not lmax < inv_mmr:
             raise ValueError(
-                f"{name}: max_leverage={lmax:g} must be below {max_allowed:g} "
-                f"(1/mmr with mmr={out['mmr']:g}{' and the schedule limit' if schedule is not None else ''}), "
+                f"{name}: max_leverage={lmax:g} must be below 1/mmr = {inv_mmr:g} (mmr={out['mmr']:g}), "
                 "otherwise fresh positions would start at or beyond their liquidation price"
+            )
+        if schedule is not None and lmax > float(schedule.max_leverage):
+            raise ValueError(
+                f"{name}: max_leverage={lmax:g} exceeds the schedule's max leverage {float(schedule.max_leverage):g}"
             )
         out[name] = lev
     return out

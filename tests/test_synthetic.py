@@ -408,3 +408,19 @@ def test_invariants_hold_for_random_worlds(
     lo = old["side"] == "long"
     assert (old.loc[lo, "liquidation_price"] < f["low"].iloc[-1]).all()
     assert (old.loc[~lo, "liquidation_price"] > f["high"].iloc[-1]).all()
+
+
+def test_schedule_uses_its_first_bracket() -> None:
+    from heatmap.exchanges import get
+    from heatmap.margin import liquidation_price
+
+    sched = get("binance-usdm", "BTCUSDT")
+    w = simulate_world(days=3, freq="1h", seed=6, schedule=sched)
+    bk = w.book
+    expected = liquidation_price(
+        bk["entry"].to_numpy(), bk["leverage"].to_numpy(), bk["side"].to_numpy(), mmr=float(sched.mmr[0])
+    )
+    np.testing.assert_allclose(bk["liquidation_price"], expected, rtol=1e-12)
+    assert w.params["mmr"] == float(sched.mmr[0])
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        simulate_world(days=1, schedule=sched, mmr=0.004)
