@@ -170,6 +170,11 @@ class World:
             raise ValueError("funding_drift: index must equal the market's bar index")
 
     def _bar_number(self, t: Any) -> int:
+        n = len(self.market)
+        if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+            if not -n <= t < n:
+                raise ValueError(f"t={t!r} is outside the market's bar positions [-{n}, {n - 1}]")
+            return int(t) % n
         ts = pd.Timestamp(t)
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         idx = self.market.index
@@ -186,8 +191,9 @@ class World:
 
         Parameters
         ----------
-        t : timestamp-like
-            A bar open time of :attr:`market` (naive values are read as UTC).
+        t : timestamp-like or int
+            A bar open time of :attr:`market` (naive values are read as UTC), or a bar position (``-1`` is the
+            last bar).
 
         Returns
         -------
@@ -216,6 +222,50 @@ class World:
         out = sub[["pair", "side", "speculative", "entry_time", "entry", "leverage", "qty"]].copy()
         out["liquidation_price"] = lp
         return out.reset_index(drop=True)
+
+    def liquidation_map(self, t: Any, price_edges: Any) -> pd.DataFrame:
+        """True liquidation notional per price band and side in the state after bar ``t``.
+
+        This is what a heatmap cell estimates: base quantity x liquidation price [quote], summed over the open
+        positions whose (funding-drifted) liquidation price lies in ``[price_low, price_high)``.
+
+        Parameters
+        ----------
+        t : timestamp-like or int
+            As for :meth:`positions_at`.
+        price_edges : array-like
+            Strictly increasing band edges [quote], at least two.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``price_low``, ``price_high``, ``long``, ``short`` [quote]; positions outside the edges are
+            left out.
+
+        Examples
+        --------
+        >>> w = simulate_world(days=2, freq="1h", seed=0)
+        >>> m = w.liquidation_map(-1, [0.0, 1e9])
+        >>> bool(abs(m["long"].sum() - (w.positions.query("side == 'long'").eval("qty * liquidation_price")).sum()) < 1)
+        True
+        """
+        edges = np.asarray(price_edges, dtype=float)
+        if (
+            edges.ndim != 1
+            or edges.size < 2
+            or not np.all(np.isfinite(edges))
+            or not np.all(np.diff(edges) > 0)
+        ):
+            raise ValueError(
+                f"price_edges must be a 1-d, finite, strictly increasing array of at least 2 prices, got {price_edges!r}"
+            )
+        book = self.positions_at(t)
+        out = pd.DataFrame({"price_low": edges[:-1], "price_high": edges[1:]})
+        for side in ("long", "short"):
+            s = book[book["side"] == side]
+            lp = s["liquidation_price"].to_numpy()
+            out[side] = np.histogram(lp, bins=edges, weights=s["qty"].to_numpy() * lp)[0]
+        return out
 
     def liquidations_per_bar(self) -> pd.DataFrame:
         """Realized liquidated notional per market bar and side.

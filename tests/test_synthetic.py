@@ -424,3 +424,50 @@ def test_schedule_uses_its_first_bracket() -> None:
     assert w.params["mmr"] == float(sched.mmr[0])
     with pytest.raises(ValueError, match="mutually exclusive"):
         simulate_world(days=1, schedule=sched, mmr=0.004)
+
+
+def test_liquidation_map_bins_the_true_book(world: World) -> None:
+    book = world.positions_at(-1)
+    price = world.market.frame["close"].iloc[-1]
+    edges = np.linspace(0.7 * price, 1.3 * price, 121)
+    lm = world.liquidation_map(world.market.index[-1], edges)
+    assert len(lm) == 120
+    np.testing.assert_allclose(lm["price_low"], edges[:-1])
+    for side in ("long", "short"):
+        s = book[book["side"] == side]
+        lp = s["liquidation_price"].to_numpy()
+        inside = (lp >= edges[0]) & (lp < edges[-1])
+        assert lm[side].sum() == pytest.approx((s["qty"].to_numpy() * lp)[inside].sum(), rel=1e-12)
+        # every band holds exactly the positions whose price lies in it (checked on the fullest band)
+        j = int(lm[side].to_numpy().argmax())
+        in_band = (lp >= edges[j]) & (lp < edges[j + 1])
+        assert lm[side].iloc[j] == pytest.approx((s["qty"].to_numpy() * lp)[in_band].sum(), rel=1e-12)
+    # longs are liquidated below the price, shorts above
+    assert lm.loc[lm["price_low"] > price, "long"].sum() == 0
+    assert lm.loc[lm["price_high"] < price, "short"].sum() == 0
+    with pytest.raises(ValueError, match="price_edges"):
+        world.liquidation_map(-1, [2.0, 1.0])
+
+
+def test_positions_at_accepts_bar_positions(world: World) -> None:
+    pd.testing.assert_frame_equal(world.positions_at(-1), world.positions)
+    pd.testing.assert_frame_equal(world.positions_at(3), world.positions_at(world.market.index[3]))
+    with pytest.raises(ValueError, match="outside"):
+        world.positions_at(len(world.market))
+
+
+def test_stylized_facts_of_the_price() -> None:
+    """A year of hourly bars: ~3 % daily volatility, fat tails, clustered volatility, uncorrelated returns."""
+    f = simulate_world(days=365, freq="1h", seed=21, impact=0.0).market.frame
+    r = np.log(f["close"]).diff().dropna().to_numpy()
+    daily = np.log(f["close"].resample("1D").last()).diff().dropna()
+    assert 0.022 < daily.std() < 0.04
+    assert stats.kurtosis(r) > 1.0
+    a = np.abs(r)
+    assert np.corrcoef(a[:-24], a[24:])[0, 1] > 0.05
+    assert abs(np.corrcoef(r[:-1], r[1:])[0, 1]) < 0.05
+    calm = simulate_world(days=365, freq="1h", seed=21, impact=0.0, vol_of_vol=0.0, jump_intensity=0.0).market
+    rc = np.log(calm.frame["close"]).diff().dropna().to_numpy()
+    ac = np.abs(rc)
+    assert abs(np.corrcoef(ac[:-24], ac[24:])[0, 1]) < 0.03  # no clustering without the volatility process
+    assert abs(stats.kurtosis(rc)) < 0.3
