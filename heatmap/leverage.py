@@ -1132,7 +1132,7 @@ Evidence (``REFERENCE.md`` §2.1 of the project's research notes; sources as cit
     BitMEX CEO blog (May 2019, via Cointelegraph): weighted-average effective leverage on XBTUSD 29x/26x
     (long/short, May 2018) and 22x/30x (Apr 2019); over 12 months 80 % of longs <= 54x. We read "weighted
     average effective leverage" as total notional / total margin = ``1/E[1/L]`` (an arithmetic mean of 26x is
-    incompatible with an 80 % quantile of 54x for any unimodal lognormal on [1, 100]). Lognormal median 33.85x,
+    incompatible with an 80 % quantile of 54x for any lognormal on [1, 100], whose mean is then > 28.3x). Lognormal median 33.85x,
     sigma 0.6657, <= 100x (BitMEX maximum): ``1/E[1/L] = 26x`` and ``P(L <= 54) = 0.80``.
 ``hyperliquid-2025``
     Hyperliquid, 15 Dec 2025 (analyst Ai Yi via Odaily/Phemex): of $7.63B OI, $2.77B at 0–3x and $3.7B at 3–7x,

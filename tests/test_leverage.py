@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import integrate, stats
+from scipy import integrate, optimize, stats
 
 from heatmap.leverage import LEVERAGE_PRESETS, Leverage
 
@@ -408,3 +409,52 @@ def test_normalize_is_explicit_opt_in() -> None:
     assert lev.weights == (0.25, 0.25, 0.5)
     mix = Leverage.mixture([TIERS, MIXED], [2, 2], normalize=True)
     assert mix.weights == (0.5, 0.5)
+
+
+# ---------------------------------------------------------------------------------------------- documentation
+def _preset_table() -> list[str]:
+    rows = [
+        "| preset | max | mean | 1/E[1/L] | median | 90 % | P(L <= 7x) | P(L >= 20x) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in Leverage.presets():
+        lev = Leverage.preset(name)
+        q = lev.quantile([0.5, 0.9])
+        rows.append(
+            f"| `{name}` | {lev.max_leverage:g} | {lev.mean():.1f} | {1 / lev.mean(of='margin_fraction'):.1f} | "
+            f"{q[0]:.1f} | {q[1]:.1f} | {float(lev.cdf(7)):.3f} | {float(lev.sf(20) + lev.pmf(20)):.3f} |"
+        )
+    return rows
+
+
+def test_docs_preset_table() -> None:
+    path = Path(__file__).resolve().parents[1] / "docs" / "leverage.md"
+    if not path.exists():
+        pytest.skip("docs/leverage.md not present (installed package)")
+    text = path.read_text(encoding="utf-8")
+    block = text.split("<!-- preset-table:start -->")[1].split("<!-- preset-table:end -->")[0]
+    assert block.strip().splitlines() == _preset_table()
+
+
+def test_bitmex_arithmetic_mean_reading_is_impossible() -> None:
+    """Documented claim: with P(L <= 54) = 0.8 on [1, 100], a lognormal's arithmetic mean exceeds 28.3x.
+
+    The infimum is the sigma -> inf limit: a log-uniform law on [1, 100] tilted by L^t, solved independently.
+    """
+
+    def excess(log_median: float, sigma: float) -> float:
+        try:
+            lev = Leverage.lognormal(median=np.exp(log_median), sigma=sigma, max_leverage=100)
+        except ValueError:  # median so far above 100x that the window holds no mass: P(L <= 54) ~ 0
+            return -0.8
+        return float(lev.cdf(54)) - 0.8
+
+    means = []
+    for sigma in (0.3, 0.6, 1.0, 2.0, 3.0, 4.0):
+        lm = optimize.brentq(excess, 0.0, 20.0, args=(sigma,))
+        means.append(Leverage.lognormal(median=np.exp(lm), sigma=sigma, max_leverage=100).mean())
+    assert np.all(np.diff(means) < 0)  # decreasing in sigma towards the limit
+    t = optimize.brentq(lambda t: (54**t - 1) / (100**t - 1) - 0.8, 0.01, 5)
+    limit = t * (100 ** (t + 1) - 1) / ((t + 1) * (100**t - 1))
+    assert limit == pytest.approx(28.30, abs=0.01)
+    assert min(means) > limit > 26
