@@ -373,3 +373,44 @@ def test_cli_cascade_text_and_errors(capsys):
     assert "max-move" in capsys.readouterr().err
     assert main(["cascade", "--shock", "-0.01", "--klines", "x.zip"]) == 2
     assert "--metrics" in capsys.readouterr().err
+
+
+# -- figures --------------------------------------------------------------------------------------------------------
+def test_plot_fragility_draws_the_table():
+    from matplotlib.figure import Figure
+
+    from heatmap.cascade_plot import plot_fragility
+
+    s = uniform_log_snapshot(2e10, 2e9)
+    f = fragility_curve(s, [-0.04, -0.02, 0.02, 0.04], depth=DepthCurve(c0=1e10, delta0=1.0, gamma=1.0))
+    assert f["runaway"].any() and not f["runaway"].all()
+    fig = plot_fragility(f)
+    assert isinstance(fig, Figure)
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
+    down = lines["down: longs liquidated"]
+    np.testing.assert_allclose(down.get_xdata(), [-4.0, -2.0])
+    np.testing.assert_allclose(down.get_ydata(), 100 * f["final_move"].to_numpy()[:2])
+    np.testing.assert_allclose(lines["runaway (max move)"].get_xdata(), 100 * f.loc[f["runaway"], "shock"])
+    # drawing into a given axes returns its figure
+    other = Figure()
+    ax = other.add_subplot()
+    assert plot_fragility(f, ax=ax) is other
+    with pytest.raises(ValueError, match="fragility_curve"):
+        plot_fragility(f.drop(columns="runaway"))
+
+
+def test_plot_cascade_cobweb_ends_on_the_fixed_point():
+    from heatmap.cascade_plot import plot_cascade
+
+    s = uniform_log_snapshot(5e8)
+    r = simulate_cascade(s, -0.03, depth=DepthCurve(c0=1e10, delta0=1.0, gamma=1.0), tol=1e-12)
+    fig = plot_cascade(s, r)
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
+    path = lines["iteration path"]
+    xs, ys = np.asarray(path.get_xdata()), np.asarray(path.get_ydata())
+    assert (xs[0], ys[0]) == pytest.approx((3.0, 3.0))
+    assert (xs[-1], ys[-1]) == pytest.approx((100 * abs(r.move), 100 * abs(r.move)))
+    # the g-curve passes through the final move on the diagonal
+    g = lines["|ε| + impact(liquidated within m)"]
+    gx, gy = np.asarray(g.get_xdata()), np.asarray(g.get_ydata())
+    assert np.interp(100 * abs(r.move), gx, gy) == pytest.approx(100 * abs(r.move), abs=1e-3)
