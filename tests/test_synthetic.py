@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -471,3 +474,26 @@ def test_stylized_facts_of_the_price() -> None:
     ac = np.abs(rc)
     assert abs(np.corrcoef(ac[:-24], ac[24:])[0, 1]) < 0.03  # no clustering without the volatility process
     assert abs(stats.kurtosis(rc)) < 0.3
+
+
+def test_documentation_figures(tmp_path: Path) -> None:
+    """The docs script still runs and writes small PNGs; its statistics are finite."""
+    script = Path(__file__).resolve().parents[1] / "docs" / "make_synthetic_figures.py"
+    spec = importlib.util.spec_from_file_location("make_synthetic_figures", script)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    paths = mod.make_figures(tmp_path, seed=1)
+    assert [p.name for p in paths] == [
+        "synthetic_market.png",
+        "synthetic_liquidations.png",
+        "synthetic_book.png",
+        "synthetic_stylized.png",
+    ]
+    for p in paths:
+        data = p.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(data) < 200_000
+    table = mod.realism_table(days=10, seeds=(0, 1))
+    assert list(table.index) == [0, 1, "mean"]
+    assert np.isfinite(table.to_numpy(dtype=float)).all()
+    assert "| daily_vol |" in mod.markdown(table)
