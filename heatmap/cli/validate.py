@@ -36,6 +36,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--market", type=Path, help="CSV with bar open time, open, high, low, close, open_interest"
     )
     src.add_argument("--liquidations", type=Path, help="CSV of per-bar long/short liquidations [quote]")
+    src.add_argument(
+        "--candles-1h",
+        type=Path,
+        help="with --coinglass-dir: Binance 1h candles CSV; the engine then runs on the 1h path and is scored per 4h",
+    )
     src.add_argument("--start", help="first bar (UTC), e.g. 2024-11-13")
     src.add_argument("--end", help="last bar (UTC), e.g. 2025-05-31 20:00")
     p.add_argument(
@@ -92,6 +97,13 @@ def run(args: argparse.Namespace) -> int:
     from heatmap.validation.protocol import _utc, walk_forward
 
     market, realized = _load(args)
+    engine_market, freq = market, None
+    if getattr(args, "candles_1h", None) is not None:
+        if args.coinglass_dir is None:
+            raise ValueError("--candles-1h needs --coinglass-dir")
+        from heatmap.validation.datasets import hourly_market
+
+        engine_market, freq = hourly_market(market, args.candles_1h), market.freq
     warmup = _warmup(args.warmup)
     start = _utc(args.train_until) if args.train_until else None
     if args.calibrate:
@@ -100,27 +112,30 @@ def run(args: argparse.Namespace) -> int:
         from heatmap.validation.calibrate import calibrate
 
         cal = calibrate(
-            market,
+            engine_market,
             realized,
             train=(market.index[0], start),
             maxiter=args.maxiter,
             bins=min(args.bins, 500),
             warmup=warmup,
+            freq=freq,
             seed=args.seed,
             n_boot=0,
         )
         print(cal)
         model = cal.model
     elif args.model == "calibrated":
-        from heatmap.model import Model
+        from heatmap.calibrated import calibrated_model
 
-        model = Model.preset("binance-btc")
+        model = calibrated_model("binance-btc")
     else:
         from heatmap.model import Model
 
         model = Model()
 
-    frame = walk_forward(market, model, realized, bins=args.bins, warmup=warmup, start=start)
+    frame = walk_forward(
+        engine_market, model, realized, bins=args.bins, warmup=warmup, start=start, freq=freq
+    )
     index = frame.index
     reports = {"model": score(frame, n_boot=args.n_boot, seed=args.seed)}
     for name, pred in (

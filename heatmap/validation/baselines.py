@@ -56,7 +56,7 @@ def oi_before(market: Market) -> np.ndarray:
     return out
 
 
-def range_oi(market: Market) -> pd.DataFrame:
+def range_oi(market: Market, *, freq: str | pd.Timedelta | None = None) -> pd.DataFrame:
     """The range × OI null per bar.
 
     ``long = (open − low)/open × OI``, ``short = (high − open)/open × OI`` with OI the open interest before the
@@ -65,11 +65,14 @@ def range_oi(market: Market) -> pd.DataFrame:
     Parameters
     ----------
     market : Market
+    freq : str or Timedelta, optional
+        Path-aware version for a coarser bar length: the fine bars' values summed per coarse bar (the coarse
+        bar's traversed path rather than only its extreme), indexed like ``market.resample(freq)``.
 
     Returns
     -------
     DataFrame
-        Columns ``long``, ``short``, indexed like the market.
+        Columns ``long``, ``short``, indexed like the market (or the resampled market).
 
     Examples
     --------
@@ -84,10 +87,16 @@ def range_oi(market: Market) -> pd.DataFrame:
     _check_market(market)
     o, h, low = market.array("open"), market.array("high"), market.array("low")
     oi = oi_before(market)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {"long": np.maximum(o - low, 0.0) / o * oi, "short": np.maximum(h - o, 0.0) / o * oi},
         index=market.index,
     )
+    if freq is None:
+        return out
+    from heatmap.validation.protocol import coarse_labels
+
+    coarse = market.resample(freq)
+    return out.groupby(coarse_labels(market.index, coarse)).sum().reindex(coarse.index)
 
 
 def fixed_tiers(

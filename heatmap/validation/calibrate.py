@@ -170,6 +170,7 @@ def calibrate(
     starts: int = 4,
     bins: int = 500,
     warmup: int | str | pd.Timedelta = "14D",
+    freq: str | pd.Timedelta | None = None,
     seed: int = 0,
     n_boot: int = 500,
     callback: Callable[[dict[str, float], float], None] | None = None,
@@ -202,6 +203,8 @@ def calibrate(
     bins : int, default 500
         Price bins of the engine's grid during the search and the reports.
     warmup : int or duration, default "14D"
+    freq : str or Timedelta, optional
+        Score at this coarser bar length (fine-path engine, see :func:`~heatmap.validation.walk_forward`).
     seed : int, default 0
     n_boot : int, default 500
         Bootstrap resamples of the train/test reports.
@@ -254,7 +257,7 @@ def calibrate(
         try:
             model = build_model(base_model, values)
             frame = walk_forward(
-                train_market, model, realized, bins=bins, warmup=warmup, start=tr[0], end=tr[1]
+                train_market, model, realized, bins=bins, warmup=warmup, freq=freq, start=tr[0], end=tr[1]
             )
             val = objective_value(frame, objective)
         except ValueError:
@@ -291,13 +294,15 @@ def calibrate(
     best = dict(zip(names, (float(v) for v in np.clip(x_best, *np.array(bounds).T)), strict=True))
     model = build_model(base_model, best)
     train_frame = walk_forward(
-        train_market, model, realized, bins=bins, warmup=warmup, start=tr[0], end=tr[1]
+        train_market, model, realized, bins=bins, warmup=warmup, freq=freq, start=tr[0], end=tr[1]
     )
     train_score = objective_value(train_frame, objective)
     train_report = score(train_frame, n_boot=n_boot, seed=seed)
     test_report = None
     if te is not None:
-        test_frame = walk_forward(market, model, realized, bins=bins, warmup=warmup, start=te[0], end=te[1])
+        test_frame = walk_forward(
+            market, model, realized, bins=bins, warmup=warmup, freq=freq, start=te[0], end=te[1]
+        )
         test_report = score(test_frame, n_boot=n_boot, seed=seed)
     info = {
         "method": method,

@@ -27,7 +27,7 @@ import pandas as pd
 
 from heatmap.market import Market
 
-__all__ = ["load_coinglass", "COINGLASS_FILES"]
+__all__ = ["load_coinglass", "hourly_market", "COINGLASS_FILES"]
 
 COINGLASS_FILES = {
     "price": "price_binance_btcusdt_4h.csv",
@@ -94,6 +94,59 @@ def load_coinglass(
         market = market.with_columns(volume=np.asarray(vq / typical, dtype=float))
     realized = liquidations_per_bar(liq, market, outside="drop")
     return market, realized
+
+
+def hourly_market(market_4h: Market, candles: str | Path | pd.DataFrame) -> Market:
+    """A 1h market along the 4h one: 1h candles, open interest and funding known only at 4h resolution.
+
+    * Candles: Binance BTCUSDT perpetual 1h OHLCV (``Date`` as ``DD-MM-YYYY HH:MM`` UTC, ``Volume`` [base]), or a
+      DataFrame with ``open, high, low, close, volume`` indexed by UTC hour.
+    * Open interest is observed at each 4h close only: the last hour of every 4h bar carries the 4h close OI,
+      the other hours keep the previous 4h close (the engine then opens/closes the 4h ΔOI after the last hour's
+      consumption, as the 4h engine does, and never earlier than the data exist).
+    * Funding settles in the hour that opens at the settlement time.
+
+    Parameters
+    ----------
+    market_4h : Market
+        From :func:`load_coinglass`.
+    candles : path or DataFrame
+
+    Returns
+    -------
+    Market
+        1h bars covering the 4h market exactly.
+    """
+    if isinstance(candles, pd.DataFrame):
+        c = candles
+    else:
+        from heatmap.io.frames import read_ohlcv_csv
+
+        c = read_ohlcv_csv(candles, time_col="Date", time_format="%d-%m-%Y %H:%M", assume_utc=True)
+    f4 = market_4h.frame
+    step = market_4h.freq
+    c = c.loc[f4.index[0] : f4.index[-1] + step - pd.Timedelta("1h")]
+    expected = pd.date_range(f4.index[0], f4.index[-1] + step - pd.Timedelta("1h"), freq="1h")
+    if not c.index.equals(expected):
+        raise ValueError(
+            f"candles must cover every hour of the 4h market ({expected[0]} → {expected[-1]}); "
+            f"got {len(c)} of {len(expected)} hours"
+        )
+    last_hour = pd.DatetimeIndex(f4.index) + (step - pd.Timedelta("1h"))
+    close_oi = pd.Series(f4["open_interest"].to_numpy(), index=last_hour)
+    oi = close_oi.reindex(c.index)
+    oi.iloc[0] = f4["open_interest"].iloc[0] if np.isnan(oi.iloc[0]) else oi.iloc[0]
+    oi = oi.ffill()
+    df = c[["open", "high", "low", "close"]].astype(float).copy()
+    if "volume" in c:
+        df["volume"] = c["volume"].astype(float)
+    df["open_interest"] = oi.to_numpy()
+    if "funding_rate" in f4:
+        fr = pd.Series(0.0, index=c.index)
+        settled = f4["funding_rate"][f4["funding_rate"] != 0]
+        fr.loc[settled.index] = settled.to_numpy()
+        df["funding_rate"] = fr.to_numpy()
+    return Market(df, symbol=market_4h.symbol, venue=market_4h.venue, freq="1h")
 
 
 def _utc(t: Any) -> pd.Timestamp:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from heatmap.grid import PriceGrid
     from heatmap.model import Model
 
-__all__ = ["walk_forward", "fixed_grid", "align_realized", "warmup_bars"]
+__all__ = ["walk_forward", "fixed_grid", "align_realized", "warmup_bars", "coarse_labels"]
 
 
 def fixed_grid(market: Market, *, bins: int = 800, span: float = 3.0) -> PriceGrid:
@@ -152,6 +152,7 @@ def walk_forward(
     missing: Literal["error", "drop"] = "error",
     start: Any = None,
     end: Any = None,
+    freq: str | pd.Timedelta | None = None,
 ) -> pd.DataFrame:
     """Per-bar walk-forward predictions next to realized liquidations.
 
@@ -179,6 +180,12 @@ def walk_forward(
         Bars without realized values: raise, or leave them out.
     start, end : timestamp-like, optional
         Score only bars with open time in ``[start, end)`` (the state is still built from the first bar).
+    freq : str or Timedelta, optional
+        Score at this coarser bar length (e.g. ``"4h"`` realized liquidations with a ``"1h"`` market): the
+        engine runs on the fine bars (so positions opened inside a coarse bar can be liquidated inside it, along
+        the fine price path), predictions are summed per coarse bar, and range/OI columns come from
+        :meth:`Market.resample <heatmap.market.Market.resample>`. ``warmup``, ``start``, ``end`` then refer to
+        coarse bars.
 
     Returns
     -------
@@ -193,8 +200,6 @@ def walk_forward(
         raise TypeError(f"market must be a heatmap.market.Market, got {type(market).__name__}")
     if engine not in ("grid", "ledger"):
         raise ValueError(f"engine={engine!r}; allowed: 'grid', 'ledger'")
-    n_warm = warmup_bars(market, warmup)
-    real = align_realized(realized, market, missing=missing)
     if grid is None:
         grid = fixed_grid(market, bins=bins, span=span)
     hm = estimate(market, model, grid=grid, snapshot_every=max(1, len(market)), engine=engine)
@@ -203,6 +208,13 @@ def walk_forward(
             "the engine returned no per-bar liquidations; walk_forward needs Heatmap.liquidations"
         )
     pred = hm.liquidations.reindex(market.index)
+    if freq is not None:
+        coarse = market.resample(freq)
+        labels = coarse_labels(market.index, coarse)
+        pred = pred.groupby(labels).sum().reindex(coarse.index)
+        market = coarse
+    n_warm = warmup_bars(market, warmup)
+    real = align_realized(realized, market, missing=missing)
     o, h, low = market.array("open"), market.array("high"), market.array("low")
     frame = pd.DataFrame(
         {
@@ -231,6 +243,24 @@ def walk_forward(
             "no bars left to score after warm-up, the start/end window and missing realized values"
         )
     return frame
+
+
+def coarse_labels(fine: pd.DatetimeIndex, coarse: Market) -> pd.DatetimeIndex:
+    """The open time of the coarse bar holding each fine bar (NaT for fine bars outside the coarse market).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> idx = pd.date_range("2025-01-01", periods=4, freq="1h", tz="UTC")
+    >>> m = Market(pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "open_interest": 1.0},
+    ...                         index=idx))
+    >>> [str(t.hour) for t in coarse_labels(idx, m.resample("2h"))]
+    ['0', '0', '2', '2']
+    """
+    pos = coarse.index.searchsorted(fine, side="right") - 1
+    starts = coarse.index[np.clip(pos, 0, None)]
+    ok = (pos >= 0) & (fine < starts + coarse.freq)
+    return pd.DatetimeIndex(starts).where(ok)
 
 
 def _utc(t: Any) -> pd.Timestamp:
