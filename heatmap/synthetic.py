@@ -607,11 +607,11 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
 
     # --- exogenous draws (order fixed: determinism per seed) -----------------------------------------------
     path, sig = _price_path(p, n_tot, rng)
-    low_raw = path.min(axis=1)
-    high_raw = path.max(axis=1)
-    suf_min = np.minimum.accumulate(path[:, ::-1], axis=1)[:, ::-1]  # suf_min[b, j] = min(path[b, j:])
-    suf_max = np.maximum.accumulate(path[:, ::-1], axis=1)[:, ::-1]
-    epath, esuf_min, esuf_max = np.exp(path), np.exp(suf_min), np.exp(suf_max)
+    epath = np.exp(path, out=path)  # price relative to the warm-up start, before liquidation impact
+    elow = epath.min(axis=1)
+    ehigh = epath.max(axis=1)
+    esuf_min = np.minimum.accumulate(epath[:, ::-1], axis=1)[:, ::-1]  # esuf_min[b, j] = min(epath[b, j:])
+    esuf_max = np.maximum.accumulate(epath[:, ::-1], axis=1)[:, ::-1]
 
     lev_spec = np.asarray(p["leverage"].sample(m_pairs, rng), dtype=float)
     lev_pass = np.asarray(p["passive_leverage"].sample(m_pairs, rng), dtype=float)
@@ -709,9 +709,10 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
         return float(q.sum()), float((q * wk.spec_long[idx_w]).sum()), 0.0
 
     for b in range(n_tot):
-        lo0 = path[b, 0] + off
+        e_off = math.exp(off)
+        lo0 = math.log(epath[b, 0]) + off
         log_open[b] = lo0
-        p_open = math.exp(lo0)
+        p_open = epath[b, 0] * e_off
         # 1. exits scheduled for the start of this bar
         oi_run -= exit_qty[b]
         exits_b = exit_qty[b]
@@ -754,8 +755,8 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
         np.add.at(exit_spec_long, ex_c, q_each * sl_new)
 
         # 4. does anything get liquidated in this bar?
-        low_p = math.exp(low_raw[b] + off)
-        high_p = math.exp(high_raw[b] + off)
+        low_p = elow[b] * e_off
+        high_p = ehigh[b] * e_off
         nn = wk.n
         cand_l = cand_s = _NO_ROWS
         if nn:  # cheap reductions first; most bars liquidate nobody
@@ -763,7 +764,6 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
                 cand_l = wk.alive(np.flatnonzero(wk.key_long[:nn] >= low_p - c_long), b)
             if wk.key_short[:nn].min() <= high_p - c_short:
                 cand_s = wk.alive(np.flatnonzero(wk.key_short[:nn] <= high_p - c_short), b)
-        e_off = math.exp(off)
         e_new = epath[b, jn] * e_off
         lpl_new = e_new * rl
         lps_new = e_new * rs
@@ -773,7 +773,7 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
         liq_q = 0.0
         liq_taker_buy = 0.0
         if cand_l.size == 0 and cand_s.size == 0 and not hit_new:
-            o_[b], h_[b], l_[b], c_[b] = p_open, high_p, low_p, math.exp(path[b, k] + off)
+            o_[b], h_[b], l_[b], c_[b] = p_open, high_p, low_p, epath[b, k] * e_off
             entry[ids] = e_new
             lp0_long[ids] = lpl_new
             lp0_short[ids] = lps_new
@@ -788,7 +788,7 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
             lo_p, hi_p = p_open, p_open
             pk = p_open
             for kk in range(k + 1):
-                pk = math.exp(path[b, kk] + off)
+                pk = epath[b, kk] * e_off
                 lo_p, hi_p = min(lo_p, pk), max(hi_p, pk)
                 while True:
                     nn = wk.n
@@ -815,7 +815,8 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
                     if imp == 0.0:
                         break
                     off -= imp * (ql - qs)
-                    pk = math.exp(path[b, kk] + off)
+                    e_off = math.exp(off)
+                    pk = epath[b, kk] * e_off
                     lo_p, hi_p = min(lo_p, pk), max(hi_p, pk)
                 if kk < k:
                     opening = np.flatnonzero(jn == kk)
