@@ -156,8 +156,9 @@ def find_clusters(
 
     Each side's reachable mass (longs below price, shorts above; see :func:`reachable`) is smoothed in log-price
     (``bandwidth``), peaks are found with :func:`scipy.signal.find_peaks` and their bands with
-    :func:`scipy.signal.peak_widths` at ``rel_height`` of the prominence. A cluster's notional is the raw
-    (unsmoothed) reachable notional integrated over its band.
+    :func:`scipy.signal.peak_widths` at ``rel_height`` of the prominence, cut at the lowest point between
+    adjacent peaks so that bands never overlap. A cluster's notional is the raw (unsmoothed) reachable notional
+    integrated over its band.
 
     Parameters
     ----------
@@ -229,6 +230,12 @@ def find_clusters(
         left = np.clip(widths[2] - 1, -0.5, raw.size - 0.5)
         right = np.clip(widths[3] - 1, -0.5, raw.size - 0.5)
         idx = peaks - 1
+        # neighbouring clusters do not share mass: cut bands at the lowest point between adjacent peaks
+        for k in range(idx.size - 1):
+            a, b = idx[k], idx[k + 1]
+            valley = a + int(np.argmin(sm[a : b + 1]))
+            right[k] = min(right[k], valley)
+            left[k + 1] = max(left[k + 1], valley)
         p_lo = _index_to_price(log_edges, left)
         p_hi = _index_to_price(log_edges, right)
         centre = snapshot.centers[idx]

@@ -175,3 +175,15 @@ def test_magnet_is_largest_within(two_sided):
     assert far["price"] == pytest.approx(88.0, abs=0.3)
     assert two_sided.magnet(within=0.07)["price"] == m["price"]
     assert magnet(two_sided, within=0.01) is None
+
+
+def test_bands_of_adjacent_clusters_do_not_overlap():
+    # two bumps on a broad hump: half-prominence widths would both span the hump
+    hump = bump(92.0, 5e7, width=0.04)
+    long = hump + bump(95.0, 3e6, width=0.003) + bump(89.0, 3e6, width=0.003)
+    cl = find_clusters(make(long, np.zeros_like(long)), min_prominence=0.0).sort_values("price")
+    assert len(cl) >= 2
+    lows, highs = cl["price_low"].to_numpy(), cl["price_high"].to_numpy()
+    assert (lows[1:] >= highs[:-1] - 1e-9).all()
+    total = float(cl["notional"].sum())
+    assert total <= long[CENTERS < 100.0].sum() * (1 + 1e-9)
