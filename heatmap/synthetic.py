@@ -610,14 +610,21 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
     epath = np.exp(path, out=path)  # price relative to the warm-up start, before liquidation impact
     elow = epath.min(axis=1)
     ehigh = epath.max(axis=1)
-    esuf_min = np.minimum.accumulate(epath[:, ::-1], axis=1)[:, ::-1]  # esuf_min[b, j] = min(epath[b, j:])
-    esuf_max = np.maximum.accumulate(epath[:, ::-1], axis=1)[:, ::-1]
 
     lev_spec = np.asarray(p["leverage"].sample(m_pairs, rng), dtype=float)
     lev_pass = np.asarray(p["passive_leverage"].sample(m_pairs, rng), dtype=float)
     if lev_spec.shape != (m_pairs,) or lev_pass.shape != (m_pairs,):
         raise ValueError("leverage.sample(n, rng) must return n values")
     sub_j = rng.integers(0, k, size=m_pairs)
+    # per contract: raw entry price and the extrema of the rest of its bar after entry (before impact)
+    pair_bar = np.repeat(np.arange(n_tot), cpb)
+    esuf_min = np.minimum.accumulate(epath[:, ::-1], axis=1)[:, ::-1]  # esuf_min[b, j] = min(epath[b, j:])
+    after_min = esuf_min[pair_bar, sub_j + 1]
+    del esuf_min
+    esuf_max = np.maximum.accumulate(epath[:, ::-1], axis=1)[:, ::-1]
+    after_max = esuf_max[pair_bar, sub_j + 1]
+    del esuf_max
+    entry_raw = epath[pair_bar, sub_j]
     u_side = rng.random(m_pairs)
     # exit hazard per contract: turnover scaled by (speculative leverage)^exit_elasticity, mean-normalised
     tilt = lev_spec ** p["exit_elasticity"]
@@ -764,11 +771,11 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
                 cand_l = wk.alive(np.flatnonzero(wk.key_long[:nn] >= low_p - c_long), b)
             if wk.key_short[:nn].min() <= high_p - c_short:
                 cand_s = wk.alive(np.flatnonzero(wk.key_short[:nn] <= high_p - c_short), b)
-        e_new = epath[b, jn] * e_off
+        e_new = entry_raw[ids] * e_off
         lpl_new = e_new * rl
         lps_new = e_new * rs
-        hit_new = bool((lpl_new >= esuf_min[b, jn + 1] * e_off).any()) or bool(
-            (lps_new <= esuf_max[b, jn + 1] * e_off).any()
+        hit_new = bool((lpl_new >= after_min[ids] * e_off).any()) or bool(
+            (lps_new <= after_max[ids] * e_off).any()
         )
         liq_q = 0.0
         liq_taker_buy = 0.0
