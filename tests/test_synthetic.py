@@ -497,3 +497,20 @@ def test_documentation_figures(tmp_path: Path) -> None:
     assert list(table.index) == [0, 1, "mean"]
     assert np.isfinite(table.to_numpy(dtype=float)).all()
     assert "| daily_vol |" in mod.markdown(table)
+
+
+def test_trend_following_speculators() -> None:
+    """Speculators open long more often after the price rose over the last day."""
+    w = simulate_world(days=60, freq="1h", seed=13, trend_following=0.4, long_bias=0.5)
+    close = w.market.frame["open"]
+    r_1d = np.log(close / close.shift(24))
+    spec = w.book[w.book["speculative"] & (w.book["open_bar"] >= 24)]
+    bar_of = w.market.index[spec["open_bar"].to_numpy()]
+    is_long = (spec["side"] == "long").to_numpy(dtype=float)
+    rho = stats.spearmanr(r_1d.reindex(bar_of).to_numpy(), is_long)[0]
+    assert rho > 0.2
+    flat = simulate_world(days=60, freq="1h", seed=13, trend_following=0.0, long_bias=0.5)
+    spec0 = flat.book[flat.book["speculative"] & (flat.book["open_bar"] >= 24)]
+    c0 = flat.market.frame["open"]
+    r0 = np.log(c0 / c0.shift(24)).reindex(flat.market.index[spec0["open_bar"].to_numpy()]).to_numpy()
+    assert abs(stats.spearmanr(r0, (spec0["side"] == "long").to_numpy(dtype=float))[0]) < 0.1
