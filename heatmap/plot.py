@@ -154,6 +154,10 @@ def format_notional(x: float, *, currency: str = "$", digits: int = 1) -> str:
     return f"{sign}{currency}{a:.0f}"
 
 
+def _fmt_price(p: float) -> str:
+    return f"{p:,.0f}" if abs(p) >= 1000 else f"{p:.4g}"
+
+
 def format_price_axis(ax: Axes, *, axis: Literal["x", "y"] = "y", label: str | None = "price [USD]") -> Axes:
     """Thousands separators on a price axis (also for a log scale) and an axis label.
 
@@ -231,9 +235,9 @@ def _layer_cmap(name: str) -> mcolors.Colormap:
 def _bar_width(hm: Heatmap) -> pd.Timedelta:
     for idx in (hm.price.index, hm.times):
         if len(idx) >= 2:
-            d = pd.Series(np.diff(pd.DatetimeIndex(idx).asi8)).median()
-            if d > 0:
-                return pd.Timedelta(int(d), unit="ns")
+            d = pd.Timedelta(pd.Series(pd.DatetimeIndex(idx)).diff().median())
+            if d > pd.Timedelta(0):
+                return d
     return pd.Timedelta(hours=1)
 
 
@@ -447,7 +451,7 @@ def _mark_clusters(ax: Axes, snapshot: Snapshot, x_right: float, *, top: int) ->
             continue
         ax.plot([x_right], [p], marker="<", color=SIDE_COLORS[str(row["side"])], ms=7, clip_on=False)
         ax.annotate(
-            f"{p:,.0f}  {format_notional(float(row['notional']))}",
+            f"{_fmt_price(p)}  {format_notional(float(row['notional']))}",
             (x_right, p),
             xytext=(-10, 0),
             textcoords="offset points",
@@ -586,7 +590,7 @@ def plot_map(
                 vals = long if row["side"] == "long" else short
                 j = int(np.clip(np.searchsorted(edges, c, side="right") - 1, 0, vals.size - 1))
                 ax.annotate(
-                    f"{c:,.0f}  {format_notional(float(row['notional']))}",
+                    f"{_fmt_price(c)}  {format_notional(float(row['notional']))}",
                     (float(vals[j]), c),
                     xytext=(6, 0),
                     textcoords="offset points",
