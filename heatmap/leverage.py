@@ -150,7 +150,11 @@ class Leverage:
     params: tuple[tuple[str, float], ...] = ()
     name: str | None = None
     _frozen: Any = field(default=None, init=False, compare=False, repr=False)
-    _mass: tuple[float, float, float] = field(default=(0.0, 1.0, 1.0), init=False, compare=False, repr=False)
+    # (F(a), F(b), S(a), S(b), mass) of the untruncated law and which tail the window lies in
+    _mass: tuple[float, float, float, float, float] = field(
+        default=(0.0, 1.0, 1.0, 0.0, 1.0), init=False, compare=False, repr=False
+    )
+    _tail: str = field(default="both", init=False, compare=False, repr=False)
     _lognormal: tuple[float, float] | None = field(default=None, init=False, compare=False, repr=False)
 
     # ------------------------------------------------------------------ validation
@@ -214,9 +218,11 @@ class Leverage:
             # fast path (~5x): log L ~ N(log scale, s^2) evaluated with the normal CDF directly
             sigma = float(self.args[0]) if self.args else float(kwds["s"])
             object.__setattr__(self, "_lognormal", (math.log(float(kwds.get("scale", 1.0))), sigma))
-        fa = float(self._raw(np.asarray(a), upper=False))
-        sb = float(self._raw(np.asarray(b), upper=True))
-        mass = 1.0 - fa - sb
+        fa, fb = (float(self._raw(np.asarray(v), upper=False)) for v in (a, b))
+        sa, sb = (float(self._raw(np.asarray(v), upper=True)) for v in (a, b))
+        # evaluate in the tail that avoids cancellation when the window sits far out in one tail
+        tail = "lower" if fb <= 0.5 else ("upper" if sa <= 0.5 else "both")
+        mass = fb - fa if tail == "lower" else (sa - sb if tail == "upper" else 1.0 - fa - sb)
         if not np.isfinite(mass) or mass < _MIN_MASS:
             raise ValueError(
                 f"scipy.stats.{self.dist}{self.args} {kwds} puts no mass (P = {mass:.3g}) on "
@@ -224,7 +230,8 @@ class Leverage:
             )
         object.__setattr__(self, "args", tuple(float(x) for x in self.args))
         object.__setattr__(self, "kwds", tuple((str(k), float(v)) for k, v in self.kwds))
-        object.__setattr__(self, "_mass", (fa, sb, mass))
+        object.__setattr__(self, "_mass", (fa, fb, sa, sb, mass))
+        object.__setattr__(self, "_tail", tail)
         if not self.family:
             object.__setattr__(self, "family", self.dist)
 
@@ -550,9 +557,12 @@ class Leverage:
             cum[-1] = 1.0
             out = cum[np.searchsorted(np.asarray(self.nodes), x, side="right")]
         elif self.kind == "continuous":
-            fa, _, mass = self._mass
+            fa, _, sa, _, mass = self._mass
             xc = np.clip(x, self.min_leverage, self.max_leverage)
-            out = np.clip((self._raw(xc, upper=False) - fa) / mass, 0.0, 1.0)
+            if self._tail == "upper":
+                out = np.clip((sa - self._raw(xc, upper=True)) / mass, 0.0, 1.0)
+            else:
+                out = np.clip((self._raw(xc, upper=False) - fa) / mass, 0.0, 1.0)
             out = np.where(x >= self.max_leverage, 1.0, np.where(x <= self.min_leverage, 0.0, out))
         else:
             out = np.asarray(sum(w * p.cdf(x) for w, p in zip(self.weights, self.parts, strict=True)))
@@ -562,9 +572,12 @@ class Leverage:
         """``P(L' > L)`` [probability], computed from the upper tail for accuracy."""
         x = np.asarray(leverage, dtype=float)
         if self.kind == "continuous":
-            _, sb, mass = self._mass
+            _, fb, _, sb, mass = self._mass
             xc = np.clip(x, self.min_leverage, self.max_leverage)
-            out = np.clip((self._raw(xc, upper=True) - sb) / mass, 0.0, 1.0)
+            if self._tail == "lower":
+                out = np.clip((fb - self._raw(xc, upper=False)) / mass, 0.0, 1.0)
+            else:
+                out = np.clip((self._raw(xc, upper=True) - sb) / mass, 0.0, 1.0)
             out = np.where(x >= self.max_leverage, 0.0, np.where(x <= self.min_leverage, 1.0, out))
             return np.where(np.isnan(x), np.nan, out)
         if self.kind == "mixture":
@@ -590,7 +603,7 @@ class Leverage:
             raise ValueError(f"{self.family} leverage is discrete and has no density; use pmf()")
         if self.kind == "continuous":
             inside = (x >= self.min_leverage) & (x <= self.max_leverage)
-            return np.where(inside, self._frozen.pdf(x) / self._mass[2], 0.0)
+            return np.where(inside, self._frozen.pdf(x) / self._mass[4], 0.0)
         return np.asarray(
             sum(w * p.pdf(x) for w, p in zip(self.weights, self.parts, strict=True) if not p.is_discrete)
         )
@@ -657,11 +670,16 @@ class Leverage:
             idx = np.searchsorted(cum, q - 1e-13, side="left")
             return np.asarray(self.nodes)[np.clip(idx, 0, len(self.nodes) - 1)]
         if self.kind == "continuous":
-            fa, sb, mass = self._mass
+            fa, _, sa, sb, mass = self._mass
             with np.errstate(all="ignore"):
-                lower = self._frozen.ppf(fa + q * mass)
-                upper = self._frozen.isf(sb + (1.0 - q) * mass)
-            out = np.where(q <= 0.5, lower, upper)
+                if self._tail == "lower":
+                    out = self._frozen.ppf(fa + q * mass)
+                elif self._tail == "upper":
+                    out = self._frozen.isf(sa - q * mass)
+                else:
+                    lower = self._frozen.ppf(fa + q * mass)
+                    upper = self._frozen.isf(sb + (1.0 - q) * mass)
+                    out = np.where(q <= 0.5, lower, upper)
             return np.clip(out, self.min_leverage, self.max_leverage)
         return self._bisect_quantile(q)
 
@@ -711,7 +729,7 @@ class Leverage:
             return float(np.dot(self.weights, g(np.asarray(self.nodes))))
         if self.kind == "mixture":
             return float(sum(w * p.mean(of=of) for w, p in zip(self.weights, self.parts, strict=True)))
-        frozen, mass = self._frozen, self._mass[2]
+        frozen, mass = self._frozen, self._mass[4]
         # integrate piecewise between quantiles so that wide windows and narrow bodies are both resolved
         cuts = np.unique(
             self.quantile(
@@ -777,7 +795,7 @@ class Leverage:
                 nodes = self.quantile((np.arange(n) + 0.5) / n)
             else:
                 edges = self.quantile(np.arange(n + 1) / n)
-                frozen, mass = self._frozen, self._mass[2]
+                frozen, mass = self._frozen, self._mass[4]
                 eu = np.array(
                     [
                         integrate.quad(lambda z: frozen.pdf(z) / z, lo, hi, limit=100)[0]

@@ -458,3 +458,70 @@ def test_bitmex_arithmetic_mean_reading_is_impossible() -> None:
     limit = t * (100 ** (t + 1) - 1) / ((t + 1) * (100**t - 1))
     assert limit == pytest.approx(28.30, abs=0.01)
     assert min(means) > limit > 26
+
+
+# ---------------------------------------------------------------------------------------------- property tests
+@settings(max_examples=40, deadline=None)
+@given(
+    median=st.floats(1.5, 60),
+    sigma=st.floats(0.1, 2.0),
+    top=st.floats(10, 200),
+    family=st.sampled_from(["lognormal", "gamma"]),
+    q=st.lists(st.floats(0.001, 0.999), min_size=1, max_size=20),
+)
+def test_property_continuous_laws(
+    median: float, sigma: float, top: float, family: str, q: list[float]
+) -> None:
+    try:
+        if family == "lognormal":
+            lev = Leverage.lognormal(median=median, sigma=sigma, max_leverage=top)
+        else:
+            lev = Leverage.gamma(mean=median, shape=1 / sigma, max_leverage=top)
+    except ValueError as exc:  # only legitimate refusal: no mass in the window
+        assert "puts no mass" in str(exc)
+        return
+    qq = np.asarray(q)
+    x = lev.quantile(qq)
+    np.testing.assert_allclose(lev.cdf(x), qq, atol=1e-7)
+    u = 1.0 / x
+    np.testing.assert_allclose(lev.margin_fraction_cdf(u), 1.0 - qq, atol=1e-7)
+    assert float(lev.cdf(top)) == 1.0 and float(lev.margin_fraction_cdf(1 / top)) == pytest.approx(
+        0.0, abs=1e-12
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tiers=st.dictionaries(st.integers(1, 125), st.floats(0.01, 1.0), min_size=1, max_size=8),
+    u=st.lists(st.floats(0.0, 1.2), min_size=1, max_size=30),
+)
+def test_property_tiers_margin_fraction_brute_force(tiers: dict[int, float], u: list[float]) -> None:
+    lev = Leverage.tiers(tiers, normalize=True)
+    nodes, w = np.asarray(lev.nodes), np.asarray(lev.weights)
+    uu = np.concatenate([np.asarray(u), 1.0 / nodes])  # include the atoms themselves
+    brute = np.array([w[1.0 / nodes <= v].sum() for v in uu])
+    np.testing.assert_allclose(lev.margin_fraction_cdf(uu), brute, atol=1e-12)
+    assert float(lev.mean()) == pytest.approx(float(nodes @ w))
+
+
+def test_leverage_is_frozen_and_hashable() -> None:
+    import dataclasses
+
+    lev = Leverage.lognormal(median=12, sigma=0.9)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        lev.max_leverage = 50  # type: ignore[misc]
+    assert len({lev, Leverage.lognormal(median=12, sigma=0.9), TIERS, MIXED}) == 3
+
+
+@pytest.mark.parametrize(("median", "a", "b"), [(19.0, 1.0, 10.0), (2.0, 3.0, 10.0), (12.0, 1.0, 125.0)])
+def test_far_tail_windows_keep_precision(median: float, a: float, b: float) -> None:
+    """Windows deep in one tail (mass ~1e-8 .. 1e-10) still match the truncated normal of log L."""
+    sigma = 0.1 if median != 12.0 else 0.9
+    lev = Leverage.lognormal(median=median, sigma=sigma, min_leverage=a, max_leverage=b)
+    mu = np.log(median)
+    ref = stats.truncnorm((np.log(a) - mu) / sigma, (np.log(b) - mu) / sigma, loc=mu, scale=sigma)
+    x = np.geomspace(a, b, 25)
+    np.testing.assert_allclose(lev.cdf(x), ref.cdf(np.log(x)), atol=1e-9)
+    np.testing.assert_allclose(lev.sf(x), ref.sf(np.log(x)), atol=1e-9)
+    q = np.array([0.01, 0.5, 0.99])
+    np.testing.assert_allclose(np.log(lev.quantile(q)), ref.ppf(q), rtol=1e-6)
