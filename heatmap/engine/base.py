@@ -44,8 +44,10 @@ class EngineConfig:
         Entry-price spread and exit policy (see :class:`heatmap.model.Model`).
     decay : float
         Share of positions kept per bar by the decay step (1: no decay).
-    max_blocks : int
-        Age blocks of the grid engine for the ``"oldest"`` / ``"profitable"`` exits.
+    age_blocks : int
+        Age blocks of the grid engine: bars' openings are kept in separate rows (merging the two oldest when
+        all are used). Needed by the ``"oldest"`` / ``"profitable"`` exits; with more blocks than bars the grid
+        engine keeps every bar's levels apart and reproduces the ledger engine on discrete leverage exactly.
     subbins : int
         Sub-bin entry resolution of the grid kernels.
     leverage_nodes, entry_nodes : int
@@ -58,7 +60,7 @@ class EngineConfig:
     entry: Entry = "close"
     exit: Exit = "proportional"
     decay: float = 1.0
-    max_blocks: int = 512
+    age_blocks: int = 1
     subbins: int = 32
     leverage_nodes: int = 64
     entry_nodes: int = 16
@@ -74,7 +76,7 @@ class EngineConfig:
             raise ValueError(f"decay (share kept per bar) must be in (0, 1], got {self.decay!r}")
         if not (0.0 <= self.mmr < 1.0):
             raise ValueError(f"mmr must be in [0, 1), got {self.mmr!r}")
-        for name in ("max_blocks", "subbins", "leverage_nodes", "entry_nodes"):
+        for name in ("age_blocks", "subbins", "leverage_nodes", "entry_nodes"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")

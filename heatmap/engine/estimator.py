@@ -55,6 +55,8 @@ CHECKPOINT_VERSION = 1
 #: Bars of history kept to compute the speculative share of the next chunk (so chunks equal the batch run).
 SHARE_CONTEXT = 256
 _PROGRESS_CHUNK = 8192
+#: Age blocks of the grid engine for the "oldest" and "profitable" exits (see :class:`EngineConfig`).
+DEFAULT_AGE_BLOCKS = 256
 
 
 def snapshot_stride(n_bars: int, bins: int, *, budget: int = MEMORY_BUDGET) -> int:
@@ -80,13 +82,9 @@ def _default_model() -> Model:
     return Model()
 
 
-def _resolve_config(model: Model, freq: pd.Timedelta, engine: str) -> EngineConfig:
-    from heatmap.exchanges import get as get_schedule
-
-    schedule = getattr(model, "schedule", None)
-    if schedule is None:
-        schedule = get_schedule("binance-usdm", "BTCUSDT")
-    if getattr(model, "position_size", None) is not None:
+def _resolve_config(model: Model, freq: pd.Timedelta, age_blocks: int | None) -> EngineConfig:
+    schedule = model.resolved_schedule()
+    if model.position_size is not None:
         raise NotImplementedError(
             "position_size: the engines use the schedule's first bracket (cum = 0, positions small relative to "
             "the bracket floors); a position-size distribution is not supported yet — set position_size=None"
@@ -94,27 +92,29 @@ def _resolve_config(model: Model, freq: pd.Timedelta, engine: str) -> EngineConf
     mmr = float(np.asarray(schedule.mmr)[0])
     max_lev = float(schedule.max_leverage)
     lev = model.leverage
-    passive = getattr(model, "passive_leverage", None) or lev
-    if lev.max_leverage > max_lev:
-        lev = lev.truncate(max_lev)
-    if passive.max_leverage > max_lev:
-        passive = passive.truncate(max_lev)
+    passive = model.passive_leverage
+    if model.max_leverage_from_schedule:
+        if lev.max_leverage > max_lev:
+            lev = lev.truncate(max_lev)
+        if passive.max_leverage > max_lev:
+            passive = passive.truncate(max_lev)
+    if age_blocks is None:
+        age_blocks = DEFAULT_AGE_BLOCKS if model.exit in ("oldest", "profitable") else 1
     return EngineConfig(
         leverage=lev,
         passive_leverage=passive,
         mmr=mmr,
-        entry=getattr(model, "entry", "close"),
-        exit=getattr(model, "exit", "proportional"),
-        decay=decay_factor(getattr(model, "decay_half_life", None), freq),
+        entry=model.entry,
+        exit=model.exit,
+        decay=decay_factor(model.decay_half_life, freq),
+        age_blocks=int(age_blocks),
     )
 
 
 def _share(model: Model, frame: pd.DataFrame) -> NDArray[np.float64]:
     from heatmap.model import speculative_long_share
 
-    side_split = getattr(model, "side_split", "even")
-    strength = getattr(model, "split_strength", 1.0)
-    out = np.asarray(speculative_long_share(frame, side_split, strength), dtype=np.float64)
+    out = np.asarray(speculative_long_share(frame, model.side_split, model.split_strength), dtype=np.float64)
     if out.shape != (len(frame),):
         raise ValueError(f"speculative_long_share returned shape {out.shape}, expected ({len(frame)},)")
     return out
@@ -140,6 +140,10 @@ class Estimator:
         Fast grid engine or the exact per-cohort reference (slow).
     progress : bool, default False
         Show a tqdm progress bar during :meth:`update`.
+    age_blocks : int, optional
+        Grid engine only: keep the openings of up to this many bars in separate rows (default 1, or 256 for
+        the ``"oldest"``/``"profitable"`` exits). More blocks keep levels of different bars apart (no merging
+        inside a bin) at a cost proportional to the number of blocks.
 
     Examples
     --------
@@ -164,7 +168,13 @@ class Estimator:
         snapshot_every: int | None = None,
         engine: EngineName = "grid",
         progress: bool = False,
+        age_blocks: int | None = None,
     ) -> None:
+        if age_blocks is not None and (
+            isinstance(age_blocks, bool) or not isinstance(age_blocks, (int, np.integer)) or age_blocks < 1
+        ):
+            raise ValueError(f"age_blocks must be a positive integer or None, got {age_blocks!r}")
+        self.age_blocks = None if age_blocks is None else int(age_blocks)
         if engine not in ("grid", "ledger"):
             raise ValueError(f"engine must be 'grid' or 'ledger', got {engine!r}")
         if snapshot_every is not None and (
@@ -235,26 +245,31 @@ class Estimator:
         has_mark = "mark_low" in frame
         cons_low = frame["mark_low"].to_numpy(np.float64) if has_mark else low
         cons_high = frame["mark_high"].to_numpy(np.float64) if has_mark else high
-        entry_mode = getattr(model, "entry", "close")
+        entry_mode = model.entry
         entry = (low + high + close) / 3.0 if entry_mode == "typical" else close
-        if getattr(model, "funding", True) and "funding_rate" in frame:
+        if model.funding and "funding_rate" in frame:
             funding = frame["funding_rate"].to_numpy(np.float64)
         else:
             funding = np.zeros(n)
         funding_price = frame["mark_open" if has_mark else "open"].to_numpy(np.float64)
-        turnover = float(getattr(model, "turnover", 0.0) or 0.0)
-        if turnover > 0:
-            if "volume" not in frame:
-                raise ValueError(
-                    f"model.turnover = {turnover} needs the market's volume column [base]; set turnover=0 or "
-                    "give volume"
-                )
+        turnover = float(model.turnover)
+        if turnover > 0 and "volume" in frame:  # the model documents: ignored without a volume column
             turn = turnover * frame["volume"].to_numpy(np.float64)
         else:
             turn = np.zeros(n)
         ctx = frame if self._context is None else pd.concat([self._context, frame])
         share = _share(model, ctx)[-n:]
-        self._next_context = ctx.iloc[-SHARE_CONTEXT:]
+        tail = ctx.iloc[-SHARE_CONTEXT:]
+        if (
+            "funding_rate" in ctx
+            and len(ctx) > SHARE_CONTEXT
+            and not (tail["funding_rate"].fillna(0) != 0).any()
+        ):
+            settled = ctx["funding_rate"].fillna(0).to_numpy() != 0
+            if settled.any():  # the "funding" side split carries the last settled rate forward
+                last = int(np.flatnonzero(settled)[-1])
+                tail = pd.concat([ctx.iloc[last : last + 1], tail])
+        self._next_context = tail
         return Bars(
             time=pd.DatetimeIndex(frame.index).asi8.astype(np.int64),
             low=low,
@@ -328,7 +343,7 @@ class Estimator:
             self.freq = market.freq
             self.symbol = market.symbol
         if self._config is None:
-            self._config = _resolve_config(self.model, market.freq, self.engine_name)
+            self._config = _resolve_config(self.model, market.freq, self.age_blocks)
         prepared = self._prepare(market)
         self._ensure_grid(market, prepared)
         assert self.grid is not None
@@ -502,6 +517,7 @@ class Estimator:
             "format": "liquidation-heatmap estimator checkpoint",
             "version": CHECKPOINT_VERSION,
             "engine": self.engine_name,
+            "age_blocks": self.age_blocks,
             "snapshot_every": self.snapshot_every,
             "bins": self.bins,
             "user_grid": self._user_grid,
@@ -587,6 +603,7 @@ class Estimator:
             bins=int(meta["bins"]),
             snapshot_every=int(meta["snapshot_every"]),
             engine=meta["engine"],
+            age_blocks=meta.get("age_blocks"),
         )
         est._user_grid = bool(meta["user_grid"])
         est.freq = pd.Timedelta(meta["freq"])
@@ -595,7 +612,7 @@ class Estimator:
         est.last_time = pd.Timestamp(meta["last_time"])
         est.last_oi = meta["last_oi"]
         est._seconds = float(meta["seconds"])
-        est._config = _resolve_config(model, est.freq, est.engine_name)
+        est._config = _resolve_config(model, est.freq, est.age_blocks)
         est._engine = est._make_engine(stored_grid)
         est._engine.load_state_arrays({k[6:]: v for k, v in data.items() if k.startswith("state_")})
         est._snaps = [(stored_grid.n_bins, data["snap_long"], data["snap_short"])]
@@ -622,6 +639,7 @@ def estimate(
     snapshot_every: int | None = None,
     engine: EngineName = "grid",
     progress: bool = False,
+    age_blocks: int | None = None,
 ) -> Heatmap:
     """Estimate the liquidation heatmap of ``market`` under ``model``.
 
@@ -644,6 +662,8 @@ def estimate(
     engine : {"grid", "ledger"}, default "grid"
     progress : bool, default False
         Show a tqdm progress bar.
+    age_blocks : int, optional
+        Grid engine age blocks (see :class:`Estimator`).
 
     Returns
     -------
@@ -657,7 +677,13 @@ def estimate(
         P = grid.n_bins if grid is not None else bins
         snapshot_every = snapshot_stride(len(market), P)
     est = Estimator(
-        model, grid=grid, bins=bins, snapshot_every=snapshot_every, engine=engine, progress=progress
+        model,
+        grid=grid,
+        bins=bins,
+        snapshot_every=snapshot_every,
+        engine=engine,
+        progress=progress,
+        age_blocks=age_blocks,
     )
     est.update(market)
     return est.heatmap

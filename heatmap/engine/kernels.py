@@ -86,34 +86,58 @@ def lp_ratio_cdf(
 
 @dataclass(frozen=True, eq=False)
 class Kernel:
-    """Bin masses of the liquidation price relative to the entry bin.
+    """Bin masses (and within-bin first moments) of the liquidation price relative to the entry bin.
 
     Attributes
     ----------
     weights : ndarray, shape (S, n)
         ``weights[s, t]`` is the share of positions entered at bin coordinate ``j + s/S`` whose liquidation
         price lies in bin ``j + offset + t``.
-    uniform : ndarray, shape (n,)
-        The same for entries spread uniformly (in log-price) over the entry bin (average of the ``S`` rows).
+    moments : ndarray, shape (S, n)
+        First moment of that mass in bin units from the bin's lower edge (``moments / weights`` is the mean
+        position inside the bin, in [0, 1]).
+    uniform, moments_uniform : ndarray, shape (n,)
+        The same for entries spread uniformly (in log-price) over the entry bin (averages of the ``S`` rows).
     offset : int
         Bin offset of column 0.
     never : float
         Share that can never be liquidated (long leverage <= 1).
     cumw, cumu : ndarray
         Prefix sums of ``weights`` (per row, leading 0) and ``uniform`` for O(1) off-grid accounting.
+    atoms, atom_weights : ndarray or None
+        For discrete leverage laws: liquidation-price offsets ``log(LP/E) / h`` [bins] of the liquidable atoms and
+        their probabilities, used to place point entries exactly.
     """
 
     weights: NDArray[np.float64]
+    moments: NDArray[np.float64]
     uniform: NDArray[np.float64]
+    moments_uniform: NDArray[np.float64]
     offset: int
     never: float
     cumw: NDArray[np.float64]
     cumu: NDArray[np.float64]
+    atoms: NDArray[np.float64] | None = None
+    atom_weights: NDArray[np.float64] | None = None
 
     @property
     def subbins(self) -> int:
         """``S``."""
         return int(self.weights.shape[0])
+
+
+def _atoms(
+    leverage: Leverage, side: str, mmr: float, h: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    nodes, w = leverage.discretize()
+    nodes, w = np.asarray(nodes, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    if side == "long":
+        k = (1.0 - 1.0 / nodes) / (1.0 - mmr)
+        ok = k > 0
+        never = float(w[~ok].sum())
+        return np.log(k[ok]) / h, w[ok], never
+    k = (1.0 + 1.0 / nodes) / (1.0 + mmr)
+    return np.log(k) / h, w, 0.0
 
 
 def build_kernel(
@@ -126,6 +150,10 @@ def build_kernel(
     subbins: int = DEFAULT_SUBBINS,
 ) -> Kernel:
     """Tabulate the liquidation-price kernel of one side on a grid of log step ``log_step``.
+
+    Bin masses are CDF differences (:func:`lp_ratio_cdf`); within-bin first moments come from the same CDF on a
+    lattice of ``S`` points per bin (``moment = mass - integral of (G - G(bin start))``, trapezoid rule).
+    Discrete laws are tabulated from their atoms exactly.
 
     Parameters
     ----------
@@ -146,41 +174,75 @@ def build_kernel(
     -------
     Kernel
     """
+    if side not in ("long", "short"):
+        raise ValueError(f"side must be 'long' or 'short', got {side!r}")
     if not (0.0 <= mmr < 1.0):
         raise ValueError(f"mmr must be in [0, 1), got {mmr!r}")
     if not (math.isfinite(log_step) and log_step > 0):
         raise ValueError(f"log_step must be > 0, got {log_step!r}")
     h, S = float(log_step), int(subbins)
-    if side == "long":
-        top = -math.log1p(-mmr)  # log k_long at u = 0
-        o_lo, o_hi = -span, math.floor(top / h) + 1
-        g_lo = float(lp_ratio_cdf(leverage, "long", mmr, np.array([-np.inf]))[0])
-    else:
-        bottom = math.log((1.0 + 1.0 / leverage.max_leverage) / (1.0 + mmr))
-        o_lo, o_hi = math.floor(bottom / h) - 1, min(span, math.ceil(math.log(2.0 / (1.0 + mmr)) / h) + 1)
-        o_lo = min(o_lo, o_hi - 1)
-        g_lo = 0.0
-    # long: the lowest level is at u = 1/min_leverage (just above the never-mass); cut the table there
-    if side == "long":
-        u_max = 1.0 / leverage.min_leverage
-        if u_max < 1.0:
-            lowest = math.log((1.0 - u_max) / (1.0 - mmr))
-            o_lo = max(o_lo, math.floor(lowest / h) - 1)
     theta = np.arange(S) / S
-    # G at y = (o - theta) h for o = o_lo .. o_hi + 1
-    o = np.arange(o_lo, o_hi + 2)
-    y = (o[None, :] - theta[:, None]) * h
-    G = lp_ratio_cdf(leverage, side, mmr, y)
-    w = np.diff(G, axis=1)
-    # mass below the table (long o < o_lo) or above it (short o > o_hi) is off any grid of < span bins
-    w = np.clip(w, 0.0, None)
+    if leverage.is_discrete:
+        y, wa, never = _atoms(leverage, side, mmr, h)
+        keep = (y > -span) & (y < span)
+        y, wa = y[keep], wa[keep]
+        if y.size == 0:
+            y, wa = np.zeros(1), np.zeros(1)
+        pos = theta[:, None] + y[None, :]
+        o = np.floor(pos).astype(np.int64)
+        o_lo, o_hi = int(o.min()), int(o.max())
+        n = o_hi - o_lo + 1
+        w = np.zeros((S, n))
+        z = np.zeros((S, n))
+        rows = np.repeat(np.arange(S), y.size)
+        cols = (o - o_lo).ravel()
+        np.add.at(w, (rows, cols), np.tile(wa, S))
+        np.add.at(z, (rows, cols), np.tile(wa, S) * (pos - o).ravel())
+        atoms, atom_w = y, wa
+    else:
+        if side == "long":
+            top = -math.log1p(-mmr)  # log k_long at u = 0
+            o_lo, o_hi = -span, math.floor(top / h) + 1
+            u_max = 1.0 / leverage.min_leverage
+            if u_max < 1.0:
+                lowest = math.log((1.0 - u_max) / (1.0 - mmr))
+                o_lo = max(o_lo, math.floor(lowest / h) - 1)
+        else:
+            bottom = math.log((1.0 + 1.0 / leverage.max_leverage) / (1.0 + mmr))
+            o_lo = math.floor(bottom / h) - 1
+            o_hi = max(o_lo + 1, min(span, math.ceil(math.log(2.0 / (1.0 + mmr)) / h) + 1))
+        never = float(lp_ratio_cdf(leverage, "long", mmr, np.array([-np.inf]))[0]) if side == "long" else 0.0
+        n = o_hi - o_lo + 1
+        # G on the fine lattice v = m / S (bin units, relative to the entry bin's lower edge)
+        m0 = o_lo * S - (S - 1)
+        m = np.arange(m0, (o_hi + 1) * S + 1)
+        Gf = lp_ratio_cdf(leverage, side, mmr, m * (h / S))
+        trap = np.concatenate([[0.0], np.cumsum(0.5 * (Gf[1:] + Gf[:-1]) / S)])
+        # row s (entry at j + s/S): bin o of the LP spans v in [o, o + 1) -> lattice m in [o S - s, o S - s + S]
+        a = (np.arange(o_lo, o_hi + 1)[None, :] * S - np.arange(S)[:, None]) - m0
+        b = a + S
+        w = Gf[b] - Gf[a]
+        z = w - ((trap[b] - trap[a]) - Gf[a])
+        w = np.clip(w, 0.0, None)
+        z = np.clip(z, 0.0, w)
+        atoms = atom_w = None
     # trim columns that carry no mass (tiers give a kernel of a few bins)
     nz = np.flatnonzero(w.max(axis=0) > 0.0)
     if nz.size:
-        w = w[:, nz[0] : nz[-1] + 1]
+        w, z = w[:, nz[0] : nz[-1] + 1], z[:, nz[0] : nz[-1] + 1]
         o_lo += int(nz[0])
-    # entries spread uniformly (in log price) over the entry bin: the average over the S sub-positions
-    uni = w.mean(axis=0)
     cumw = np.concatenate([np.zeros((S, 1)), np.cumsum(w, axis=1)], axis=1)
+    uni = w.mean(axis=0)
     cumu = np.concatenate([[0.0], np.cumsum(uni)])
-    return Kernel(weights=w, uniform=uni, offset=int(o_lo), never=g_lo, cumw=cumw, cumu=cumu)
+    return Kernel(
+        weights=w,
+        moments=z,
+        uniform=uni,
+        moments_uniform=z.mean(axis=0),
+        offset=int(o_lo),
+        never=never,
+        cumw=cumw,
+        cumu=cumu,
+        atoms=atoms,
+        atom_weights=atom_w,
+    )

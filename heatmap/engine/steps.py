@@ -1,17 +1,24 @@
 """Per-bar steps of the grid engine as pure functions on arrays (each one separately tested).
 
-Mass is base quantity per price bin. Arrays are 2-D ``(blocks, bins)``: one row per age block (a single row
-unless the exit policy needs ages), so that every step applies to all blocks at once.
+Per side the grid engine keeps, per bin, the mass ``q`` [base] and its first moment ``z`` = mass × mean
+position inside the bin (in bin units from the bin's lower edge, so ``0 <= z <= q``). A bin's content is
+treated as sitting at its mean position ``i + z/q``: this is exact for any number of positions at one level
+(discrete leverage tiers entered at one price) and within a bin otherwise. Arrays are 2-D ``(blocks, bins)``:
+one row per age block (a single row unless the exit policy needs ages).
 
 Examples
 --------
 >>> import numpy as np
 >>> from heatmap.grid import PriceGrid
 >>> g = PriceGrid.log_spaced(50.0, 200.0, bins=4)
->>> m = np.array([[0.0, 1.0, 1.0, 0.0]])
->>> removed = consume_long(m, g.position(100.0 * np.exp(0.5 * g.log_step)))   # low in the middle of bin 2
->>> removed.round(6).tolist(), m.round(6).tolist()
-([0.5], [[0.0, 1.0, 0.5, 0.0]])
+>>> q = np.array([[0.0, 1.0, 2.0, 0.0]])
+>>> z = np.array([[0.0, 0.5, 0.5, 0.0]])             # bin 2 content sits a quarter into the bin
+>>> removed, value = consume_long(q, z, 2.5, g)    # the low is half-way into bin 2: bin 2 survives
+>>> removed.tolist(), q.tolist()
+([0.0], [[0.0, 1.0, 2.0, 0.0]])
+>>> removed, value = consume_long(q, z, 2.2, g)
+>>> removed.tolist(), q.tolist()
+([2.0], [[0.0, 1.0, 0.0, 0.0]])
 """
 
 from __future__ import annotations
@@ -26,127 +33,170 @@ from heatmap.grid import PriceGrid
 __all__ = [
     "consume_long",
     "consume_short",
-    "shift_mass",
-    "take_from_bottom",
-    "take_from_top",
+    "level_prices",
+    "shift_levels",
+    "take",
     "triangular_bin_masses",
 ]
 
 
-def shift_mass(mass: NDArray[np.float64], grid: PriceGrid, shift: float) -> NDArray[np.float64]:
-    """Move every level by ``shift`` [quote] in place (a funding settlement); returns mass pushed off the grid.
+def level_prices(
+    q: NDArray[np.float64], z: NDArray[np.float64], grid: PriceGrid, a: int = 0
+) -> NDArray[np.float64]:
+    """Price [quote] of each bin's content (``e_i * exp(h * z/q)``), for bins ``a, a+1, …`` (``e_i`` if empty)."""
+    mu = np.divide(z, q, out=np.zeros(q.shape), where=q > 0)
+    lower = grid.edges[a : a + q.shape[-1]]
+    return np.asarray(lower * np.exp(grid.log_step * mu))
 
-    The cumulative mass ``C`` at the edges is linear in log-price inside a bin; after the shift the cumulative
-    mass at edge ``e`` is ``C(e - shift)``, read by that interpolation. Mass is conserved exactly: what leaves
-    the grid (below ``e_0`` or above ``e_P``) is returned per row.
 
-    Parameters
-    ----------
-    mass : ndarray, shape (B, P)
-        Mass per bin [base], modified in place.
-    grid : PriceGrid
-    shift : float
-        Price change of every level [quote] (positive: up).
+def _value(q: NDArray[np.float64], z: NDArray[np.float64], grid: PriceGrid, a: int) -> float:
+    """Quote value ``sum q * level price`` of a block of bins starting at bin ``a``."""
+    if q.size == 0:
+        return 0.0
+    return float((q * level_prices(q, z, grid, a)).sum())
+
+
+def consume_long(
+    q: NDArray[np.float64], z: NDArray[np.float64], x: float, grid: PriceGrid, hi: int | None = None
+) -> tuple[NDArray[np.float64], float]:
+    """Liquidate long levels at or above fractional bin coordinate ``x`` (the bar's low), in place.
+
+    Bins above the one containing ``x`` are emptied; in that bin the content goes when its mean position is at
+    or above ``x``. ``hi`` (exclusive) bounds where long mass may be (speed only).
 
     Returns
     -------
-    ndarray, shape (B,)
-        Mass that left the grid [base].
+    removed : ndarray, shape (B,)
+        Liquidated mass per row [base].
+    value : float
+        Liquidated notional ``qty × level`` [quote].
+    """
+    B, P = q.shape
+    hi = P if hi is None else hi
+    out = np.zeros(B)
+    if x >= hi:
+        return out, 0.0
+    i = math.floor(x)
+    value = 0.0
+    a = i + 1 if i >= 0 else 0
+    if a < hi:
+        qs, zs = q[:, a:hi], z[:, a:hi]
+        out += qs.sum(axis=1)
+        value += _value(qs, zs, grid, a)
+        qs[:] = 0.0
+        zs[:] = 0.0
+    if 0 <= i < hi:
+        qi, zi = q[:, i], z[:, i]
+        hit = (qi > 0) & (zi >= (x - i) * qi)
+        if hit.any():
+            out += np.where(hit, qi, 0.0)
+            value += float(sum(_value(qi[r : r + 1], zi[r : r + 1], grid, i) for r in np.flatnonzero(hit)))
+            qi[hit] = 0.0
+            zi[hit] = 0.0
+    return out, value
+
+
+def consume_short(
+    q: NDArray[np.float64], z: NDArray[np.float64], x: float, grid: PriceGrid, lo: int = 0
+) -> tuple[NDArray[np.float64], float]:
+    """Liquidate short levels at or below fractional bin coordinate ``x`` (the bar's high), in place.
+
+    Mirror of :func:`consume_long`: bins below the one containing ``x`` are emptied, that bin's content goes when
+    its mean position is at or below ``x``.
+    """
+    B, P = q.shape
+    out = np.zeros(B)
+    if x < lo:
+        return out, 0.0
+    i = math.floor(x)
+    value = 0.0
+    b = i if i < P else P
+    if lo < b:
+        qs, zs = q[:, lo:b], z[:, lo:b]
+        out += qs.sum(axis=1)
+        value += _value(qs, zs, grid, lo)
+        qs[:] = 0.0
+        zs[:] = 0.0
+    if lo <= i < P:
+        qi, zi = q[:, i], z[:, i]
+        hit = (qi > 0) & (zi <= (x - i) * qi)
+        if hit.any():
+            out += np.where(hit, qi, 0.0)
+            value += float(sum(_value(qi[r : r + 1], zi[r : r + 1], grid, i) for r in np.flatnonzero(hit)))
+            qi[hit] = 0.0
+            zi[hit] = 0.0
+    return out, value
+
+
+def shift_levels(
+    q: NDArray[np.float64], z: NDArray[np.float64], grid: PriceGrid, shift: float
+) -> NDArray[np.float64]:
+    """Move every level by ``shift`` [quote] in place (a funding settlement); returns the mass pushed off the grid.
+
+    Each bin's content moves from its level ``p`` to ``p + shift`` (re-binned with its new within-bin position),
+    so mass is conserved exactly and a single level moves exactly by the formula. What lands at a price <= 0 or
+    outside the grid is returned per row (it is kept off the grid by the engine).
 
     Examples
     --------
     >>> g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
-    >>> m = np.array([[1.0, 0.0]])
-    >>> shift_mass(m, g, 1.0).tolist(), m.tolist()     # [1, 2) -> [2, 3): the whole bin [2, 4) in log terms
+    >>> q, z = np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]])      # one level at 1.0
+    >>> shift_levels(q, z, g, 1.5).tolist(), q.tolist()             # -> 2.5, in bin [2, 4)
     ([0.0], [[0.0, 1.0]])
+    >>> round(float(level_prices(q, z, g)[0, 1]), 12)
+    2.5
     """
+    B, P = q.shape
+    lost = np.zeros(B)
     if shift == 0.0:
-        return np.zeros(mass.shape[0])
-    edges = grid.edges
-    P = grid.n_bins
-    src = edges - shift
-    pos = np.full(src.shape, -1.0)
-    ok = src > 0
-    pos[ok] = grid.position(src[ok])
-    pos = np.clip(pos, 0.0, float(P))
-    k = np.minimum(np.floor(pos).astype(np.intp), P - 1)
-    frac = pos - k
-    cum = np.zeros((mass.shape[0], P + 1))
-    np.cumsum(mass, axis=1, out=cum[:, 1:])
-    total = cum[:, -1].copy()
-    new_cum = cum[:, k] + frac * (cum[:, k + 1] - cum[:, k])
-    mass[:] = np.diff(new_cum, axis=1)
-    np.clip(mass, 0.0, None, out=mass)
-    return np.asarray(total - mass.sum(axis=1))
+        return lost
+    rows, cols = np.nonzero(q > 0)
+    if rows.size == 0:
+        return lost
+    qq = q[rows, cols]
+    price = grid.edges[cols] * np.exp(grid.log_step * (z[rows, cols] / qq)) + shift
+    ok = price > 0
+    v = np.full(price.shape, -1.0)
+    v[ok] = grid.position(price[ok])
+    idx = np.floor(v).astype(np.int64)
+    inside = ok & (idx >= 0) & (idx < P)
+    np.add.at(lost, rows[~inside], qq[~inside])
+    q[rows, cols] = 0.0
+    z[rows, cols] = 0.0
+    r, c = rows[inside], idx[inside]
+    np.add.at(q, (r, c), qq[inside])
+    np.add.at(z, (r, c), qq[inside] * np.clip(v[inside] - c, 0.0, 1.0))
+    return lost
 
 
-def consume_long(mass: NDArray[np.float64], x: float, hi: int | None = None) -> NDArray[np.float64]:
-    """Remove long mass at or above fractional bin coordinate ``x`` (the bar's low) in place.
+def take(q: NDArray[np.float64], z: NDArray[np.float64], amount: float, *, from_top: bool) -> float:
+    """Remove up to ``amount`` [base] from the highest (``from_top``) or lowest bins of 1-D ``q`` (and ``z``).
 
-    The bin containing ``x`` loses the share of its log-width above ``x``. ``hi`` (exclusive) bounds where mass
-    may be (speed only). Returns the removed mass per row [base].
+    Returns what was taken. The bin where the amount runs out keeps its remaining share (``z`` scaled alike).
+
+    Examples
+    --------
+    >>> q, z = np.array([1.0, 2.0, 3.0]), np.array([0.5, 1.0, 1.5])
+    >>> take(q, z, 4.0, from_top=True), q.tolist(), z.tolist()
+    (4.0, [1.0, 1.0, 0.0], [0.5, 0.5, 0.0])
     """
-    B, P = mass.shape
-    hi = P if hi is None else hi
-    if x >= hi:
-        return np.zeros(B)
-    i = math.floor(x)
-    out = np.zeros(B)
-    a = max(i + 1, 0)
-    if a < hi:
-        seg = mass[:, a:hi]
-        out += seg.sum(axis=1)
-        seg[:] = 0.0
-    if 0 <= i < hi:
-        part = mass[:, i] * (i + 1 - x)
-        mass[:, i] -= part
-        out += part
-    return out
-
-
-def consume_short(mass: NDArray[np.float64], x: float, lo: int = 0) -> NDArray[np.float64]:
-    """Remove short mass at or below fractional bin coordinate ``x`` (the bar's high) in place."""
-    B, P = mass.shape
-    if x < lo:
-        return np.zeros(B)
-    i = math.floor(x)
-    out = np.zeros(B)
-    b = min(i, P)
-    if lo < b:
-        seg = mass[:, lo:b]
-        out += seg.sum(axis=1)
-        seg[:] = 0.0
-    if lo <= i < P:
-        part = mass[:, i] * (x - i)
-        mass[:, i] -= part
-        out += part
-    return out
-
-
-def take_from_top(row: NDArray[np.float64], amount: float) -> float:
-    """Remove up to ``amount`` [base] from the highest bins of a 1-D ``row`` in place; returns what was taken."""
-    return _take(row[::-1], amount)
-
-
-def take_from_bottom(row: NDArray[np.float64], amount: float) -> float:
-    """Remove up to ``amount`` [base] from the lowest bins of a 1-D ``row`` in place; returns what was taken."""
-    return _take(row, amount)
-
-
-def _take(row: NDArray[np.float64], amount: float) -> float:
     if amount <= 0.0:
         return 0.0
-    cum = np.cumsum(row)
+    qv, zv = (q[::-1], z[::-1]) if from_top else (q, z)
+    cum = np.cumsum(qv)
     total = float(cum[-1]) if cum.size else 0.0
     if amount >= total:
-        row[:] = 0.0
+        qv[:] = 0.0
+        zv[:] = 0.0
         return total
     k = int(np.searchsorted(cum, amount, side="left"))
     before = float(cum[k - 1]) if k > 0 else 0.0
-    row[:k] = 0.0
-    row[k] -= amount - before
-    if row[k] < 0.0:
-        row[k] = 0.0
+    qv[:k] = 0.0
+    zv[:k] = 0.0
+    keep = (qv[k] - (amount - before)) / qv[k] if qv[k] > 0 else 0.0
+    keep = min(max(keep, 0.0), 1.0)
+    qv[k] *= keep
+    zv[k] *= keep
     return amount
 
 

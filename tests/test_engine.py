@@ -1,0 +1,310 @@
+"""Grid engine: kernels, steps and per-bar invariants (mass ledger, consumption, funding, tier levels)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from heatmap.engine import estimate
+from heatmap.engine.kernels import build_kernel, lp_ratio_cdf
+from heatmap.engine.steps import (
+    consume_long,
+    consume_short,
+    level_prices,
+    shift_levels,
+    take,
+    triangular_bin_masses,
+)
+from heatmap.grid import PriceGrid
+from heatmap.leverage import Leverage
+from heatmap.margin import funding_shift, liquidation_price
+from heatmap.market import Market
+from heatmap.model import Model
+from heatmap.synthetic import synthetic_market
+
+MMR = 0.004
+
+
+def _bars(rows: list[tuple[float, float, float, float, float]], funding: list[float] | None = None) -> Market:
+    idx = pd.date_range("2025-01-01", periods=len(rows), freq="1h", tz="UTC")
+    df = pd.DataFrame(rows, columns=["open", "high", "low", "close", "open_interest"], index=idx)
+    if funding is not None:
+        df["funding_rate"] = funding
+    return Market(df)
+
+
+def _simple(**kw: object) -> Model:
+    base: dict[str, object] = {
+        "leverage": Leverage.tiers({10: 0.5, 50: 0.5}),
+        "passive_leverage": Leverage.tiers({10: 0.5, 50: 0.5}),
+        "side_split": "even",
+        "entry": "close",
+        "turnover": 0.0,
+    }
+    base.update(kw)
+    return Model(**base)  # type: ignore[arg-type]
+
+
+# -- kernels ------------------------------------------------------------------------------------------------------
+def test_lp_ratio_cdf_matches_the_formula() -> None:
+    lev = Leverage.lognormal(median=12, sigma=0.9)
+    L = np.array([2.0, 5.0, 12.0, 40.0])
+    for side in ("long", "short"):
+        k = liquidation_price(1.0, L, side, mmr=MMR)
+        # P(LP/E <= k(L)) = P(L' <= L) for longs (levels rise with leverage), P(L' >= L) for shorts
+        got = lp_ratio_cdf(lev, side, MMR, np.log(k))  # type: ignore[arg-type]
+        want = lev.cdf(L) if side == "long" else lev.sf(L)
+        np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+@pytest.mark.parametrize("lev", [Leverage.lognormal(median=12, sigma=0.9), Leverage.tiers({3: 0.2, 25: 0.8})])
+def test_kernel_rows_are_cdf_differences(side: str, lev: Leverage) -> None:
+    h = 0.003
+    k = build_kernel(lev, side, mmr=MMR, log_step=h, span=2000)  # type: ignore[arg-type]
+    assert k.weights.min() >= 0
+    # row 0 (entry at a bin edge): mass of bin o is G((o+1)h) - G(oh); the table covers all but levels more
+    # than `span` bins away (off any grid)
+    o = np.arange(k.offset, k.offset + k.weights.shape[1])
+    G = lp_ratio_cdf(lev, side, MMR, np.append(o, o[-1] + 1) * h)  # type: ignore[arg-type]
+    np.testing.assert_allclose(k.weights[0], np.diff(G), atol=1e-9)
+    assert G[-1] == pytest.approx(1.0)
+    assert k.weights[0].sum() + k.never == pytest.approx(1.0, abs=1e-4)
+    # first moments lie inside the bins
+    assert np.all(k.moments <= k.weights + 1e-15) and np.all(k.moments >= 0)
+
+
+def test_long_leverage_one_is_never_liquidated() -> None:
+    k = build_kernel(Leverage.tiers({1: 0.25, 10: 0.75}), "long", mmr=MMR, log_step=0.01, span=500)
+    assert k.never == pytest.approx(0.25)
+    np.testing.assert_allclose(k.weights.sum(axis=1), 0.75)
+
+
+# -- steps --------------------------------------------------------------------------------------------------------
+def test_funding_shift_moves_a_level_by_exactly_the_formula() -> None:
+    g = PriceGrid.log_spaced(10_000.0, 200_000.0, bins=2000)
+    lp = np.array([55_000.0, 58_123.4])
+    q = np.zeros((1, g.n_bins))
+    z = np.zeros((1, g.n_bins))
+    idx = g.index_of(lp)
+    q[0, idx] = [2.0, 3.0]
+    z[0, idx] = q[0, idx] * (g.position(lp) - idx)
+    d = float(funding_shift(0.0005, 60_000.0, "long", MMR))
+    lost = shift_levels(q, z, g, d)
+    assert lost.tolist() == [0.0]
+    assert q.sum() == pytest.approx(5.0, rel=1e-15)
+    nz = np.flatnonzero(q[0])
+    np.testing.assert_allclose(level_prices(q, z, g)[0, nz], lp + d, rtol=1e-12)
+
+
+def test_funding_shift_conserves_mass_and_reports_what_leaves() -> None:
+    g = PriceGrid.log_spaced(100.0, 200.0, bins=50)
+    rng = np.random.default_rng(0)
+    q = rng.random((3, 50))
+    z = q * rng.random((3, 50))
+    total = q.sum(axis=1)
+    lost = shift_levels(q, z, g, 30.0)
+    np.testing.assert_allclose(q.sum(axis=1) + lost, total, rtol=1e-12)
+    assert np.all(lost > 0)  # levels above 170 left the top
+    assert np.all((z >= 0) & (z <= q + 1e-15))
+
+
+def test_consumption_removes_everything_crossed() -> None:
+    g = PriceGrid.log_spaced(50.0, 200.0, bins=100)
+    rng = np.random.default_rng(1)
+    q = rng.random((2, 100))
+    z = q * rng.random((2, 100))
+    lo = 97.3
+    x = float(g.position(lo))
+    removed, value = consume_long(q, z, x, g)
+    levels = level_prices(q, z, g)
+    assert np.all(levels[q > 0] < lo)
+    assert value > removed.sum() * lo  # every liquidated level was >= the low
+    qs = rng.random((2, 100))
+    zs = qs * rng.random((2, 100))
+    hi = 120.0
+    removed, value = consume_short(qs, zs, float(g.position(hi)), g)
+    assert np.all(level_prices(qs, zs, g)[qs > 0] > hi)
+    assert value <= removed.sum() * hi
+
+
+def test_take_from_top_and_bottom() -> None:
+    q, z = np.array([1.0, 2.0, 3.0]), np.array([0.5, 1.0, 1.5])
+    assert take(q, z, 2.5, from_top=False) == 2.5
+    np.testing.assert_allclose(q, [0.0, 0.5, 3.0])
+    np.testing.assert_allclose(z, [0.0, 0.25, 1.5])
+    assert take(q, z, 10.0, from_top=True) == pytest.approx(3.5)
+    assert q.sum() == 0
+
+
+def test_triangular_bin_masses_sum_to_one() -> None:
+    g = PriceGrid.log_spaced(90.0, 120.0, bins=300)
+    j0, w = triangular_bin_masses(g, 99.0, 101.5, 103.0)
+    assert w.sum() == pytest.approx(1.0)
+    mean = float((w * g.centers[j0 : j0 + w.size]).sum())
+    assert mean == pytest.approx((99.0 + 101.5 + 103.0) / 3, rel=2e-4)
+
+
+# -- whole engine ---------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def market() -> Market:
+    return synthetic_market(days=6, freq="1h", seed=3)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        Model(),
+        Model(exit="nearest", entry="close"),
+        Model(exit="oldest", decay_half_life="2D"),
+        Model(exit="profitable", funding=False, entry="typical"),
+    ],
+    ids=["default", "nearest", "oldest-decay", "profitable"],
+)
+def test_mass_ledger_closes_every_bar(market: Market, model: Model) -> None:
+    hm = estimate(market, model, bins=600)
+    led = hm.ledger
+    assert led is not None
+    for s in ("long", "short"):
+        flow = led[f"opened_{s}"] - led[f"liquidated_{s}"] - led[f"closed_{s}"] - led[f"decayed_{s}"]
+        held = led[f"held_{s}"].to_numpy()
+        dheld = np.diff(np.concatenate([[0.0], held]))
+        np.testing.assert_allclose(flow.to_numpy(), dheld, atol=1e-7 * held.max())
+        assert (led[[f"opened_{s}", f"liquidated_{s}", f"closed_{s}", f"decayed_{s}"]] >= -1e-9).all().all()
+        assert (led[f"offgrid_{s}"] <= held + 1e-9).all()
+        # grid mass + off-grid mass = held
+        on_grid = (getattr(hm, s) / _levels(hm, s)).sum(axis=1)
+        np.testing.assert_allclose(on_grid + led[f"offgrid_{s}"].to_numpy(), held, rtol=hm.meta["log_step"])
+    if model.decay_half_life is None:
+        # without decay the model's book equals the open interest on both sides after every bar
+        oi = market.frame["open_interest"].to_numpy()
+        np.testing.assert_allclose(led["held_long"], oi, rtol=1e-12)
+        np.testing.assert_allclose(led["held_short"], oi, rtol=1e-12)
+
+
+def _levels(hm: object, side: str) -> np.ndarray:
+    # cells hold qty x level price with the level inside the bin: dividing by the centre is within a bin of exact
+    return np.asarray(hm.centers)  # type: ignore[attr-defined]
+
+
+def test_no_mass_left_beyond_a_bars_extremes(market: Market) -> None:
+    """After a bar, no position opened before it has a long level >= its low or a short level <= its high."""
+    from heatmap.engine import Estimator
+
+    est = Estimator(Model(entry="close", funding=True), bins=800, age_blocks=64)
+    frame = market.frame
+    for t in range(40):
+        est.update(market.iloc[t : t + 1])
+        eng = est._engine
+        grid = est.grid
+        assert grid is not None
+        older = [r for r in eng.order if eng.block_bar[r] < t]  # rows opened before bar t
+        for side, bound in ((0, frame["low"].iloc[t]), (1, frame["high"].iloc[t])):
+            q, z = eng.mass[side][older], eng.mom[side][older]
+            levels = level_prices(q, z, grid)[q > 0]
+            if side == 0:
+                assert np.all(levels < bound)
+            else:
+                assert np.all(levels > bound)
+
+
+def test_tier_leverage_reproduces_the_fixed_leverage_map() -> None:
+    tiers = {10: 0.35, 25: 0.25, 50: 0.25, 100: 0.15}
+    lev = Leverage.tiers(tiers)
+    close = 101_234.5
+    rows = [(close, close, close, close, 1000.0)]
+    g = PriceGrid.log_spaced(20_000.0, 300_000.0, bins=3000)
+    hm = estimate(_bars(rows * 2), _simple(leverage=lev, passive_leverage=lev), grid=g)
+    for side in ("long", "short"):
+        want = np.zeros(g.n_bins)
+        for L, w in tiers.items():
+            lp = float(liquidation_price(close, L, side, mmr=MMR))
+            want[int(g.index_of(lp))] += 1000.0 * w * lp
+        np.testing.assert_allclose(getattr(hm, side)[0], want, rtol=2e-6)
+
+
+def test_funding_settlement_moves_the_map_by_the_formula() -> None:
+    close = 50_000.0
+    rate = 0.0004
+    rows = [(close, close, close, close, 10.0)] * 2
+    g = PriceGrid.log_spaced(10_000.0, 150_000.0, bins=5000)
+    model = _simple(leverage=Leverage.tiers({20: 1.0}), passive_leverage=Leverage.tiers({20: 1.0}))
+    hm = estimate(_bars(rows, funding=[0.0, rate]), model, grid=g)
+    for side in ("long", "short"):
+        lp0 = float(liquidation_price(close, 20, side, mmr=MMR))
+        lp1 = lp0 + float(funding_shift(rate, close, side, MMR))
+        before, after = getattr(hm, side)[0], getattr(hm, side)[1]
+        assert before.sum() == pytest.approx(10 * lp0, rel=1e-6)
+        assert after.sum() == pytest.approx(10 * lp1, rel=1e-6)  # cells hold qty x the moved level
+        assert int(np.flatnonzero(after)[0]) == int(g.index_of(lp1))
+
+
+def test_liquidated_notional_is_qty_times_level() -> None:
+    lev = Leverage.tiers({20: 1.0})
+    rows = [(100.0, 100, 100, 100, 5.0), (100.0, 100, 90.0, 92.0, 5.0)]
+    g = PriceGrid.log_spaced(30.0, 300.0, bins=2000)
+    hm = estimate(_bars(rows), _simple(leverage=lev, passive_leverage=lev), grid=g)
+    lp = float(liquidation_price(100.0, 20, "long", mmr=MMR))
+    assert hm.liquidations["long"].iloc[1] == pytest.approx(5.0 * lp, rel=1e-9)
+    assert hm.ledger is not None
+    assert hm.ledger["liquidated_long"].iloc[1] == pytest.approx(5.0)
+    # OI unchanged: the liquidated longs are replaced by new ones at the close (reconciliation to OI)
+    assert hm.ledger["opened_long"].iloc[1] == pytest.approx(5.0)
+
+
+def test_open_interest_fall_closes_net_of_liquidations() -> None:
+    lev = Leverage.tiers({20: 1.0})
+    rows = [(100.0, 100, 100, 100, 10.0), (100.0, 100, 90.0, 92.0, 4.0)]
+    g = PriceGrid.log_spaced(30.0, 300.0, bins=2000)
+    hm = estimate(_bars(rows), _simple(leverage=lev, passive_leverage=lev), grid=g)
+    led = hm.ledger
+    assert led is not None
+    # longs: 10 liquidated, OI 4 -> 4 reopened; shorts: 6 closed
+    assert led["liquidated_long"].iloc[1] == pytest.approx(10.0)
+    assert led["opened_long"].iloc[1] == pytest.approx(4.0)
+    assert led["closed_short"].iloc[1] == pytest.approx(6.0)
+    assert led["opened_short"].iloc[1] == pytest.approx(0.0)
+
+
+def test_mark_prices_drive_consumption() -> None:
+    lev = Leverage.tiers({20: 1.0})
+    idx = pd.date_range("2025-01-01", periods=2, freq="1h", tz="UTC")
+    df = pd.DataFrame(
+        {
+            "open": [100.0, 100],
+            "high": [100.0, 100],
+            "low": [100.0, 90.0],  # a wick in the trade price ...
+            "close": [100.0, 100],
+            "open_interest": [1.0, 1.0],
+            "mark_open": [100.0, 100],
+            "mark_high": [100.0, 100],
+            "mark_low": [100.0, 99.0],  # ... that the mark price did not follow
+            "mark_close": [100.0, 100],
+        },
+        index=idx,
+    )
+    hm = estimate(Market(df), _simple(leverage=lev, passive_leverage=lev), bins=500)
+    assert hm.liquidations["long"].iloc[1] == 0.0
+
+
+def test_snapshot_stride_and_last_bar(market: Market) -> None:
+    hm = estimate(market, Model(), bins=200, snapshot_every=10)
+    assert len(hm.times) == math.ceil(len(market) / 10) + (0 if len(market) % 10 == 0 else 0)
+    assert hm.times[-1] == market.index[-1]
+    assert hm.times[0] == market.index[9]
+    full = estimate(market, Model(), bins=200, snapshot_every=1)
+    np.testing.assert_array_equal(hm.long[0], full.long[9])
+    assert list(full.times) == list(market.index)
+
+
+def test_progress_bar_runs(market: Market, capsys: pytest.CaptureFixture[str]) -> None:
+    hm = estimate(market, Model(), bins=100, progress=True)
+    assert hm.shape == (len(market), 100)
+
+
+def test_position_size_is_rejected_clearly(market: Market) -> None:
+    with pytest.raises(NotImplementedError, match="position_size"):
+        estimate(market, Model(position_size=Leverage.tiers({5_000: 1.0})), bins=100)
