@@ -460,8 +460,9 @@ class Leverage:
         >>> rng = np.random.default_rng(0)
         >>> x = Leverage.lognormal(median=10, sigma=0.7).sample(20_000, rng)
         >>> fitted = Leverage.fit(x, "lognormal")
-        >>> [round(v, 1) for _, v in fitted.params]
-        [10.1, 0.7]
+        >>> p = dict(fitted.params)
+        >>> round(p["median"]), round(p["sigma"], 1)
+        (10, 0.7)
         """
         a = _check_bound("min_leverage", min_leverage)
         b = _check_bound("max_leverage", max_leverage)

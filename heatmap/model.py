@@ -177,6 +177,16 @@ class Model:
                     f"schedule: got {type(self.schedule).__name__}; allowed is None or a heatmap.MarginSchedule "
                     "(e.g. heatmap.exchanges.get('binance-usdm', 'BTCUSDT'))"
                 )
+            if self.max_leverage_from_schedule:
+                top = float(self.schedule.max_leverage)
+                for name in ("leverage", "passive_leverage"):
+                    lev = getattr(self, name)
+                    if float(lev.cdf(top)) <= 0.0:
+                        raise ValueError(
+                            f"{name}: {lev!r} has no mass at or below the schedule's maximum leverage {top:g}x "
+                            f"({self.schedule.venue} {self.schedule.symbol}); allowed are laws with mass <= {top:g}x, "
+                            "or pass max_leverage_from_schedule=False"
+                        )
         _check_position_size(self.position_size)
 
     # ------------------------------------------------------------------ convenience

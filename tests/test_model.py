@@ -303,3 +303,25 @@ def test_share_accepts_market_and_validates_arguments() -> None:
         speculative_long_share(df, "candle", 1.0, sharpness=0)
     with pytest.raises(ValueError, match="frame"):
         speculative_long_share(np.zeros((2, 4)), "candle", 1.0)
+
+
+def test_leverage_must_have_mass_below_schedule_maximum() -> None:
+    from heatmap.exchanges import MarginSchedule
+
+    small = MarginSchedule.from_tiers(
+        venue="demo",
+        symbol="XUSDT",
+        contract="linear",
+        quote="USDT",
+        base="X",
+        effective="2024-01-01",
+        source="test",
+        tiers=[(0, 10_000, 0.01, 20)],
+    )
+    with pytest.raises(
+        ValueError, match=r"leverage: .* no mass at or below the schedule's maximum leverage 20x"
+    ):
+        Model(leverage=Leverage.tiers({50: 0.5, 100: 0.5}), schedule=small)
+    ok = Model(leverage=Leverage.tiers({50: 0.5, 100: 0.5}), schedule=small, max_leverage_from_schedule=False)
+    assert ok.schedule is small
+    assert Model(leverage=Leverage.tiers({10: 0.5, 100: 0.5}), schedule=small).schedule is small
