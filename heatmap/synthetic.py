@@ -433,8 +433,7 @@ def _price_path(p: dict[str, Any], n_tot: int, rng: np.random.Generator) -> tupl
     phi = 0.5 ** (bar_days / p["vol_half_life"])
     s = p["vol_of_vol"]
     drive = np.concatenate([[0.0], eps[:-1]]) * s * math.sqrt(1.0 - phi**2)
-    x = lfilter([1.0], [1.0, -phi], drive)
-    x[0] = 0.0 if n_tot == 0 else x[0]
+    x = lfilter([1.0], [1.0, -phi], drive)  # AR(1) in log volatility, stationary sd = vol_of_vol
     sig = sigma_bar * np.exp(x - s**2)
     inc = (sig[:, None] / math.sqrt(k)) * z - 0.5 * (sig[:, None] ** 2) / k
     if lam > 0 and js > 0:
@@ -694,10 +693,8 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
     cap = p["funding_cap"]
     lb, tf, dv = p["long_bias"], p["trend_following"], p["daily_vol"]
 
-    def kill(
-        idx_w: np.ndarray, side: int, b: int, sub: int, c_side: float, key: np.ndarray
-    ) -> tuple[float, float, float]:
-        """Liquidate working rows idx_w on `side` (1 long, 2 short); return (qty, spec-long qty, exit-qty)."""
+    def kill(idx_w: np.ndarray, side: int, b: int, sub: int, c_side: float, key: np.ndarray) -> float:
+        """Liquidate working rows idx_w on `side` (1 long, 2 short); the contracts close; return their qty."""
         pid = wk.pid[idx_w]
         q = wk.qty[idx_w]
         wk.dead[idx_w] = True
@@ -713,7 +710,7 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
         ev_price.append(key[idx_w] + c_side)
         ev_qty.append(q)
         ev_pid.append(pid)
-        return float(q.sum()), float((q * wk.spec_long[idx_w]).sum()), 0.0
+        return float(q.sum())
 
     for b in range(n_tot):
         e_off = math.exp(off)
@@ -813,9 +810,9 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
                         break
                     ql = qs = 0.0
                     if hl.size:
-                        ql, _, _ = kill(hl, 1, b, kk, c_long, wk.key_long)
+                        ql = kill(hl, 1, b, kk, c_long, wk.key_long)
                     if hs.size:
-                        qs, _, _ = kill(hs, 2, b, kk, c_short, wk.key_short)
+                        qs = kill(hs, 2, b, kk, c_short, wk.key_short)
                     liq_q += ql + qs
                     liq_taker_buy += qs
                     oi_run -= ql + qs
@@ -994,7 +991,6 @@ def _assemble(
     params.update(
         {
             "warmup_bars": w,
-            "exit_hazard_per_bar": 1.0 - (1.0 - p["turnover"]) ** (td / _DAY),
             "price_scale": scale,
         }
     )
