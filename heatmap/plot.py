@@ -198,8 +198,8 @@ def color_limits(values: np.ndarray, *, robust: bool = True, norm: Norm = "log")
 
     Examples
     --------
-    >>> color_limits(np.arange(101.0), robust=True)
-    (3.0, 98.0)
+    >>> color_limits(np.arange(1.0, 101.0), robust=False)
+    (1.0, 100.0)
     >>> color_limits(np.zeros(3))
     (1.0, 10.0)
     """
@@ -324,7 +324,7 @@ def plot_heatmap(
     price : bool, default True
         Overlay the close price path (black with a white halo), plotted at each bar's close time.
     clusters : bool, default False
-        Mark the largest clusters of the last snapshot (:func:`heatmap.clusters.find_clusters`, top 5) at the right
+        Mark the largest clusters of the last snapshot (log-spaced grids only) (:func:`heatmap.clusters.find_clusters`, top 5) at the right
         edge with their price and notional.
     colorbar : bool, default True
         Add colour bar(s) labelled ``"liquidation notional per band [USD]"`` (one per side with ``"both"``).
@@ -433,9 +433,13 @@ def plot_heatmap(
 
 
 def _clusters_of(snapshot: Snapshot, *, top: int, within: float | None) -> pd.DataFrame | None:
+    """Top clusters, or None when the grid is not log-spaced (cluster smoothing needs a log grid)."""
+    from heatmap.clusters import find_clusters
+    from heatmap.density import log_step
+
     try:
-        from heatmap.clusters import find_clusters
-    except ImportError:  # pragma: no cover - clusters ship with the package
+        log_step(snapshot.price_edges)
+    except ValueError:
         return None
     return find_clusters(snapshot, top=top, within=within)
 
@@ -478,7 +482,8 @@ def plot_map(
     *reachable* notional per band (:func:`heatmap.clusters.reachable`: longs below the price, shorts above; mass
     already crossed is not drawn). Cumulative curves (notional liquidated if price moves to each level, from
     :func:`heatmap.clusters.cumulative`) go on a twin horizontal axis at the top. The current price is a dashed
-    line; the ``top`` largest clusters are annotated with their price and notional.
+    line; the ``top`` largest clusters are annotated with their price and notional (clusters need a log-spaced
+    grid, as every :class:`~heatmap.grid.PriceGrid` is; other grids are drawn without annotations).
 
     Parameters
     ----------
@@ -805,7 +810,7 @@ def summary_html(obj: Any) -> str:
     --------
     >>> import pandas as pd
     >>> from heatmap.result import Snapshot
-    >>> s = Snapshot(time=pd.Timestamp("2025-01-01", tz="UTC"), price_edges=np.array([90.0, 100.0, 110.0]),
+    >>> s = Snapshot(time=pd.Timestamp("2025-01-01", tz="UTC"), price_edges=np.array([90.0, 100.0, 111.0]),
     ...              long=np.array([5e6, 0.0]), short=np.array([0.0, 3e6]), price=100.0)
     >>> "$5.0M" in summary_html(s)
     True

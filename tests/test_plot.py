@@ -287,7 +287,7 @@ def test_map_bars_price_line_clusters_and_cumulative():
     found = find_clusters(snap, top=2, within=0.2)
     assert sorted(found["side"]) == ["long", "short"]
     assert texts == sorted(
-        f"{p:.4g}  {format_notional(n)}" for p, n in zip(found["price"], found["notional"])
+        f"{p:.4g}  {format_notional(n)}" for p, n in zip(found["price"], found["notional"], strict=True)
     )
     twin = fig.axes[-1]
     assert twin is not ax and twin.get_xlabel() == "cumulative liquidation notional [USD]"
@@ -404,3 +404,17 @@ def test_png_is_readable_image():
     data = png_bytes(make_snapshot(), dpi=30, size=(5, 4))
     img = mimage.imread(io.BytesIO(data), format="png")
     assert img.shape[:2] == (120, 150)
+
+
+def test_linear_grid_snapshot_draws_without_cluster_annotations():
+    edges = np.linspace(80.0, 120.0, 41)
+    snap = Snapshot(
+        time=T0,
+        price_edges=edges,
+        long=np.r_[np.ones(20), np.zeros(20)] * 1e5,
+        short=np.r_[np.zeros(20), np.ones(20)] * 1e5,
+        price=100.0,
+    )
+    ax = plot_map(snap)
+    assert not ax.texts
+    assert "largest clusters" not in summary_html(snap) and "$2.0M" in summary_html(snap)
