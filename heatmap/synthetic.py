@@ -267,6 +267,53 @@ class World:
             out[side] = np.histogram(lp, bins=edges, weights=s["qty"].to_numpy() * lp)[0]
         return out
 
+    def ledger(self) -> pd.DataFrame:
+        """True quantity flows per market bar and side, the counterpart of an estimate's ledger.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: the market's bar open times. Columns ``opened_*``, ``closed_*`` (random exits and
+            counterparties of liquidated positions), ``liquidated_*`` and ``held_*`` (open after the bar) for
+            ``*`` in ``long``, ``short`` [base]. ``held`` changes by ``opened - closed - liquidated`` every bar and
+            equals the market's open interest.
+
+        Examples
+        --------
+        >>> w = simulate_world(days=2, freq="1h", seed=0)
+        >>> led = w.ledger()
+        >>> bool(((led["held_long"] - w.market.frame["open_interest"]).abs() < 1e-6).all())
+        True
+        """
+        n = len(self.market)
+        bk = self.book
+        ob = bk["open_bar"].to_numpy()
+        cb = bk["close_bar"].to_numpy()
+        q = bk["qty"].to_numpy()
+        status = bk["status"].to_numpy()
+        out = pd.DataFrame(index=self.market.index)
+        for side in ("long", "short"):
+            on = (bk["side"] == side).to_numpy()
+
+            def per_bar(mask: np.ndarray, bars: np.ndarray) -> np.ndarray:
+                return np.bincount(bars[mask], q[mask], n)[:n]
+
+            opened = per_bar(on & (ob >= 0), ob)
+            ends = on & (cb >= 0) & (cb < n)
+            closed = per_bar(ends & (status == "closed"), cb)
+            liquidated = per_bar(ends & (status == "liquidated"), cb)
+            held0 = q[on & (ob < 0) & (cb >= 0)].sum()
+            out[f"opened_{side}"] = opened
+            out[f"closed_{side}"] = closed
+            out[f"liquidated_{side}"] = liquidated
+            out[f"held_{side}"] = held0 + np.cumsum(opened - closed - liquidated)
+        cols = [
+            f"{kind}_{side}"
+            for kind in ("opened", "closed", "liquidated", "held")
+            for side in ("long", "short")
+        ]
+        return out[cols]
+
     def liquidations_per_bar(self) -> pd.DataFrame:
         """Realized liquidated notional per market bar and side.
 

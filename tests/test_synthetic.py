@@ -514,3 +514,23 @@ def test_trend_following_speculators() -> None:
     c0 = flat.market.frame["open"]
     r0 = np.log(c0 / c0.shift(24)).reindex(flat.market.index[spec0["open_bar"].to_numpy()]).to_numpy()
     assert abs(stats.spearmanr(r0, (spec0["side"] == "long").to_numpy(dtype=float))[0]) < 0.1
+
+
+@pytest.mark.parametrize("name", ["world", "cascade_world"])
+def test_ledger(name: str, request: pytest.FixtureRequest) -> None:
+    w: World = request.getfixturevalue(name)
+    led = w.ledger()
+    oi = w.market.frame["open_interest"].to_numpy()
+    n = len(oi)
+    for side in ("long", "short"):
+        np.testing.assert_allclose(led[f"held_{side}"], oi, rtol=1e-9, atol=1e-9 * oi.max())
+        # liquidated quantity per bar agrees with the independently recorded events
+        ev = w.liquidations[w.liquidations["side"] == side]
+        bar_no = w.market.index.get_indexer(pd.DatetimeIndex(ev["bar"]))
+        np.testing.assert_allclose(led[f"liquidated_{side}"], np.bincount(bar_no, ev["qty"], n), rtol=1e-12)
+        assert (led[[f"opened_{side}", f"closed_{side}"]] >= 0).all().all()
+    # every contract has two sides: both sides open and end together
+    np.testing.assert_allclose(led["opened_long"], led["opened_short"])
+    np.testing.assert_allclose(
+        led["closed_long"] + led["liquidated_long"], led["closed_short"] + led["liquidated_short"]
+    )
