@@ -140,7 +140,7 @@ def to_json(
         arr = np.asarray(getattr(hm, s), dtype=float)
         ti, pi = np.nonzero(arr > threshold)
         vals = _round_sig(arr[ti, pi], precision)
-        doc[s] = [[int(a), int(b), v] for a, b, v in zip(ti, pi, vals, strict=True)]
+        doc[s] = [list(c) for c in zip(ti.tolist(), pi.tolist(), vals, strict=True)]
     doc["model"] = None if hm.model is None else repr(hm.model)
     doc["meta"] = _json_safe(dict(hm.meta))
     text = json.dumps(doc, indent=indent, allow_nan=False)
