@@ -565,7 +565,7 @@ class Estimator:
         """
         path = Path(path)
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
         except FileNotFoundError:
             raise
