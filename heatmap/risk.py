@@ -129,6 +129,7 @@ def position_risk(
     qty: float | None = None,
     schedule: MarginSchedule | None = None,
     mmr: float = 0.004,
+    contract: Literal["linear", "inverse"] = "linear",
     depth: ImpactModel | None = None,
     max_move: float = 0.5,
     xtol: float = 1e-6,
@@ -150,6 +151,8 @@ def position_risk(
         Bracket table (e.g. ``heatmap.exchanges.get("binance-usdm", "BTCUSDT")``); otherwise ``mmr`` is used.
     mmr : float, default 0.004
         Maintenance-margin rate [fraction] without a schedule.
+    contract : {"linear", "inverse"}, default "linear"
+        Inverse (coin-margined) contracts take ``qty`` as the USD notional (see :mod:`heatmap.margin`).
     depth : ImpactModel, optional
         Impact model for the cascade (default :func:`heatmap.cascade.default_depth`).
     max_move : float, default 0.5
@@ -179,9 +182,9 @@ def position_risk(
     if not (math.isfinite(max_move) and 0 < max_move < 1):
         raise ValueError(f"max_move must be a fraction in (0, 1), got {max_move!r}")
     if schedule is not None:
-        lp = float(liquidation_price(entry, leverage, side, qty=qty, schedule=schedule))
+        lp = float(liquidation_price(entry, leverage, side, qty=qty, schedule=schedule, contract=contract))
     else:
-        lp = float(liquidation_price(entry, leverage, side, mmr=mmr, qty=qty))
+        lp = float(liquidation_price(entry, leverage, side, mmr=mmr, qty=qty, contract=contract))
     price = snapshot.price
     sign = -1.0 if side == "long" else 1.0
     if lp <= 0 or not math.isfinite(lp):

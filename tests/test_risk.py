@@ -59,6 +59,25 @@ def test_schedule_and_qty_select_bracket():
     assert big.liquidation_price < small.liquidation_price
 
 
+def test_inverse_contract_uses_the_inverse_formula():
+    snap = uniform(rho_short=1e9, price=60_000.0)
+    r = position_risk(
+        snap,
+        entry=60_000.0,
+        leverage=20,
+        side="short",
+        contract="inverse",
+        qty=600_000.0,
+        depth=DepthCurve(c0=1e12),
+    )
+    # COIN-M short of Q USD: margin Q/(EP L) + PnL Q(1/p - 1/EP) = MMR Q/p  ->  p = EP (1 - MMR) / (1 - 1/L)
+    assert r.liquidation_price == pytest.approx(60_000.0 * (1 - 0.004) / (1 - 1 / 20))
+    expected = float(liquidation_price(60_000.0, 20, "short", contract="inverse", qty=600_000.0, mmr=0.004))
+    assert r.liquidation_price == pytest.approx(expected)
+    linear = position_risk(snap, entry=60_000.0, leverage=20, side="short", depth=DepthCurve(c0=1e12))
+    assert r.liquidation_price != pytest.approx(linear.liquidation_price, rel=1e-6)
+
+
 def test_clusters_between_price_and_liquidation():
     edges = np.geomspace(60.0, 140.0, 2001)
     c = np.sqrt(edges[:-1] * edges[1:])
