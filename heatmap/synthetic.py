@@ -697,17 +697,15 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
     shift_long_per = float(funding_shift(1.0, 1.0, "long", mmr))  # per unit rate and price
     shift_short_per = float(funding_shift(1.0, 1.0, "short", mmr))
 
-    # --- per-contract records -------------------------------------------------------------------------------
+    # --- per-contract records (entries and qty are filled in after the loop where they follow from per-bar data)
+    pair_life_end = pair_bar + life  # bar at whose start the contract exits, unless liquidated before
+    exit_c = np.minimum(pair_life_end, n_tot)
     entry = np.zeros(m_pairs)
-    qty = np.zeros(m_pairs)
+    entry_set = np.zeros(m_pairs, bool)  # entries written explicitly (bars with liquidations)
     spec_long = np.zeros(m_pairs, bool)
-    end_bar = np.zeros(m_pairs, np.int64)
+    end_bar = pair_life_end.copy()
     end_sub = np.zeros(m_pairs, np.int64)
     end_kind = np.zeros(m_pairs, np.int8)  # 0 exit/open, 1 long liquidated, 2 short liquidated
-    lp0_long = np.zeros(m_pairs)
-    lp0_short = np.zeros(m_pairs)
-    drift0_long = np.zeros(m_pairs)
-    drift0_short = np.zeros(m_pairs)
 
     # --- per-bar records ------------------------------------------------------------------------------------
     o_ = np.empty(n_tot)
@@ -716,12 +714,14 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
     c_ = np.empty(n_tot)
     oi_ = np.empty(n_tot)
     fr_ = np.zeros(n_tot)
-    vol_ = np.empty(n_tot)
-    tb_ = np.empty(n_tot)
     cl_ = np.empty(n_tot)
     cs_ = np.empty(n_tot)
+    eoff_ = np.empty(n_tot)  # impact factor exp(off) at each bar's open
+    qnew_ = np.empty(n_tot)  # quantity opened per bar [base]
+    exits_ = np.empty(n_tot)  # quantity closed by random exits per bar [base]
+    liq_ = np.zeros(n_tot)  # quantity liquidated per bar [base]
+    liq_buy_ = np.zeros(n_tot)  # of which shorts (forced buys) [base]
     exit_qty = np.zeros(n_tot + 1)  # qty of contracts scheduled to exit at the start of bar b
-    exit_spec_long = np.zeros(n_tot + 1)
     ev_bar: list[np.ndarray] = []
     ev_sub: list[np.ndarray] = []
     ev_side: list[np.ndarray] = []
@@ -748,9 +748,7 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
         end_bar[pid] = b
         end_sub[pid] = sub
         end_kind[pid] = side
-        ex = np.minimum(wk.exit_bar[idx_w], n_tot)
-        np.subtract.at(exit_qty, ex, q)
-        np.subtract.at(exit_spec_long, ex, q * wk.spec_long[idx_w])
+        np.subtract.at(exit_qty, exit_c[pid], q)
         ev_bar.append(np.full(pid.size, b))
         ev_sub.append(np.full(pid.size, sub))
         ev_side.append(np.full(pid.size, side, np.int8))
@@ -761,13 +759,14 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
 
     for b in range(n_tot):
         e_off = math.exp(off)
+        eoff_[b] = e_off
         lo0 = math.log(epath[b, 0]) + off
         log_open[b] = lo0
         p_open = epath[b, 0] * e_off
         # 1. exits scheduled for the start of this bar
-        oi_run -= exit_qty[b]
         exits_b = exit_qty[b]
-        exits_spec_long_b = exit_spec_long[b]
+        exits_[b] = exits_b
+        oi_run -= exits_b
         # 2. funding settlement at the bar's open
         if n_settle[b]:
             nn = wk.n
@@ -783,27 +782,20 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
             c_short += shift_short_per * rate * p_open
         cl_[b] = c_long
         cs_[b] = c_short
-        # 3. new contracts
+        # 3. new contracts: replace this bar's exits and close part of the gap to the target
         q_new = max(0.0, exits_b * open_noise[b] + kappa * (oi_tgt[b] - oi_run))
+        qnew_[b] = q_new
+        q_each = q_new / cpb
         i0 = b * cpb
         ids = slice(i0, i0 + cpb)
         r_trail = lo0 - log_open[max(b - bars_per_day, 0)]
         p_long = min(max(lb + tf * math.tanh(r_trail / dv), 0.02), 0.98)
         sl_new = u_side[ids] < p_long
+        spec_long[ids] = sl_new
         rl = np.where(sl_new, r_long_spec[ids], r_long_pass[ids])
         rs = np.where(sl_new, r_short_pass[ids], r_short_spec[ids])
-        jn = sub_j[ids]
-        q_each = np.full(cpb, q_new / cpb)
-        ex_new = b + life[ids]
-        spec_long[ids] = sl_new
-        qty[ids] = q_each
-        end_bar[ids] = ex_new
-        drift0_long[ids] = c_long
-        drift0_short[ids] = c_short
-
-        ex_c = np.minimum(ex_new, n_tot)
-        np.add.at(exit_qty, ex_c, q_each)
-        np.add.at(exit_spec_long, ex_c, q_each * sl_new)
+        ex_new = pair_life_end[ids]
+        np.add.at(exit_qty, exit_c[ids], q_each)
 
         # 4. does anything get liquidated in this bar?
         low_p = elow[b] * e_off
@@ -818,19 +810,17 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
         e_new = entry_raw[ids] * e_off
         lpl_new = e_new * rl
         lps_new = e_new * rs
-        hit_new = bool((lpl_new >= after_min[ids] * e_off).any()) or bool(
-            (lps_new <= after_max[ids] * e_off).any()
-        )
-        liq_q = 0.0
-        liq_taker_buy = 0.0
-        if cand_l.size == 0 and cand_s.size == 0 and not hit_new:
+        if (
+            cand_l.size == 0
+            and cand_s.size == 0
+            and not (lpl_new >= after_min[ids] * e_off).any()
+            and not (lps_new <= after_max[ids] * e_off).any()
+        ):
             o_[b], h_[b], l_[b], c_[b] = p_open, high_p, low_p, epath[b, k] * e_off
-            entry[ids] = e_new
-            lp0_long[ids] = lpl_new
-            lp0_short[ids] = lps_new
             wk.append(np.arange(i0, i0 + cpb), lpl_new - c_long, lps_new - c_short, ex_new, q_each, sl_new)
         else:
             # sequential pass over the sub-steps: cascades, entries at post-impact prices
+            jn = sub_j[ids]
             wk.append(
                 np.arange(i0, i0 + cpb), np.full(cpb, -np.inf), np.full(cpb, np.inf), ex_new, q_each, sl_new
             )
@@ -860,8 +850,8 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
                         ql = kill(hl, 1, b, kk, c_long, wk.key_long)
                     if hs.size:
                         qs = kill(hs, 2, b, kk, c_short, wk.key_short)
-                    liq_q += ql + qs
-                    liq_taker_buy += qs
+                    liq_[b] += ql + qs
+                    liq_buy_[b] += qs
                     oi_run -= ql + qs
                     if imp == 0.0:
                         break
@@ -875,35 +865,41 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
                         rows = new_rows[opening]
                         pid = i0 + opening
                         entry[pid] = pk
-                        lp0_long[pid] = pk * rl[opening]
-                        lp0_short[pid] = pk * rs[opening]
-                        wk.key_long[rows] = lp0_long[pid] - c_long
-                        wk.key_short[rows] = lp0_short[pid] - c_short
+                        entry_set[pid] = True
+                        wk.key_long[rows] = pk * rl[opening] - c_long
+                        wk.key_short[rows] = pk * rs[opening] - c_short
                         # new rows become candidates when they are within this bar's thresholds
                         cand_l = np.concatenate([cand_l, rows[wk.key_long[rows] + c_long >= thr_l]])
                         cand_s = np.concatenate([cand_s, rows[wk.key_short[rows] + c_short <= thr_s]])
             o_[b], h_[b], l_[b], c_[b] = p_open, hi_p, lo_p, pk
         oi_run += q_new
         oi_[b] = oi_run
-        # volume: opening, closing (exits), liquidations, background trading [base]
-        r_bar = math.log(c_[b] / p_open)
-        bg = (
-            p["volume_per_oi"]
-            * max(oi_run, 0.0)
-            * bar_days
-            * (sig[b] / math.sqrt(dv**2 * bar_days))
-            * (0.5 + bg_noise[b])
-        )
-        buy_share = 0.5 + 0.25 * math.tanh(r_bar / (sig[b] + 1e-300))
-        vol_[b] = q_new + exits_b + liq_q + bg
-        tb_[b] = (
-            q_new * int(np.count_nonzero(sl_new)) / cpb
-            + (exits_b - exits_spec_long_b)
-            + liq_taker_buy
-            + bg * buy_share
-        )
         if (b + 1) % _COMPACT_EVERY == 0:
             wk.compact(b)
+
+    # --- per-contract values that follow from per-bar data ---------------------------------------------------
+    entry = np.where(entry_set, entry, entry_raw * eoff_[pair_bar])
+    qty = qnew_[pair_bar] / cpb
+    lp0_long = entry * np.where(spec_long, r_long_spec, r_long_pass)
+    lp0_short = entry * np.where(spec_long, r_short_pass, r_short_spec)
+    drift0_long = cl_[pair_bar]
+    drift0_short = cs_[pair_bar]
+
+    # --- volume [base]: opening, closing (exits), liquidations, background trading ----------------------------
+    exited = (end_kind == 0) & (end_bar < n_tot)
+    exits_spec_long = np.bincount(end_bar[exited], (qty * spec_long)[exited], n_tot)
+    new_spec_long = np.bincount(pair_bar, qty * spec_long, n_tot)
+    r_bar = np.log(c_ / o_)
+    bg = (
+        p["volume_per_oi"]
+        * np.maximum(oi_, 0.0)
+        * bar_days
+        * (sig / math.sqrt(dv**2 * bar_days))
+        * (0.5 + bg_noise)
+    )
+    buy_share = 0.5 + 0.25 * np.tanh(r_bar / sig)
+    vol_ = qnew_ + exits_ + liq_ + bg
+    tb_ = new_spec_long + (exits_ - exits_spec_long) + liq_buy_ + bg * buy_share
 
     return _assemble(
         p,
