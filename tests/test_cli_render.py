@@ -1,0 +1,118 @@
+"""``python -m heatmap render`` as a subprocess on Binance-format and generic fixture files."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "render"
+KLINES = FIX / "BTCUSDT-1h-2025-01-01.csv"
+METRICS = FIX / "BTCUSDT-metrics-2025-01-01.csv"
+FUNDING = FIX / "BTCUSDT-fundingRate-2025-01.csv"
+MARK = FIX / "BTCUSDT-markPriceKlines-1h-2025-01-01.csv"
+
+
+def render(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "heatmap", "render", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_binance_files_to_png_and_map(tmp_path):
+    out, map_out = tmp_path / "hm.png", tmp_path / "map.png"
+    r = render(
+        "--klines", KLINES, "--metrics", METRICS, "--funding", FUNDING, "--mark", MARK,
+        "--bins", "200", "--out", out, "--map-out", map_out, "--size", "6", "3", "--dpi", "50",
+        "--clusters", "--progress", "off",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert png_size(out) == (300, 150)
+    assert png_size(map_out) == (400, 350)
+    assert "BTCUSDT: 48 bars of 1h" in r.stdout
+    assert "200 bins" in r.stdout and f"wrote {out}" in r.stdout
+    assert "#1" in r.stdout  # the largest cluster is listed
+
+
+def test_generic_csv_with_window_and_options(tmp_path):
+    out = tmp_path / "week.png"
+    r = render(
+        "--csv", FIX / "bars.csv", "--from", "2025-01-01T12:00Z", "--to", "2025-01-02", "--bins", "150",
+        "--side", "long", "--norm", "power", "--leverage", "coinglass", "--side-split", "even",
+        "--snapshot-every", "3", "--engine", "ledger", "--out", out, "--dpi", "40", "--progress", "on",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert png_size(out) == (480, 240)
+    assert "market: 13 bars of 1h from 2025-01-01 12:00:00+00:00" in r.stdout
+    assert "5 snapshots x 150 bins" in r.stdout  # bars 0, 3, 6, 9 and the last one
+    assert "it/s" in r.stderr or "%" in r.stderr  # the progress bar went to stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--csv", FIX / "bars_no_oi.csv"], "missing required columns ['open_interest']"),
+        (["--klines", FIX / "nothere.csv", "--metrics", METRICS], "no such file"),
+        (["--klines", KLINES], "--metrics is required"),
+        ([], "no input"),
+        (["--csv", FIX / "bars.csv", "--klines", KLINES], "not both"),
+        (["--csv", FIX / "bars.csv", "--from", "2030-01-01"], "holds 0 bars"),
+        (["--csv", FIX / "bars.csv", "--from", "yesterday-ish"], "--from 'yesterday-ish' is not a time"),
+        (["--csv", FIX / "bars.csv", "--from", "2025-01-02", "--to", "2025-01-01"], "is before --from"),
+        (["--csv", FIX / "bars.csv", "--side-split", "taker"], "taker"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
+    r = render(*args, "--out", tmp_path / "x.png")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert message in lines[0]
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_missing_output_folder_is_an_error(tmp_path):
+    r = render("--csv", FIX / "bars.csv", "--out", tmp_path / "no" / "x.png")
+    assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_argument_errors_come_from_argparse(tmp_path):
+    r = render("--csv", FIX / "bars.csv", "--bins", "0", "--out", tmp_path / "x.png")
+    assert r.returncode == 2 and "expected a positive integer" in r.stderr
+    r = render("--csv", FIX / "bars.csv", "--leverage", "nope", "--out", tmp_path / "x.png")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_help_documents_inputs_and_examples():
+    r = subprocess.run(
+        [sys.executable, "-m", "heatmap", "render", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0
+    for text in (
+        "--klines",
+        "--metrics",
+        "sum_open_interest",
+        "last_funding_rate",
+        "--csv",
+        "examples:",
+        "exit status",
+    ):
+        assert text in r.stdout
