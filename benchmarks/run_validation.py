@@ -31,7 +31,7 @@ from heatmap.model import Model
 from heatmap.validation import baselines
 from heatmap.validation.calibrate import calibrate
 from heatmap.validation.datasets import hourly_market, load_coinglass
-from heatmap.validation.metrics import compare, markdown_table, score
+from heatmap.validation.metrics import compare, markdown_table, score, spearman_difference
 from heatmap.validation.protocol import fixed_grid, walk_forward
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,9 +138,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"**{side}**\n")
             print(markdown_table(compare(reps, side=side, metrics=METRICS), index_name="model"))
             print()
-        d = pd.DataFrame(
-            {k: [f"{r.get('both', 'direction'):.2f}"] for k, r in reps.items()}, index=["direction accuracy"]
-        ).T
+        path_null = baselines.range_oi(m1, freq="4h")
+        rows = {}
+        for k in models:
+            cells = {}
+            for side in ("long", "short"):
+                dd, lo, hi = spearman_difference(frames[k], path_null, side=side, n_boot=args.n_boot)
+                cells[f"{side}: Spearman − path-aware null"] = f"{dd:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            rows[k] = cells
+        print("paired difference against the path-aware null (range × OI summed over the 1h bars)\n")
+        print(markdown_table(pd.DataFrame.from_dict(rows, orient="index"), index_name="model"))
+        print()
+        d = pd.DataFrame.from_dict(
+            {
+                k: {
+                    "direction accuracy": f"{r.get('both', 'direction'):.2f}",
+                    "bars with a call": int(r.to_frame().loc[("both", "direction"), "n"]),
+                }
+                for k, r in reps.items()
+            },
+            orient="index",
+        )
         print(markdown_table(d, index_name="model"))
         print()
 

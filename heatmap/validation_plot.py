@@ -50,7 +50,7 @@ def plot_scores(
     if not reports:
         raise ValueError("reports is empty; pass at least one label → ValidationReport")
     labels = list(reports)
-    fig = Figure(figsize=(4.2 * len(metrics), 3.6), layout="constrained")
+    fig = Figure(figsize=(4.2 * len(metrics), 3.6 + 0.25 * ((len(labels) + 3) // 4)), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     width = 0.8 / len(labels)
     for ax, metric in zip(axes, metrics, strict=True):
@@ -68,7 +68,8 @@ def plot_scores(
         ax.set_xticks([0, 1], ["long", "short"])
         ax.axhline(0, color="k", lw=0.6)
         ax.set_title(metric.replace("_", " "))
-    axes[0].legend(fontsize=8, loc="lower left")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4), fontsize=8)
     if title:
         fig.suptitle(title)
     return fig

@@ -283,3 +283,21 @@ def test_fixed_tiers_no_look_ahead_and_options():
         baselines.fixed_tiers(m, tiers={1.0: 1.0})
     with pytest.raises(ValueError, match="closes"):
         baselines.fixed_tiers(m, closes="all")  # type: ignore[arg-type]
+
+
+def test_spearman_difference_paired_interval():
+    from heatmap.validation.metrics import spearman_difference
+
+    f = _frame(n=500, seed=4)
+    f["predicted_long"] = f.realized_long
+    f["predicted_short"] = f.realized_short
+    ref = pd.DataFrame({"long": f.range_down * f.oi, "short": f.range_up * f.oi}, index=f.index)
+    d, lo, hi = spearman_difference(f, ref, side="long", n_boot=200)
+    assert d == pytest.approx(1.0 - spearman(ref.long, f.realized_long))
+    assert 0 < lo <= d <= hi
+    same = ref.rename(columns={"long": "predicted_long", "short": "predicted_short"})
+    g = f.copy()
+    g[["predicted_long", "predicted_short"]] = same.to_numpy()
+    assert spearman_difference(g, ref, side="short", n_boot=50) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="no value"):
+        spearman_difference(f, ref.iloc[:-1], side="long")

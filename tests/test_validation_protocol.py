@@ -144,6 +144,13 @@ def test_calibration_tiny_budget_runs_and_reports_out_of_sample(world):
         calibrate(world.market, realized, train=(idx[0], idx[150]), test=(idx[100], idx[200]))
     with pytest.raises(ValueError, match="dotted"):
         build_model(Model(), {"leverage.mean": 3.0})
+    # one lognormal parameter alone takes the other from the base model
+    assert build_model(Model(), {"leverage.median": 30.0}).leverage.to_dict()["params"] == {
+        "median": 30.0,
+        "sigma": Model().leverage.to_dict()["params"]["sigma"],
+    }
+    with pytest.raises(ValueError, match="needs a lognormal"):
+        build_model(Model.preset("coinglass-like"), {"leverage.median": 30.0})
 
 
 def test_calibrated_preset_is_documented_data():

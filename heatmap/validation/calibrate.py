@@ -77,9 +77,14 @@ def build_model(base: Model, values: Mapping[str, float]) -> Model:
             kw[name] = float(v)
     for field_name, spec in lev.items():
         if set(spec) != {"median", "sigma"}:
-            raise ValueError(
-                f"{field_name}: calibrating a lognormal needs both .median and .sigma, got {sorted(spec)}"
-            )
+            # the other parameter comes from the base model, which must then be a lognormal
+            current = getattr(base, field_name).to_dict()
+            if current.get("family") != "lognormal":
+                raise ValueError(
+                    f"{field_name}: calibrating only {sorted(spec)} needs a lognormal {field_name} in the base "
+                    f"model to take the other parameter from, got {getattr(base, field_name)!r}"
+                )
+            spec = {**current["params"], **spec}
         kw[field_name] = Leverage.lognormal(median=spec["median"], sigma=spec["sigma"])
     return base.replace(**kw)
 
@@ -254,20 +259,20 @@ def calibrate(
         if key in cache:
             return cache[key]
         values = dict(zip(names, (float(v) for v in x), strict=True))
-        try:
-            model = build_model(base_model, values)
-            frame = walk_forward(
-                train_market, model, realized, bins=bins, warmup=warmup, freq=freq, start=tr[0], end=tr[1]
-            )
-            val = objective_value(frame, objective)
-        except ValueError:
-            val = -1.0  # a parameter combination the model rejects
+        model = build_model(base_model, values)
+        frame = walk_forward(
+            train_market, model, realized, bins=bins, warmup=warmup, freq=freq, start=tr[0], end=tr[1]
+        )
+        val = objective_value(frame, objective)
         cache[key] = -val
         history.append({**values, "objective": val})
         if callback is not None:
             callback(values, val)
         return -val
 
+    build_model(
+        base_model, {k: 0.5 * (lo + hi) for k, (lo, hi) in zip(names, bounds, strict=True)}
+    )  # fail fast
     t0 = time.perf_counter()
     if method == "differential_evolution":
         res = optimize.differential_evolution(

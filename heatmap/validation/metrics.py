@@ -48,6 +48,7 @@ __all__ = [
     "FRAME_COLUMNS",
     "compare",
     "markdown_table",
+    "spearman_difference",
 ]
 
 #: Columns of a walk-forward frame (see :func:`heatmap.validation.walk_forward`).
@@ -714,3 +715,51 @@ def markdown_table(frame: pd.DataFrame, *, index_name: str = "") -> str:
         for i, r in zip(frame.index, frame.to_numpy(), strict=True)
     ]
     return "\n".join([head, sep, *rows])
+
+
+def spearman_difference(
+    frame: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    side: Literal["long", "short"],
+    n_boot: int = 1000,
+    block: int | None = None,
+    seed: int | None = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """Spearman(model) − Spearman(reference) on the same bars, with a paired moving-block bootstrap interval.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Walk-forward frame of the model (``predicted_<side>``, ``realized_<side>``).
+    reference : DataFrame
+        Another predictor per bar (column ``long``/``short``, e.g. :func:`~heatmap.validation.baselines.range_oi`),
+        aligned on ``frame.index``.
+    side : {"long", "short"}
+
+    Returns
+    -------
+    (difference, low, high) : tuple of float
+
+    Examples
+    --------
+    >>> spearman_difference(frame, baselines.range_oi(market, freq="4h"), side="long")  # doctest: +SKIP
+    """
+    if side not in _SIDES:
+        raise ValueError(f"side must be 'long' or 'short', got {side!r}")
+    p = _vec(frame[f"predicted_{side}"], f"predicted_{side}")
+    y = _vec(frame[f"realized_{side}"], f"realized_{side}")
+    ref = reference[side].reindex(frame.index)
+    if ref.isna().any():
+        raise ValueError(f"reference has no value for {int(ref.isna().sum())} bars of the frame")
+    q = ref.to_numpy(dtype=float)
+    n = p.size
+    if block is None:
+        block = max(1, int(np.ceil(n ** (1.0 / 3.0))))
+    est = spearman(p, y) - spearman(q, y)
+    idx = block_bootstrap_indices(n, block=block, n_boot=n_boot, seed=seed)
+    d = _rank_corr_rows(p[idx], y[idx]) - _rank_corr_rows(q[idx], y[idx])
+    d = d[np.isfinite(d)]
+    alpha = (1.0 - confidence) / 2.0
+    return float(est), float(np.quantile(d, alpha)), float(np.quantile(d, 1.0 - alpha))
