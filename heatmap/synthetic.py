@@ -596,7 +596,7 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
             interest), on top of opening, closing and liquidation volume [-].
         impact : float in [0, 0.05], default 0.0005
             Log-price move caused by liquidating 1 % of ``oi_target`` (longs push down, shorts up); 0 disables
-            cascades [-].
+            cascades [-]. Values above about 0.005 produce runaway cascades that can wipe out the book.
         mmr : float in [0, 0.5], default 0.004
             Maintenance-margin rate of every position [fraction]. Mutually exclusive with ``schedule``.
         schedule : MarginSchedule, optional
@@ -782,8 +782,9 @@ def simulate_world(days: float = 30, freq: str | pd.Timedelta = "1h", seed: int 
             c_short += shift_short_per * rate * p_open
         cl_[b] = c_long
         cs_[b] = c_short
-        # 3. new contracts: replace this bar's exits and close part of the gap to the target
-        q_new = max(0.0, exits_b * open_noise[b] + kappa * (oi_tgt[b] - oi_run))
+        # 3. new contracts: replace this bar's exits (noisy) and close part of the gap between the target and
+        #    the open interest before those exits, so that the mean level is the target at any bar length
+        q_new = max(0.0, exits_b * open_noise[b] + kappa * (oi_tgt[b] - oi_run - exits_b))
         qnew_[b] = q_new
         q_each = q_new / cpb
         i0 = b * cpb
