@@ -534,3 +534,11 @@ def test_ledger(name: str, request: pytest.FixtureRequest) -> None:
     np.testing.assert_allclose(
         led["closed_long"] + led["liquidated_long"], led["closed_short"] + led["liquidated_short"]
     )
+
+
+@pytest.mark.parametrize("freq", ["1h", "1D"])
+def test_open_interest_wanders_around_its_target(freq: str) -> None:
+    w = simulate_world(days=120, freq=freq, seed=17, oi_target=50_000.0)
+    oi = w.market.frame["open_interest"]
+    assert 0.8 < oi.mean() / 50_000.0 < 1.2
+    assert oi.std() / oi.mean() > 0.02  # it does wander
