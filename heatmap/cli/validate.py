@@ -138,10 +138,10 @@ def run(args: argparse.Namespace) -> int:
     )
     index = frame.index
     reports = {"model": score(frame, n_boot=args.n_boot, seed=args.seed)}
-    for name, pred in (
-        ("range x OI", baselines.range_oi(market)),
-        ("fixed tiers", baselines.fixed_tiers(market)),
-    ):
+    refs = {"range x OI": baselines.range_oi(market), "fixed tiers": baselines.fixed_tiers(market)}
+    if freq is not None:
+        refs["range x OI, 1h path"] = baselines.range_oi(engine_market, freq=freq)
+    for name, pred in refs.items():
         f = frame.copy()
         f["predicted_long"] = pred["long"].reindex(index).to_numpy()
         f["predicted_short"] = pred["short"].reindex(index).to_numpy()

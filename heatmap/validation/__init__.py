@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from heatmap.validation import baselines
+from heatmap.validation.calibrate import Calibration, calibrate
 from heatmap.validation.metrics import (
     ValidationReport,
     block_bootstrap_indices,
@@ -20,12 +21,17 @@ from heatmap.validation.metrics import (
     precision_at_k,
     score,
     spearman,
+    spearman_difference,
     wilson_interval,
 )
+from heatmap.validation.protocol import walk_forward
 
 __all__ = [
-    "baselines",
+    "walk_forward",
     "score",
+    "calibrate",
+    "Calibration",
+    "baselines",
     "ValidationReport",
     "spearman",
     "kendall",
@@ -35,4 +41,5 @@ __all__ = [
     "direction_accuracy",
     "log_score",
     "block_bootstrap_indices",
+    "spearman_difference",
 ]
