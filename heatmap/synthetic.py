@@ -122,7 +122,7 @@ def _default_leverage(median: float, sigma: float) -> LeverageSampler:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # DataFrame fields: identity equality
 class World:
     """A simulated market together with its true positions and realized liquidations.
 
