@@ -169,6 +169,14 @@ class World:
         if not self.funding_drift.index.equals(self.market.index):
             raise ValueError("funding_drift: index must equal the market's bar index")
 
+    def __repr__(self) -> str:
+        m = self.market
+        return (
+            f"World({len(m)} bars x {m.freq} from {m.index[0]:%Y-%m-%d %H:%M} UTC, seed {self.params.get('seed')}, "
+            f"{len(self.liquidations):,} liquidations, {self.book['pair'].nunique():,} contracts, "
+            f"{len(self.positions):,} open positions)"
+        )
+
     def _bar_number(self, t: Any) -> int:
         n = len(self.market)
         if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
