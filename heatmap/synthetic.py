@@ -172,7 +172,7 @@ class World:
     def __repr__(self) -> str:
         m = self.market
         return (
-            f"World({len(m)} bars x {m.freq} from {m.index[0]:%Y-%m-%d %H:%M} UTC, seed {self.params.get('seed')}, "
+            f"World({len(m)} bars x {_fmt_freq(m.freq)} from {m.index[0]:%Y-%m-%d %H:%M} UTC, seed {self.params.get('seed')}, "
             f"{len(self.liquidations):,} liquidations, {self.book['pair'].nunique():,} contracts, "
             f"{len(self.positions):,} open positions)"
         )
@@ -465,6 +465,14 @@ def _resolve(days: float, freq: Any, seed: Any, params: dict[str, Any]) -> dict[
 # ----------------------------------------------------------------------------------------------------------------
 # simulation
 # ----------------------------------------------------------------------------------------------------------------
+
+
+def _fmt_freq(td: pd.Timedelta) -> str:
+    secs = int(td.total_seconds())
+    for unit, size in (("D", 86_400), ("h", 3_600), ("min", 60)):
+        if secs % size == 0:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
 
 
 def _settlements_per_bar(times_ns: np.ndarray, bar_ns: int) -> np.ndarray:
