@@ -542,3 +542,8 @@ def test_open_interest_wanders_around_its_target(freq: str) -> None:
     oi = w.market.frame["open_interest"]
     assert 0.8 < oi.mean() / 50_000.0 < 1.2
     assert oi.std() / oi.mean() > 0.02  # it does wander
+
+
+def test_repr_is_short(world: World) -> None:
+    text = repr(world)
+    assert text.startswith("World(480 bars x 1h from 2025-01-01 00:00 UTC, seed 11,") and len(text) < 200
