@@ -301,3 +301,25 @@ def test_spearman_difference_paired_interval():
     assert spearman_difference(g, ref, side="short", n_boot=50) == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="no value"):
         spearman_difference(f, ref.iloc[:-1], side="long")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 5000), st.data(), st.sampled_from([0.8, 0.9, 0.95, 0.99]))
+def test_wilson_contains_the_estimate_and_narrows_with_confidence(n, data, conf):
+    k = data.draw(st.integers(0, n))
+    lo, hi = wilson_interval(k, n, confidence=conf)
+    assert 0.0 <= lo <= k / n <= hi <= 1.0
+    lo2, hi2 = wilson_interval(k, n, confidence=conf / 2)
+    assert lo <= lo2 + 1e-12 and hi2 <= hi + 1e-12
+
+
+def test_log_score_rejects_bad_maps():
+    edges = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="no mass"):
+        log_score((edges, np.zeros(2)), [1.5])
+    with pytest.raises(ValueError, match="non-negative"):
+        log_score((edges, np.array([1.0, -1.0])), [1.5])
+    with pytest.raises(ValueError, match="shape"):
+        log_score((edges, np.ones(3)), [1.5])
+    with pytest.raises(ValueError, match="floor"):
+        log_score((edges, np.ones(2)), [1.5], floor=0.0)

@@ -175,7 +175,9 @@ def wilson_interval(successes: int, trials: int, *, confidence: float = 0.95) ->
     den = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    lo = 0.0 if k == 0 else max(0.0, centre - half)  # exact endpoints (the formula gives them up to rounding)
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return float(lo), float(hi)
 
 
 def _top_mask(x: np.ndarray, k: int) -> np.ndarray:
