@@ -86,8 +86,11 @@ def new_figure(
     *,
     dpi: float = 100.0,
     layout: Literal["constrained", "compressed", "tight"] | None = "constrained",
-) -> tuple[Figure, Axes]:
-    """A new Figure with one Axes, built without ``pyplot`` and attached to an Agg canvas.
+    nrows: int = 1,
+    ncols: int = 1,
+    **subplots_kw: Any,
+) -> tuple[Figure, Any]:
+    """A new Figure with its Axes, built without ``pyplot`` and attached to an Agg canvas.
 
     Parameters
     ----------
@@ -97,23 +100,34 @@ def new_figure(
         Resolution [pixel/inch].
     layout : str or None, default "constrained"
         Matplotlib layout engine.
+    nrows, ncols : int, default 1
+        Grid of axes.
+    **subplots_kw
+        Passed to :meth:`matplotlib.figure.Figure.subplots` (``sharex``, ``sharey``, ``width_ratios``, ...).
 
     Returns
     -------
-    (Figure, Axes)
+    (Figure, Axes or ndarray of Axes)
+        One Axes for a 1 × 1 grid, else the array that ``Figure.subplots`` returns (squeezed).
 
     Examples
     --------
     >>> fig, ax = new_figure((6, 3))
     >>> fig.get_size_inches().tolist()
     [6.0, 3.0]
+    >>> fig, axes = new_figure((8, 3), ncols=2, sharey=True)
+    >>> axes.shape
+    (2,)
     """
     w, h = _check_size(size)
     if not np.isfinite(dpi) or dpi <= 0:
         raise ValueError(f"dpi must be a positive number [pixel/inch], got {dpi!r}")
+    for name, n in (("nrows", nrows), ("ncols", ncols)):
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{name} must be a positive integer, got {n!r}")
     fig = Figure(figsize=(w, h), dpi=dpi, layout=layout)
     FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
+    return fig, fig.subplots(nrows, ncols, **subplots_kw)
 
 
 def _check_size(size: Any) -> tuple[float, float]:

@@ -1,0 +1,383 @@
+"""Write notebooks 01–03 (without outputs) from the cell sources below.
+
+Run from anywhere: ``python notebooks/_build.py``. Edit the cells here, not the ``.ipynb`` files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+SETUP = """\
+%matplotlib inline
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import heatmap as lh
+from heatmap.plot import new_figure"""
+
+# --------------------------------------------------------------------------------------------------------------
+QUICKSTART = [
+    new_markdown_cell(
+        """\
+# Quick start: a liquidation heatmap in five lines
+
+`liquidation-heatmap` estimates **where leveraged perpetual-futures positions would be force-liquidated**,
+from candles and open interest. Every bar, new open interest is split between longs and shorts, spread over a
+*leverage distribution*, and turned into liquidation prices with the exchange's exact margin formula; levels
+that price crosses are consumed. The result is a time × price map of liquidation notional [USD].
+
+This notebook uses the built-in **synthetic market** (a seeded agent-based simulation), so it needs no data."""
+    ),
+    new_code_cell(SETUP),
+    new_markdown_cell("## 1. A market: candles and open interest"),
+    new_code_cell(
+        """\
+market = lh.synthetic_market(days=30, freq="1h", seed=7)
+print(len(market), "bars from", market.start, "to", market.end, "| columns:", market.columns)
+market.frame.head()"""
+    ),
+    new_markdown_cell(
+        """\
+## 2. Estimate
+
+`lh.estimate(market, model)` runs the engine bar by bar. `Model()` holds the assumptions; the most important
+is the leverage distribution (here the `default` preset: lognormal, median 12×)."""
+    ),
+    new_code_cell(
+        """\
+model = lh.Model(leverage=lh.Leverage.preset("default"))
+hm = lh.estimate(market, model, bins=600)
+hm"""
+    ),
+    new_markdown_cell(
+        """\
+## 3. The heatmap
+
+Time on x, price on y, the price path in black. **Long** positions (liquidated when price falls) are blue and
+sit below the price; **short** positions are orange, above it. Colour intensity is the liquidation notional
+per price band on a log scale; both sides share the scale."""
+    ),
+    new_code_cell(
+        """\
+fig, ax = new_figure((12, 5.5))
+hm.plot(ax=ax, clusters=True)
+fig"""
+    ),
+    new_markdown_cell(
+        """\
+A power scale (`norm="power"`) brings out the near-price structure; one side alone uses `viridis`:"""
+    ),
+    new_code_cell(
+        """\
+fig, ax = new_figure((12, 4.5))
+hm.plot(ax=ax, side="long", norm="power")
+fig"""
+    ),
+    new_markdown_cell(
+        """\
+## 4. The liquidation map now
+
+`hm.at(-1)` is the last snapshot. Its map shows notional per band (longs below the price, shorts above),
+the cumulative notional that a move to each level would liquidate, and the largest clusters."""
+    ),
+    new_code_cell(
+        """\
+snap = hm.at(-1)
+fig, ax = new_figure((8, 7))
+snap.plot(ax=ax, within=0.15)
+fig"""
+    ),
+    new_code_cell("""snap.clusters(top=5)"""),
+    new_code_cell(
+        """\
+print(f"long/short imbalance within 5 % of price: {snap.imbalance(within=0.05):+.2f}")
+snap.cumulative().query("abs(distance) < 0.02").head()"""
+    ),
+    new_markdown_cell(
+        """\
+## 5. Files
+
+`render_png` writes any result as a PNG without `pyplot` (safe in scripts and servers); the same figure is
+available from the command line: `python -m heatmap demo --out heatmap.png`."""
+    ),
+    new_code_cell(
+        """\
+out = Path(tempfile.mkdtemp()) / "heatmap.png"
+lh.render_png(hm, out, dpi=100, norm="power")
+print(out, out.stat().st_size // 1024, "KiB")
+hm.to_frame().head()"""
+    ),
+]
+
+# --------------------------------------------------------------------------------------------------------------
+BINANCE = [
+    new_markdown_cell(
+        """\
+# Binance BTCUSDT: a heatmap from real candles and open interest
+
+Inputs, all public:
+
+* Binance USDⓈ-M **BTCUSDT perpetual 1h candles**;
+* Binance **BTC open interest** (stablecoin-margined, in BTC) every **4h**, and the **8h funding rate**, from
+  CoinGlass history tables;
+* Binance **long/short liquidations** per 4h (CoinGlass), to look at the estimate against what happened.
+
+The files are read in place from `../shared/data` beside the repository (they are not redistributed). When
+the folder is absent the notebook falls back to the **synthetic market** and says so."""
+    ),
+    new_code_cell(SETUP),
+    new_code_cell(
+        """\
+DATA = Path.cwd().resolve().parent.parent / "shared" / "data"
+CANDLES = DATA / "binance-btcusdt-1h" / "BTCUSDT_1h_Cleaned.csv"
+CG = DATA / "coinglass-btc-4h" / "derived"
+REAL = CANDLES.is_file() and (CG / "oi_binance_stablecoinmargined_btc_4h_coinunits.csv").is_file()
+START, END = "2025-03-01", "2025-05-31 23:00"
+print("real data" if REAL else f"NOTE: {DATA} not found - using the synthetic market instead")"""
+    ),
+    new_markdown_cell(
+        """\
+## 1. Read and align
+
+* `read_ohlcv_csv` reads the candles (`Date` as `DD-MM-YYYY HH:MM`, UTC).
+* Open interest is an **observation**: the 4h row labelled `t` closes at `t + 4h`, so its close is known only
+  then. `Market.from_frames` gives each 1h bar the last observation made at or before the bar's close — no
+  look-ahead; `oi_max_age="4h"` accepts readings up to 4 hours old.
+* Funding is an **event**: the CoinGlass 8h row labelled `t` settles at `t + 8h` (percent)."""
+    ),
+    new_code_cell(
+        """\
+if REAL:
+    from heatmap.io import read_csv_frame, read_ohlcv_csv
+
+    candles = read_ohlcv_csv(CANDLES, time_col="Date", time_format="%d-%m-%Y %H:%M", assume_utc=True)
+    oi4 = read_csv_frame(CG / "oi_binance_stablecoinmargined_btc_4h_coinunits.csv")
+    oi = pd.Series(oi4["close"].to_numpy(float), index=oi4.index + pd.Timedelta("4h"))  # observed at the close
+    fr8 = read_csv_frame(CG / "funding_binance_btcusdt_8h_pct.csv")
+    funding = pd.Series(fr8["close"].to_numpy(float), index=fr8.index + pd.Timedelta("8h"))  # settled at the end
+    market = lh.Market.from_frames(
+        candles.loc[START:END], open_interest=oi, funding=funding, funding_unit="percent",
+        oi_max_age="4h", symbol="BTCUSDT", venue="binance",
+    )
+else:
+    market = lh.synthetic_market(days=90, freq="1h", seed=7)
+print(market.symbol, len(market), "bars", market.start, "->", market.end)
+market.frame.describe().T[["mean", "min", "max"]]"""
+    ),
+    new_markdown_cell("## 2. Estimate and draw"),
+    new_code_cell(
+        """\
+hm = lh.estimate(market, lh.Model(), bins=600)
+hm"""
+    ),
+    new_code_cell(
+        """\
+fig, ax = new_figure((13, 6))
+hm.plot(ax=ax, norm="power", clusters=True)
+fig"""
+    ),
+    new_code_cell(
+        """\
+fig, ax = new_figure((8, 7))
+hm.at(-1).plot(ax=ax, within=0.15)
+fig"""
+    ),
+    new_code_cell("""hm.at(-1).clusters(top=6)"""),
+    new_markdown_cell(
+        """\
+## 3. Against realized liquidations
+
+The engine also reports what it predicts was liquidated inside each bar (`hm.liquidations`, from the state
+before the bar). Summed to 4h it can be set against Binance's reported liquidations. Binance publishes at most
+one liquidation per symbol per second, so the reported totals are undercounts: compare **ranks**, not dollars.
+(`notebooks/05_validation` does this properly, walk-forward and against baselines.)"""
+    ),
+    new_code_cell(
+        """\
+if REAL:
+    from heatmap.io import read_liquidation_bars
+
+    realized = read_liquidation_bars(CG / "liq_binance_allBTCpairs_4h_usd.csv")
+    predicted = hm.liquidations.resample("4h").sum()
+    both = predicted.add_suffix("_model").join(realized.add_suffix("_realized"), how="inner")
+    both = both[(both.index >= market.start) & (both.index + pd.Timedelta("4h") <= market.end + market.freq)]
+    for side in ("long", "short"):
+        rho = both[f"{side}_model"].corr(both[f"{side}_realized"], method="spearman")
+        print(f"{side:5s}: Spearman rank correlation over {len(both)} 4h bars = {rho:.2f}")
+    fig, ax = new_figure((12, 3.5))
+    for side, color in (("long", "#2166ac"), ("short", "#e66101")):
+        ax.plot(both.index, both[f"{side}_model"].rank(pct=True).rolling(6).mean(), color=color, label=f"model {side}")
+        ax.plot(both.index, both[f"{side}_realized"].rank(pct=True).rolling(6).mean(), color=color, ls=":",
+                label=f"realized {side}")
+    ax.set_ylabel("percentile rank (24h mean)")
+    ax.legend(ncol=4, fontsize=8)
+    display(fig)
+else:
+    print("synthetic market: see notebooks/05_validation for the comparison with the simulated ground truth")"""
+    ),
+]
+
+# --------------------------------------------------------------------------------------------------------------
+LEVERAGE = [
+    new_markdown_cell(
+        """\
+# Leverage assumptions: how the map depends on them
+
+Nobody publishes the leverage of open positions, so the heatmap rests on an assumed **leverage distribution**
+and an assumed **side split** of new open interest. This notebook shows how much each moves the map, and how
+to fit a distribution to leverage samples with `Leverage.fit`."""
+    ),
+    new_code_cell(SETUP),
+    new_markdown_cell(
+        """\
+## 1. Presets
+
+`Leverage.presets()` lists the built-in distributions with their sources. A liquidation sits at about
+`1/L − MMR` from entry, so high-leverage mass lands close to price and low-leverage mass far away."""
+    ),
+    new_code_cell(
+        """\
+for name, text in lh.Leverage.presets().items():
+    print(f"{name:20s} {text[:110]}")"""
+    ),
+    new_code_cell(
+        """\
+names = ["default", "coinglass", "hyperliquid-2025", "bitmex-2019"]
+fig, axes = new_figure((13, 7), nrows=2, ncols=2)
+for ax, name in zip(axes.ravel(), names):
+    lh.plot_leverage(lh.Leverage.preset(name), ax=ax)
+    ax.set_title(name, loc="left")
+fig"""
+    ),
+    new_markdown_cell(
+        """\
+## 2. Same market, different leverage
+
+One synthetic month, four leverage assumptions. The table gives, at the last bar, the notional within 5 % of
+price and the distance of the largest cluster on each side."""
+    ),
+    new_code_cell(
+        """\
+market = lh.synthetic_market(days=30, freq="1h", seed=7)
+maps = {name: lh.estimate(market, lh.Model(leverage=lh.Leverage.preset(name)), bins=500) for name in names}
+
+rows = []
+for name, hm in maps.items():
+    snap = hm.at(-1)
+    cum = snap.cumulative()
+    near = cum[cum["distance"].abs() <= 0.05]
+    cl = snap.clusters(top=10)
+    first = {s: cl[cl["side"] == s].head(1) for s in ("long", "short")}
+    rows.append({
+        "leverage": name,
+        "long within 5 %": near["long"].sum(),
+        "short within 5 %": near["short"].sum(),
+        "largest long cluster": float(first["long"]["distance"].iloc[0]) if len(first["long"]) else np.nan,
+        "largest short cluster": float(first["short"]["distance"].iloc[0]) if len(first["short"]) else np.nan,
+    })
+pd.DataFrame(rows).set_index("leverage").style.format(
+    {"long within 5 %": "{:,.0f}", "short within 5 %": "{:,.0f}",
+     "largest long cluster": "{:+.1%}", "largest short cluster": "{:+.1%}"})"""
+    ),
+    new_code_cell(
+        """\
+fig, axes = new_figure((14, 6), ncols=4, sharey=True)
+for ax, (name, hm) in zip(axes, maps.items()):
+    hm.at(-1).plot(ax=ax, within=0.2, top=3, cumulative=False)
+    ax.set_title(name, loc="left")
+    ax.get_legend().remove()
+fig"""
+    ),
+    new_markdown_cell(
+        """\
+Fixed tiers (`coinglass`) put all mass on four distances, giving sharp bands; continuous laws smear it.
+Low-leverage populations (`hyperliquid-2025`) push the mass far from price.
+
+## 3. Side split
+
+New open interest has a long and a short side; the model decides how much of it is *speculative* (the
+position whose liquidation we map) on each side: `even`, from the `candle` (up-candles open more longs),
+from `taker` buy volume, or from `funding`."""
+    ),
+    new_code_cell(
+        """\
+rows = []
+splits = {}
+for split in ("even", "candle", "taker", "funding"):
+    hm = lh.estimate(market, lh.Model(side_split=split), bins=500)
+    splits[split] = hm
+    t = hm.at(-1).total
+    rows.append({"side split": split, "long": t["long"], "short": t["short"],
+                 "imbalance within 5 %": hm.at(-1).imbalance(within=0.05)})
+pd.DataFrame(rows).set_index("side split").style.format("{:,.0f}", subset=["long", "short"]).format(
+    "{:+.2f}", subset=["imbalance within 5 %"])"""
+    ),
+    new_code_cell(
+        """\
+fig, axes = new_figure((13, 7), nrows=2, sharex=True)
+for ax, split in zip(axes, ("even", "candle")):
+    splits[split].plot(ax=ax, norm="power", colorbar=False)
+    ax.set_title(f"side split: {split}", loc="left")
+fig"""
+    ),
+    new_markdown_cell(
+        """\
+## 4. Fitting a leverage distribution
+
+`Leverage.fit` is a (weighted) maximum-likelihood fit of a truncated family. Here the samples are the
+positions of the synthetic world, whose true leverage law is known, weighted by notional."""
+    ),
+    new_code_cell(
+        """\
+world = lh.simulate_world(days=20, freq="1h", seed=3)
+book = world.book[world.book["speculative"]]
+weights = book["qty"] * book["entry"]
+fitted = lh.Leverage.fit(book["leverage"], "lognormal", weights=weights, max_leverage=125)
+truth = world.params["leverage"]
+print("truth :", truth)
+print("fitted:", fitted)
+fig, ax = new_figure((9, 4))
+lh.plot_leverage(truth, ax=ax, label="truth", color="0.4")
+lh.plot_leverage(fitted, ax=ax, label="fitted", color="#e66101")
+fig"""
+    ),
+    new_code_cell(
+        """\
+hm_true = lh.estimate(world.market, lh.Model(leverage=truth), bins=500)
+hm_fit = lh.estimate(world.market, lh.Model(leverage=fitted), bins=500)
+a, b = hm_true.at(-1), hm_fit.at(-1)
+print("relative L1 distance of the last maps:",
+      (np.abs(a.long - b.long).sum() + np.abs(a.short - b.short).sum()) / (a.long.sum() + a.short.sum()))"""
+    ),
+]
+
+
+def write(name: str, cells: list) -> Path:
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    path = HERE / f"{name}.ipynb"
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return path
+
+
+def main() -> None:
+    for name, cells in (
+        ("01_quickstart", QUICKSTART),
+        ("02_binance_btc", BINANCE),
+        ("03_leverage_assumptions", LEVERAGE),
+    ):
+        print("wrote", write(name, cells))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Every notebook in notebooks/ runs top to bottom (nbclient, kernel python3, cwd notebooks/); none is committed
+with outputs; notebooks 01–03 match their generator script."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+TIMEOUT = 300  # per cell [s]; a generous bound so a loaded machine does not fail the run
+
+
+def _kernel_available(name: str = "python3") -> str | None:
+    """None when the kernel can be started, else the reason it cannot."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    except ImportError as exc:  # pragma: no cover - part of the test extra
+        return f"jupyter_client is not installed ({exc})"
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        return f"no Jupyter kernel named {name!r} (pip install ipykernel)"
+    return None
+
+
+def test_notebooks_exist():
+    names = {p.stem for p in PATHS}
+    assert {"01_quickstart", "02_binance_btc", "03_leverage_assumptions"} <= names
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert not cell.outputs, f"{path.name} cell {i} has outputs; clear them before committing"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+
+
+def test_generator_matches_committed_notebooks():
+    spec = importlib.util.spec_from_file_location("_nb_build", NOTEBOOKS / "_build.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    for name, cells in (
+        ("01_quickstart", build.QUICKSTART),
+        ("02_binance_btc", build.BINANCE),
+        ("03_leverage_assumptions", build.LEVERAGE),
+    ):
+        committed = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        assert [c.source for c in committed.cells] == [c.source for c in cells], (
+            f"{name}.ipynb differs from notebooks/_build.py; run python notebooks/_build.py"
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_notebook_executes(path):
+    reason = _kernel_available()
+    if reason:
+        pytest.skip(reason)
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=TIMEOUT, resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    client.execute()  # raises CellExecutionError with the failing cell and traceback
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    warnings = [
+        o.text
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream" and o.name == "stderr" and "Warning" in o.text
+    ]
+    assert not warnings, f"{path.name} emitted warnings: {warnings}"
