@@ -89,6 +89,7 @@ class PriceGrid:
                 f"[{steps.min():.6g}, {steps.max():.6g}]; use PriceGrid.log_spaced"
             )
         object.__setattr__(self, "edges", _readonly(e))
+        object.__setattr__(self, "_log_step", float((math.log(e[-1]) - math.log(e[0])) / (e.size - 1)))
 
     # -- constructors -----------------------------------------------------------------------------------------
     @classmethod
@@ -156,7 +157,7 @@ class PriceGrid:
     @property
     def log_step(self) -> float:
         """Width of every bin in natural-log price."""
-        return float((math.log(self.edges[-1]) - math.log(self.edges[0])) / self.n_bins)
+        return self._log_step  # type: ignore[attr-defined, no-any-return]
 
     @property
     def centers(self) -> NDArray[np.float64]:

@@ -38,7 +38,9 @@ def distances(world: World, model: Model) -> dict[str, list[float]]:
             b = book[(book["side"] == side) & (lp > price / 2) & (lp < 2 * price)]
             est_qty = getattr(hm, side)[t] / hm.centers
             out[side].append(
-                wasserstein_distance(np.log(b["liquidation_price"]), logc[keep], b["qty"], est_qty[keep] + 1e-300)
+                wasserstein_distance(
+                    np.log(b["liquidation_price"]), logc[keep], b["qty"], est_qty[keep] + 1e-300
+                )
             )
     return out
 

@@ -46,8 +46,10 @@ class GridEngine:
         B = config.age_blocks
         self.blocks = B > 1
         P = grid.n_bins
-        self.mass = np.zeros((2, B, P))
-        self.mom = np.zeros((2, B, P))
+        self._set_storage(np.zeros((2, B, P, 2)))
+        # single row: the stored arrays are the true mass divided by scale[side] (proportional closes and decay
+        # only change the scale)
+        self.scale = [1.0, 1.0]
         self.off = np.zeros((2, B))
         self.tot = np.zeros((2, B))
         self.hi = 0  # long mass only in bins [0, hi)
@@ -58,6 +60,12 @@ class GridEngine:
         self.block_entry = np.zeros(B)
         self.bar = 0  # bars processed
         self._build()
+
+    def _set_storage(self, qz: NDArray[np.float64]) -> None:
+        # mass and first moment interleaved per bin, so a kernel is added with one multiply and one add
+        self.qz = qz
+        self.mass = qz[..., 0]
+        self.mom = qz[..., 1]
 
     # -- kernels ----------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -72,6 +80,17 @@ class GridEngine:
         self.same_kernels = same
         n = max(k.weights.shape[1] for k in (*self.k_spec.values(), *self.k_pass.values()))
         self.buf = np.empty(n + g.n_bins + 2)
+        self.buf2 = np.empty((n + g.n_bins + 2, 2))
+        # interleaved (mass, moment) tables per kernel, keyed by id
+        self.kz = {
+            id(k): np.ascontiguousarray(np.stack([k.weights, k.moments], axis=-1))
+            for k in (*self.k_spec.values(), *self.k_pass.values())
+        }
+        self.kzu = {
+            id(k): np.ascontiguousarray(np.stack([k.uniform, k.moments_uniform], axis=-1))
+            for k in (*self.k_spec.values(), *self.k_pass.values())
+        }
+        self.P = g.n_bins
         self.lx0 = math.log(g.edges[0])
         self.h = g.log_step
 
@@ -79,10 +98,9 @@ class GridEngine:
         """Move the state onto ``grid`` (an extension of the current grid, see :meth:`PriceGrid.extend`)."""
         off = self.grid.offset_in(grid)
         P0, P = self.grid.n_bins, grid.n_bins
-        for name in ("mass", "mom"):
-            new = np.zeros((2, self.mass.shape[1], P))
-            new[:, :, off : off + P0] = getattr(self, name)
-            setattr(self, name, new)
+        new = np.zeros((2, self.mass.shape[1], P, 2))
+        new[:, :, off : off + P0] = self.qz
+        self._set_storage(new)
         self.hi += off
         self.lo = self.lo + off if self.lo < P0 else P
         self.grid = grid
@@ -91,11 +109,12 @@ class GridEngine:
     # -- state ------------------------------------------------------------------------------------------------
     def state_arrays(self) -> dict[str, NDArray[Any]]:
         return {
-            "mass": self.mass,
-            "mom": self.mom,
+            "mass": np.ascontiguousarray(self.mass),
+            "mom": np.ascontiguousarray(self.mom),
             "off": self.off,
             "tot": self.tot,
             "bounds": np.array([self.hi, self.lo, self.bar], dtype=np.int64),
+            "scale": np.array(self.scale),
             "order": np.array(self.order, dtype=np.int64),
             "block_bar": self.block_bar,
             "block_entry": self.block_entry,
@@ -104,19 +123,25 @@ class GridEngine:
     def load_state_arrays(self, arrays: dict[str, NDArray[Any]]) -> None:
         if arrays["mass"].shape != self.mass.shape:
             raise ValueError(f"state mass has shape {arrays['mass'].shape}, expected {self.mass.shape}")
-        self.mass = np.array(arrays["mass"], dtype=np.float64)
-        self.mom = np.array(arrays["mom"], dtype=np.float64)
+        self._set_storage(np.stack([arrays["mass"], arrays["mom"]], axis=-1).astype(np.float64))
         self.off = np.array(arrays["off"], dtype=np.float64)
         self.tot = np.array(arrays["tot"], dtype=np.float64)
         self.hi, self.lo, self.bar = (int(x) for x in arrays["bounds"])
+        self.scale = [float(x) for x in arrays["scale"]]
         self.order = [int(x) for x in arrays["order"]]
         self.block_bar = np.array(arrays["block_bar"], dtype=np.int64)
         self.block_entry = np.array(arrays["block_entry"], dtype=np.float64)
 
     def _values(self, si: int) -> NDArray[np.float64]:
-        q, z = self.mass[si], self.mom[si]
-        v = q * level_prices(q, z, self.grid)
-        return np.asarray(v[0] if v.shape[0] == 1 else v.sum(axis=0))
+        P = self.P
+        a, b = (0, min(self.hi, P)) if si == 0 else (max(self.lo, 0), P)
+        out = np.zeros(P)
+        if b > a:
+            q, z = self.mass[si, :, a:b], self.mom[si, :, a:b]
+            v = q * level_prices(q, z, self.grid, a)
+            out[a:b] = v[0] if v.shape[0] == 1 else v.sum(axis=0)
+            out[a:b] *= self.scale[si]
+        return out
 
     def snapshot(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Current liquidation notional per bin [quote] (long, short): mass × level price."""
@@ -139,13 +164,15 @@ class GridEngine:
         exit_mode = c.exit
         log = math.log
         ledger, liq = out.ledger, out.liquidations
-        rows = out.snap_rows
         snapL, snapS = out.snap_long, out.snap_short
-        fr, fp = bars.funding, bars.funding_price
-        clo, chi = bars.cons_low, bars.cons_high
-        oi, share, turn = bars.oi, bars.long_share, bars.turnover
-        ent, blo, bhi, bcl = bars.entry, bars.low, bars.high, bars.close
+        # python floats: element access and scalar arithmetic are much cheaper than on numpy scalars
+        fr, fp = bars.funding.tolist(), bars.funding_price.tolist()
+        clo, chi = bars.cons_low.tolist(), bars.cons_high.tolist()
+        oi, share, turn = bars.oi.tolist(), bars.long_share.tolist(), bars.turnover.tolist()
+        ent, blo, bhi, bcl = bars.entry.tolist(), bars.low.tolist(), bars.high.tolist(), bars.close.tolist()
+        rows = out.snap_rows.tolist()
         mmr = c.mmr
+        sc = self.scale
         for t in range(len(bars)):
             # 1. funding settlement: every level moves by the same dollar amount (mass conserved; off-grid -> off)
             f = fr[t]
@@ -153,19 +180,27 @@ class GridEngine:
                 price = fp[t]
                 for si, sgn in ((0, 1.0), (1, -1.0)):
                     d = sgn * f * price / (sgn - mmr)
-                    off[si] += shift_levels(mass[si], mom[si], grid, d)
+                    off[si] += shift_levels(mass[si], mom[si], grid, d) * sc[si]
                 self.hi, self.lo = P, 0
             # 2. consumption: longs at/above the low, shorts at/below the high
-            removed, liq_v_l = consume_long(mass[0], mom[0], (log(clo[t]) - lx0) * inv_h, grid, self.hi)
-            tot[0] -= removed
-            liq_q_l = float(removed.sum())
             x = (log(clo[t]) - lx0) * inv_h
-            self.hi = min(self.hi, max(math.floor(x) + 1, 0))
-            removed, liq_v_s = consume_short(mass[1], mom[1], (log(chi[t]) - lx0) * inv_h, grid, self.lo)
-            tot[1] -= removed
-            liq_q_s = float(removed.sum())
+            liq_q_l = liq_v_l = 0.0
+            if x < self.hi:
+                removed, liq_v_l = consume_long(mass[0], mom[0], x, grid, self.hi)
+                removed *= sc[0]
+                liq_v_l *= sc[0]
+                tot[0] -= removed
+                liq_q_l = float(removed.sum())
+                self.hi = max(math.floor(x) + 1, 0)
             y = (log(chi[t]) - lx0) * inv_h
-            self.lo = max(self.lo, min(math.floor(y), P))
+            liq_q_s = liq_v_s = 0.0
+            if y >= self.lo:
+                removed, liq_v_s = consume_short(mass[1], mom[1], y, grid, self.lo)
+                removed *= sc[1]
+                liq_v_s *= sc[1]
+                tot[1] -= removed
+                liq_q_s = float(removed.sum())
+                self.lo = min(math.floor(y), P)
             liq[t, 0] = liq_v_l
             liq[t, 1] = liq_v_s
             # 3. reconcile with open interest: opened - closed = OI_t - held after liquidations (per side)
@@ -207,29 +242,48 @@ class GridEngine:
             if decay < 1.0:
                 dec_l = float(tot[0].sum()) * (1.0 - decay)
                 dec_s = float(tot[1].sum()) * (1.0 - decay)
-                hi, lo = self.hi, self.lo
-                if hi > 0:
-                    mass[0, :, :hi] *= decay
-                    mom[0, :, :hi] *= decay
-                if lo < P:
-                    mass[1, :, lo:] *= decay
-                    mom[1, :, lo:] *= decay
+                if single:
+                    self._rescale(0, decay)
+                    self._rescale(1, decay)
+                else:
+                    hi, lo = self.hi, self.lo
+                    if hi > 0:
+                        self.qz[0, :, :hi] *= decay
+                    if lo < P:
+                        self.qz[1, :, lo:] *= decay
                 off *= decay
                 tot *= decay
             # 5. ledger and snapshot
-            row = ledger[t]
-            row[0] = op_l
-            row[1] = liq_q_l
-            row[2] = cl_l
-            row[3] = dec_l
-            row[4] = off[0].sum()
-            row[5] = tot[0].sum()
-            row[6] = op_s
-            row[7] = liq_q_s
-            row[8] = cl_s
-            row[9] = dec_s
-            row[10] = off[1].sum()
-            row[11] = tot[1].sum()
+            if single:
+                ledger[t] = (
+                    op_l,
+                    liq_q_l,
+                    cl_l,
+                    dec_l,
+                    off[0, 0],
+                    tot[0, 0],
+                    op_s,
+                    liq_q_s,
+                    cl_s,
+                    dec_s,
+                    off[1, 0],
+                    tot[1, 0],
+                )
+            else:
+                ledger[t] = (
+                    op_l,
+                    liq_q_l,
+                    cl_l,
+                    dec_l,
+                    off[0].sum(),
+                    tot[0].sum(),
+                    op_s,
+                    liq_q_s,
+                    cl_s,
+                    dec_s,
+                    off[1].sum(),
+                    tot[1].sum(),
+                )
             k = rows[t]
             if k >= 0:
                 snapL[k] = self._values(0)
@@ -255,7 +309,7 @@ class GridEngine:
             if s == S:
                 j += 1
                 s = 0
-            self._place(si, r, j + k.offset, k.weights[s], k.moments[s], k.cumw[s], a)
+            self._place_kz(si, r, j + k.offset, self.kz[id(k)][s], k.cumw[s], a)
 
     def _add_spread(
         self,
@@ -268,16 +322,24 @@ class GridEngine:
         ks: Kernel,
         kp: Kernel,
     ) -> None:
+        """Entries spread over bins ``j0 …`` with probabilities ``ew`` (uniform in log price inside each bin)."""
         if amount <= 0.0:
             return
         parts = ((ks, 1.0),) if self.same_kernels else ((ks, w), (kp, 1.0 - w))
         for k, share in parts:
             if share <= 0.0:
                 continue
+            a = amount * share
+            if ew.size <= 4:  # a narrow bar: one kernel add per entry bin
+                kzu = self.kzu[id(k)]
+                for i in range(ew.size):
+                    if ew[i] > 0.0:
+                        self._place_kz(si, r, j0 + i + k.offset, kzu, k.cumu, a * ew[i])
+                continue
             conv = np.convolve(ew, k.uniform)
             cz = np.convolve(ew, k.moments_uniform)
             cum = np.concatenate([[0.0], np.cumsum(conv)])
-            self._place(si, r, j0 + k.offset, conv, cz, cum, amount * share)
+            self._place(si, r, j0 + k.offset, conv, cz, cum, a)
 
     def _place_atoms(
         self, si: int, r: int, pos: NDArray[np.float64], w: NDArray[np.float64], amount: float
@@ -290,13 +352,38 @@ class GridEngine:
         if ok.any():
             i = idx[ok]
             q = amount * w[ok]
-            np.add.at(self.mass[si, r], i, q)
-            np.add.at(self.mom[si, r], i, q * (pos[ok] - i))
+            qs = q / self.scale[si]
+            np.add.at(self.mass[si, r], i, qs)
+            np.add.at(self.mom[si, r], i, qs * (pos[ok] - i))
             placed = float(q.sum())
             if si == 0:
                 self.hi = max(self.hi, int(i.max()) + 1)
             else:
                 self.lo = min(self.lo, int(i.min()))
+        if amount > placed:
+            self.off[si, r] += amount - placed
+        self.tot[si, r] += amount
+
+    def _place_kz(
+        self, si: int, r: int, start: int, wz: NDArray[np.float64], cumw: NDArray[np.float64], amount: float
+    ) -> None:
+        """Add ``amount * wz`` (interleaved mass, moment) at bins ``start …``; the rest goes off the grid."""
+        P = self.P
+        n = wz.shape[0]
+        t0 = -start if start < 0 else 0
+        t1 = P - start if start + n > P else n
+        placed = 0.0
+        if t1 > t0:
+            buf = self.buf2[: t1 - t0]
+            np.multiply(wz[t0:t1], amount / self.scale[si], out=buf)
+            seg = self.qz[si, r, start + t0 : start + t1]
+            seg += buf
+            placed = amount * (cumw[t1] - cumw[t0])
+            if si == 0:
+                if start + t1 > self.hi:
+                    self.hi = start + t1
+            elif start + t0 < self.lo:
+                self.lo = start + t0
         if amount > placed:
             self.off[si, r] += amount - placed
         self.tot[si, r] += amount
@@ -319,9 +406,9 @@ class GridEngine:
         placed = 0.0
         if t1 > t0:
             buf = self.buf[: t1 - t0]
-            np.multiply(w[t0:t1], amount, out=buf)
+            np.multiply(w[t0:t1], amount / self.scale[si], out=buf)
             self.mass[si, r, start + t0 : start + t1] += buf
-            np.multiply(z[t0:t1], amount, out=buf)
+            np.multiply(z[t0:t1], amount / self.scale[si], out=buf)
             self.mom[si, r, start + t0 : start + t1] += buf
             placed = amount * float(cumw[t1] - cumw[t0])
             if si == 0:
@@ -333,6 +420,14 @@ class GridEngine:
             self.off[si, r] += amount - placed
         self.tot[si, r] += amount
 
+    def _rescale(self, si: int, factor: float) -> None:
+        """Multiply the (single-row) mass of a side by ``factor`` lazily."""
+        sc = self.scale[si] * factor
+        if sc < 1e-200:  # fold the scale into the arrays before it underflows
+            self.qz[si] *= sc
+            sc = 1.0
+        self.scale[si] = sc
+
     def _close(self, si: int, amount: float, held: float, mode: str, price: float) -> None:
         mass, mom, off, tot = self.mass[si], self.mom[si], self.off[si], self.tot[si]
         P = self.grid.n_bins
@@ -342,19 +437,22 @@ class GridEngine:
             mom[:, a:b] = 0.0
             off[:] = 0.0
             tot[:] = 0.0
+            self.scale[si] = 1.0
             return
         if mode == "proportional":
             keep = 1.0 - amount / held
-            if b > a:
-                mass[:, a:b] *= keep
-                mom[:, a:b] *= keep
+            if not self.blocks:
+                self._rescale(si, keep)
+            elif b > a:
+                self.qz[si, :, a:b] *= keep
             off *= keep
             tot *= keep
             return
         if mode == "nearest":
             # long levels nearest to price are the highest, short ones the lowest; off-grid mass goes last
             if mass.shape[0] == 1:
-                taken = take(mass[0, a:b], mom[0, a:b], amount, from_top=si == 0)
+                sc = self.scale[si]
+                taken = take(mass[0, a:b], mom[0, a:b], amount / sc, from_top=si == 0) * sc
                 tot[0] -= taken
             else:  # across age blocks: find the cut on the column sums, apply it to every block
                 col = mass[:, a:b].sum(axis=0)

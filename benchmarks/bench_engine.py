@@ -1,0 +1,165 @@
+"""Engine benchmark: writes its section of docs/performance.md (between <!-- bench:engine --> markers).
+
+Run: ``python benchmarks/bench_engine.py`` (add ``--quick`` for a smoke run that does not touch the docs).
+
+Measures, on a cheap seeded random-walk market (1-minute or hourly bars, 8-hourly funding, volume):
+one year of 1-minute bars (525,600) on a 1,000-bin grid with hourly snapshots (wall time and peak RSS of a
+fresh subprocess), one year of hourly bars, grid vs ledger engine on the same 30 days, and how time grows with
+bars and bins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- bench:engine -->", "<!-- /bench:engine -->"
+
+
+def random_walk_market(n: int, freq: str, seed: int = 0):
+    from heatmap.market import Market
+
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range("2024-01-01", periods=n, freq=freq, tz="UTC")
+    bars_per_day = pd.Timedelta("1D") / pd.Timedelta(freq)
+    step = 0.03 / np.sqrt(bars_per_day)
+    close = 60_000.0 * np.exp(np.cumsum(rng.normal(0.0, step, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0.0, step / 2, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0.0, step / 2, n)))
+    oi = 80_000.0 * np.exp(np.cumsum(rng.normal(0.0, step / 3, n)))
+    volume = oi * 3.0 / bars_per_day * rng.uniform(0.5, 1.5, n)
+    funding = np.where((idx.hour % 8 == 0) & (idx.minute == 0), 1e-4, 0.0)
+    frame = pd.DataFrame(
+        {
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "open_interest": oi,
+            "funding_rate": funding,
+            "volume": volume,
+            "taker_buy_volume": volume * rng.uniform(0.4, 0.6, n),
+        },
+        index=idx,
+    )
+    return Market(frame)
+
+
+def _child(n: int, freq: str, bins: int, every: int, engine: str, entry: str) -> dict[str, float]:
+    """Run one estimate in this process and report wall time and peak RSS."""
+    import resource
+
+    from heatmap.engine import estimate
+    from heatmap.model import Model
+
+    market = random_walk_market(n, freq)
+    model = Model(entry=entry)  # type: ignore[arg-type]
+    t0 = time.perf_counter()
+    hm = estimate(market, model, bins=bins, snapshot_every=every, engine=engine)  # type: ignore[arg-type]
+    dt = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux reports KiB)
+    return {"seconds": dt, "peak_rss_mib": rss, "snapshots": len(hm.times), "bars": n}
+
+
+def run_child(**kw: object) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(kw)], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child")
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(_child(**json.loads(args.child))))
+        return 0
+    quick = args.quick
+    year_min = 20_000 if quick else 525_600
+    rows: list[str] = []
+    r = run_child(n=year_min, freq="1min", bins=1000, every=60, engine="grid", entry="typical")
+    rows.append(
+        f"| {year_min:,} × 1 min, 1,000 bins, hourly snapshots, entry=typical | {r['seconds']:.1f} s | "
+        f"{r['peak_rss_mib']:.0f} MiB | ≤ 15 s, ≤ 1 GiB |"
+    )
+    r2 = run_child(n=year_min, freq="1min", bins=1000, every=60, engine="grid", entry="triangular")
+    rows.append(
+        f"| {year_min:,} × 1 min, 1,000 bins, hourly snapshots, entry=triangular (default) | "
+        f"{r2['seconds']:.1f} s | {r2['peak_rss_mib']:.0f} MiB | |"
+    )
+    rh = run_child(n=8_760, freq="1h", bins=1000, every=1, engine="grid", entry="triangular")
+    rows.append(
+        f"| 8,760 × 1 h, 1,000 bins, every bar (default model) | {rh['seconds']:.2f} s | "
+        f"{rh['peak_rss_mib']:.0f} MiB | ≤ 0.3 s |"
+    )
+    n_cmp = 240 if quick else 720
+    g = run_child(n=n_cmp, freq="1h", bins=1000, every=1, engine="grid", entry="close")
+    lg = run_child(n=n_cmp, freq="1h", bins=1000, every=1, engine="ledger", entry="close")
+    rows.append(
+        f"| grid vs ledger, {n_cmp} × 1 h, entry=close | grid {g['seconds']:.2f} s, ledger "
+        f"{lg['seconds']:.1f} s: **{lg['seconds'] / g['seconds']:.0f}×** | | ≥ 100× |"
+    )
+    scale_bars = [
+        (k, run_child(n=k, freq="1min", bins=1000, every=60, engine="grid", entry="typical")["seconds"])
+        for k in ((5_000, 10_000, 20_000) if quick else (25_000, 50_000, 100_000))
+    ]
+    scale_bins = [
+        (b, run_child(n=20_000, freq="1min", bins=b, every=60, engine="grid", entry="typical")["seconds"])
+        for b in (250, 500, 1000, 2000)
+    ]
+    import numpy  # noqa: F401 - version below
+
+    lines = [
+        BEGIN,
+        "## Engine (`benchmarks/bench_engine.py`)",
+        "",
+        f"Machine: {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"numpy {np.__version__}. Input: seeded random-walk market (8-hourly funding, volume), default `Model()` "
+        "except where noted; each run in a fresh subprocess (peak RSS of that process).",
+        "",
+        "| run | time | peak RSS | target |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "Time vs bars (1-minute bars, 1,000 bins): "
+        + ", ".join(f"{k:,} bars {s:.2f} s ({s / k * 1e6:.0f} µs/bar)" for k, s in scale_bars),
+        "",
+        "Time vs bins (20,000 one-minute bars): " + ", ".join(f"{b} bins {s:.2f} s" for b, s in scale_bins),
+        "",
+        "Rerun: `python benchmarks/bench_engine.py` (rewrites this section only).",
+        END,
+    ]
+    section = "\n".join(lines)
+    print(section)
+    if quick:
+        return 0
+    text = (
+        DOC.read_text()
+        if DOC.exists()
+        else "# Performance\n\nMeasured by the scripts in `benchmarks/`; each rewrites only its own section.\n\n"
+    )
+    if BEGIN in text and END in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    DOC.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
