@@ -567,6 +567,7 @@ def plot_map(
     ax.set_xlim(0.0, peak * 1.15 if peak > 0 else 1.0)
     format_price_axis(ax)
     ax.set_xlabel(NOTIONAL_LABEL)
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=4))
     _notional_axis(ax.xaxis)
     ax.set_title(f"liquidation map at {snapshot.time:%Y-%m-%d %H:%M} UTC", loc="left")
 
@@ -597,6 +598,7 @@ def plot_map(
         twin.set_xlim(0.0, top_c * 1.05 if top_c > 0 else 1.0)
         twin.set_ylim(y0, y1)
         twin.set_xlabel("cumulative liquidation notional [USD]")
+        twin.xaxis.set_major_locator(mticker.MaxNLocator(nbins=4))
         _notional_axis(twin.xaxis)
 
     if top > 0:

@@ -1,0 +1,115 @@
+"""Figures of ``docs/gallery.md`` (and the quick start), all from the seeded synthetic world.
+
+Run ``python docs/make_figures.py`` from anywhere: it writes ``docs/figures/gallery_*.png`` (palette PNGs,
+under ~100 KB each) and prints their sizes. Figures are drawn with :mod:`heatmap.plot` (no pyplot).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
+
+import heatmap as lh
+from heatmap.plot import SIDE_COLORS, format_notional, format_price_axis, new_figure, plot_map
+from heatmap.result import Snapshot
+
+FIGURES = Path(__file__).resolve().parent / "figures"
+DPI = 80
+SEED = 7
+DAYS = 30
+
+
+def save(fig: Figure, name: str, *, colors: int = 256) -> Path:
+    """Write ``fig`` as an adaptive-palette PNG (small files for the repository)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    buf.seek(0)
+    img = Image.open(buf).convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    path = FIGURES / f"{name}.png"
+    img.save(path, optimize=True)
+    print(f"{path.relative_to(FIGURES.parent.parent)}  {path.stat().st_size / 1024:.0f} KiB")
+    return path
+
+
+def true_snapshot(world: lh.World, like: Snapshot) -> Snapshot:
+    """The simulated world's open positions after the last bar, binned on ``like``'s grid [quote]."""
+    pos = world.positions
+    edges = like.price_edges
+    out = {}
+    for side in ("long", "short"):
+        p = pos[pos["side"] == side]
+        notional = (p["qty"] * p["liquidation_price"]).to_numpy(float)
+        out[side], _ = np.histogram(p["liquidation_price"].to_numpy(float), bins=edges, weights=notional)
+    return Snapshot(time=like.time, price_edges=edges, long=out["long"], short=out["short"], price=like.price)
+
+
+def main() -> None:
+    FIGURES.mkdir(exist_ok=True)
+    world = lh.simulate_world(days=DAYS, freq="1h", seed=SEED)
+    market = world.market
+    hm = lh.estimate(market, lh.Model(), bins=600)
+    snap = hm.at(-1)
+
+    # 1. the heatmap, both sides, log scale (the default look)
+    fig, ax = new_figure((10, 5), dpi=DPI)
+    hm.plot(ax=ax, clusters=True)
+    save(fig, "gallery_heatmap")
+
+    # 2. power scale, long side only, log price axis
+    fig, ax = new_figure((10, 4.5), dpi=DPI)
+    hm.plot(ax=ax, side="long", norm="power", yscale="log")
+    save(fig, "gallery_heatmap_long_power")
+
+    # 3. the liquidation map of the last bar
+    fig, ax = new_figure((7, 6.5), dpi=DPI)
+    snap.plot(ax=ax, within=0.2)
+    save(fig, "gallery_map")
+
+    # 4. estimate vs the simulated truth at the last bar
+    truth = true_snapshot(world, snap)
+    fig, axes = new_figure((10, 5.5), dpi=DPI, ncols=2, sharey=True)
+    plot_map(snap, ax=axes[0], within=0.2, top=3, cumulative=False)
+    axes[0].set_title("estimate", loc="left")
+    plot_map(truth, ax=axes[1], within=0.2, top=3, cumulative=False)
+    axes[1].set_title("truth (simulated positions)", loc="left")
+    axes[1].set_ylabel("")
+    save(fig, "gallery_truth")
+
+    # 5. leverage presets
+    names = ["default", "coinglass", "hyperliquid-2025", "bitmex-2019"]
+    fig, axes = new_figure((10, 5.5), dpi=DPI, nrows=2, ncols=2)
+    for a, name in zip(axes.ravel(), names, strict=True):
+        lh.plot_leverage(lh.Leverage.preset(name), ax=a)
+        a.set_title(name, loc="left")
+    save(fig, "gallery_leverage")
+
+    # 6. the same market under four leverage assumptions (maps at the last bar)
+    fig, axes = new_figure((12, 5), dpi=DPI, ncols=4, sharey=True)
+    for a, name in zip(axes, names, strict=True):
+        s = lh.estimate(market, lh.Model(leverage=lh.Leverage.preset(name)), bins=600).at(-1)
+        plot_map(s, ax=a, within=0.2, top=2, cumulative=False)
+        a.set_title(name, loc="left")
+        a.get_legend().remove()
+        if a is not axes[0]:
+            a.set_ylabel("")
+    save(fig, "gallery_leverage_maps")
+
+    # 7. totals over time per side (a reusable-helper example: format_notional on an axis)
+    fig, ax = new_figure((10, 3.2), dpi=DPI)
+    tot = hm.total
+    for side in ("long", "short"):
+        ax.plot(tot.index, tot[side], color=SIDE_COLORS[side], label=f"{side} notional on the map")
+    ax.yaxis.set_major_formatter(lambda v, _p=None: format_notional(v))
+    ax2 = ax.twinx()
+    ax2.plot(hm.price.index, hm.price.to_numpy(), color="black", lw=0.8, label="price")
+    format_price_axis(ax2)
+    ax.legend(loc="upper left", fontsize=8)
+    save(fig, "gallery_totals")
+
+
+if __name__ == "__main__":
+    main()
