@@ -112,15 +112,24 @@ def main(argv: list[str] | None = None) -> int:
         print("model dict:", cal.model.to_dict())
         print(f"runtime {cal.info['seconds']:.0f} s, {cal.info['evaluations']} engine runs\n")
         calibrated = cal.model
+        cal4 = calibrate(
+            m4, realized, train=TRAIN, test=TEST, params=SEARCH, base=Model(), objective="mixed",
+            maxiter=args.maxiter, popsize=args.popsize, bins=500, warmup=WARMUP, seed=0, n_boot=200,
+        )  # fmt: skip
+        print("4h engine:", cal4)
+        print("params:", {k: round(v, 4) for k, v in cal4.params.items()})
+        calibrated_4h = cal4.model
     else:
         calibrated = calibrated_model("binance-btc")
+        calibrated_4h = calibrated_model("binance-btc-4h")
     entry = CALIBRATED["binance-btc"]
     print(f"calibrated preset: {entry['calibrated_on']}; window {entry['window']}\n")
 
     models = {
         "default Model(), 4h": (Model(), "4h"),
         "default Model(), 1h path": (Model(), "1h"),
-        "calibrated, 4h": (calibrated, "4h"),
+        "calibrated (1h preset) on 4h bars": (calibrated, "4h"),
+        "calibrated for 4h, 4h": (calibrated_4h, "4h"),
         "calibrated, 1h path": (calibrated, "1h"),
     }
     reports: dict[str, dict[str, object]] = {}
@@ -197,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         from heatmap.validation_plot import plot_scores, plot_stress_bars, plot_walk_forward, stress_bars
 
         args.figures.mkdir(parents=True, exist_ok=True)
-        keep = ["calibrated, 1h path", "calibrated, 4h", "default Model(), 4h", "range × OI (null)",
+        keep = ["calibrated, 1h path", "calibrated for 4h, 4h", "default Model(), 4h", "range × OI (null)",
                 "range × OI, 1h path", "fixed tiers 10/25/50/100x"]  # fmt: skip
         for wname in ("train", "test"):
             fig = plot_scores(
@@ -210,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         fig.savefig(args.figures / "validation_walkforward.png", dpi=100)
         # stress bars: largest realized bars of the test window, the map before each bar (4h engine, same model)
-        bars = stress_bars(all_frames["test"]["calibrated, 4h"], n=4)
-        hm = estimate(m4, calibrated, grid=fixed_grid(m4, bins=BINS), snapshot_every=1)
+        bars = stress_bars(all_frames["test"]["calibrated for 4h, 4h"], n=4)
+        hm = estimate(m4, calibrated_4h, grid=fixed_grid(m4, bins=BINS), snapshot_every=1)
         snaps = [hm.at(int(np.searchsorted(hm.times, t)) - 1) for t in bars.index]
         fig = plot_stress_bars(
             snaps, bars, m4.frame, title="stress bars (test window): map before the bar vs realized"

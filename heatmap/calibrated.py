@@ -14,6 +14,10 @@ and scored out of sample in ``docs/validation.md``.
     model's absolute notional is not calibrated. Run it on 1h bars where you can: on 4h bars it is only
     marginally better than the range × OI null (see docs/validation.md).
 
+``binance-btc-4h``
+    The same calibration with the engine on the 4h bars only, for users without finer candles. Out of sample it
+    ties the range × OI null in Spearman and keeps positive partial skill (docs/validation.md).
+
 Examples
 --------
 >>> model = calibrated_model("binance-btc")  # doctest: +SKIP
@@ -77,6 +81,49 @@ CALIBRATED: dict[str, dict[str, Any]] = {
             "split_strength": (0.0, 1.0),
             "turnover": (0.0, 0.5),
         },
+        "method": "scipy differential_evolution, maxiter=5, popsize=5, seed=0, no polish (180 engine runs, 500 bins)",
+        "date": "2026-11-25",
+    },
+    "binance-btc-4h": {
+        # the same search with the engine on the 4h bars only (no 1h path)
+        "model": {
+            "leverage": {
+                "kind": "continuous",
+                "family": "lognormal",
+                "params": {"median": 30.68, "sigma": 0.3677},
+                "dist": "lognorm",
+                "args": [0.3677],
+                "kwds": {"scale": 30.68},
+                "min_leverage": 1.0,
+                "max_leverage": 125.0,
+            },
+            "passive_leverage": {
+                "kind": "continuous",
+                "family": "lognormal",
+                "params": {"median": 3.672, "sigma": 0.7677},
+                "dist": "lognorm",
+                "args": [0.7677],
+                "kwds": {"scale": 3.672},
+                "min_leverage": 1.0,
+                "max_leverage": 125.0,
+            },
+            "side_split": "candle",
+            "split_strength": 0.6233,
+            "entry": "triangular",
+            "exit": "proportional",
+            "funding": True,
+            "turnover": 0.063,
+            "decay_half_life": None,
+        },
+        "calibrated_on": (
+            "CoinGlass Binance BTC 4h long/short liquidations (all BTC pairs, USD) as the target; engine run on the "
+            "Binance BTCUSDT perpetual 4h bars (CoinGlass OHLC and volume), Binance stablecoin-margined BTC open "
+            "interest and BTCUSDT 8h funding"
+        ),
+        "window": "2024-11-27 20:00 -> 2025-03-15 00:00 UTC (scored; warm-up from 2024-11-13 20:00)",
+        "test_window": "2025-03-15 00:00 -> 2025-06-01 00:00 UTC (out of sample)",
+        "objective": "mixed: mean over long/short of (Spearman + partial skill beyond range x OI) / 2",
+        "search": "as binance-btc",
         "method": "scipy differential_evolution, maxiter=5, popsize=5, seed=0, no polish (180 engine runs, 500 bins)",
         "date": "2026-11-25",
     },

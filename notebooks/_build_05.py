@@ -73,10 +73,11 @@ bar can be liquidated later in the same bar, as in reality)."""
     new_code_cell(
         """from heatmap.calibrated import calibrated_model
 
-calibrated = calibrated_model("binance-btc")
+calibrated = calibrated_model("binance-btc")  # calibrated with the engine on the 1h path
+calibrated_4h = calibrated_model("binance-btc-4h")  # calibrated with the engine on 4h bars
 frames = {
     "default, 4h": walk_forward(market, Model(), realized, start=TEST[0], end=TEST[1]),
-    "calibrated, 4h": walk_forward(market, calibrated, realized, start=TEST[0], end=TEST[1]),
+    "calibrated for 4h, 4h": walk_forward(market, calibrated_4h, realized, start=TEST[0], end=TEST[1]),
     "calibrated, 1h path": walk_forward(hourly, calibrated, realized, freq="4h", start=TEST[0], end=TEST[1]),
 }
 ref = frames["default, 4h"]
@@ -118,8 +119,8 @@ realized and predicted liquidations as percentile ranks within the window."""
 from heatmap.validation.protocol import fixed_grid
 from heatmap.validation_plot import plot_stress_bars, stress_bars
 
-bars = stress_bars(frames["calibrated, 4h"], n=4)
-hm = estimate(market, calibrated, grid=fixed_grid(market, bins=800), snapshot_every=1)
+bars = stress_bars(frames["calibrated for 4h, 4h"], n=4)
+hm = estimate(market, calibrated_4h, grid=fixed_grid(market, bins=800), snapshot_every=1)
 snaps = [hm.at(int(np.searchsorted(hm.times, t)) - 1) for t in bars.index]
 plot_stress_bars(snaps, bars, market.frame)"""
     ),

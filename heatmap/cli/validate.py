@@ -47,7 +47,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--model",
         default="calibrated",
         choices=["calibrated", "default"],
-        help="calibrated: the shipped binance-btc assumptions; default: Model() (default: %(default)s)",
+        help=(
+            "calibrated: the shipped binance-btc assumptions (binance-btc with --candles-1h, binance-btc-4h "
+            "otherwise); default: Model() (default: %(default)s)"
+        ),
     )
     p.add_argument(
         "--train-until",
@@ -127,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.model == "calibrated":
         from heatmap.calibrated import calibrated_model
 
-        model = calibrated_model("binance-btc")
+        # calibrated for the engine's bar length: the 1h-path entry with --candles-1h, else the 4h one
+        model = calibrated_model("binance-btc" if freq is not None else "binance-btc-4h")
     else:
         from heatmap.model import Model
 
