@@ -442,6 +442,7 @@ def plot_heatmap(
             cb = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.04 if side == "both" else 0.05)
             cb.set_label(f"{s}: {NOTIONAL_LABEL}" if side == "both" else NOTIONAL_LABEL)
             if norm != "log":
+                cb.ax.yaxis.set_major_locator(mticker.MaxNLocator(nbins=5))
                 _notional_axis(cb.ax.yaxis)
     return meshes[0]
 
