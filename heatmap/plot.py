@@ -262,17 +262,28 @@ def _to_num(times: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(mdates.date2num(t.to_numpy(dtype="datetime64[ns]")), dtype=float)
 
 
-def time_edges(hm: Heatmap) -> np.ndarray:
+def time_edges(hm: Heatmap, columns: np.ndarray | None = None) -> np.ndarray:
     """Cell edges of the time axis as matplotlib date numbers: the snapshot times and the last one + a bar.
 
     Snapshot ``i`` (the state after the bar opening at ``times[i]`` closed) spans ``[times[i], times[i+1])``;
-    the last spans one bar width (the median spacing of the price path).
+    the last spans one bar width (the median spacing of the price path). ``columns`` (increasing snapshot
+    positions ending with the last one) draws only those snapshots, each up to the next one drawn.
     """
     times = pd.DatetimeIndex(hm.times)
     if len(times) == 0:
         raise ValueError("the heatmap has no snapshots to draw")
+    if columns is not None:
+        times = times[np.asarray(columns, dtype=int)]
     edges = times.append(pd.DatetimeIndex([times[-1] + _bar_width(hm)]))
     return _to_num(edges)
+
+
+def _columns(n: int, max_columns: int | None) -> np.ndarray | None:
+    """Every k-th snapshot position (and the last) when there are more than ``max_columns``; else None."""
+    if max_columns is None or n <= max_columns:
+        return None
+    k = -(-n // max_columns)
+    return np.unique(np.r_[np.arange(0, n, k), n - 1])
 
 
 def _auto_ylim(hm: Heatmap, mass: np.ndarray, t0: pd.Timestamp, t1: pd.Timestamp) -> tuple[float, float]:
@@ -313,6 +324,7 @@ def plot_heatmap(
     ylim: tuple[float, float] | Literal["auto", "grid"] = "auto",
     vmin: float | None = None,
     vmax: float | None = None,
+    max_columns: int | None = 2000,
 ) -> QuadMesh:
     """Time × price heatmap of liquidation notional, with the price path on top.
 
@@ -349,6 +361,10 @@ def plot_heatmap(
         ``"grid"``: the whole price grid.
     vmin, vmax : float, optional
         Explicit colour limits [quote]; override ``robust``.
+    max_columns : int or None, default 2000
+        With more snapshots than this, draw every ``k``-th one and the last (``k = ceil(T / max_columns)``),
+        each spanning up to the next one drawn — as if estimated with ``snapshot_every=k``; a figure has fewer
+        pixel columns than that anyway. ``None`` draws every snapshot.
 
     Returns
     -------
@@ -370,7 +386,12 @@ def plot_heatmap(
     if ax is None:
         _, ax = new_figure()
     sides: list[Literal["long", "short"]] = ["long", "short"] if side == "both" else [side]
-    arrays = {s: np.asarray(getattr(hm, s), dtype=float) for s in sides}
+    if max_columns is not None and (not isinstance(max_columns, (int, np.integer)) or max_columns < 1):
+        raise ValueError(f"max_columns must be a positive integer or None, got {max_columns!r}")
+    cols = _columns(len(hm.times), max_columns)
+    arrays = {
+        s: np.asarray(getattr(hm, s) if cols is None else getattr(hm, s)[cols], dtype=float) for s in sides
+    }
     for s, a in arrays.items():
         if np.any(a < 0) or not np.all(np.isfinite(a)):
             raise ValueError(f"{s} notional must be finite and non-negative to be drawn")
@@ -383,7 +404,7 @@ def plot_heatmap(
     if norm == "log" and lo <= 0:
         raise ValueError(f"vmin must be positive with norm='log', got {lo}")
 
-    x = time_edges(hm)
+    x = time_edges(hm, cols)
     y = np.asarray(hm.price_edges, dtype=float)
     meshes: list[QuadMesh] = []
     for s in sides:

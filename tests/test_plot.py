@@ -418,3 +418,23 @@ def test_linear_grid_snapshot_draws_without_cluster_annotations():
     ax = plot_map(snap)
     assert not ax.texts
     assert "largest clusters" not in summary_html(snap) and "$2.0M" in summary_html(snap)
+
+
+def test_max_columns_draws_every_kth_snapshot_and_the_last():
+    hm = make_heatmap(T=10)
+    fig, ax = new_figure()
+    mesh = plot_heatmap(hm, ax=ax, side="short", max_columns=4, ylim="grid", colorbar=False)
+    cols = [0, 3, 6, 9]  # k = ceil(10 / 4) = 3, plus the last (already included)
+    arr = mesh.get_array()
+    assert arr.shape == (60, 4)
+    np.testing.assert_allclose(arr.filled(0.0), np.asarray(hm.short)[cols].T)
+    edges = mdates.date2num(
+        pd.DatetimeIndex([*hm.times[cols], hm.times[-1] + pd.Timedelta("1h")]).tz_localize(None)
+    )
+    assert ax.get_xlim() == pytest.approx((edges[0], edges[-1]))
+    fig, ax = new_figure()
+    assert plot_heatmap(make_heatmap(T=11), ax=ax, max_columns=4, colorbar=False).get_array().shape == (60, 5)
+    fig, ax = new_figure()
+    assert plot_heatmap(hm, ax=ax, max_columns=None, colorbar=False).get_array().shape == (60, 10)
+    with pytest.raises(ValueError, match="max_columns"):
+        plot_heatmap(hm, ax=ax, max_columns=0)
