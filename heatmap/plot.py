@@ -863,9 +863,13 @@ def summary_html(obj: Any) -> str:
             ("price bins", f"{P:,}  ({obj.price_edges[0]:,.2f} – {obj.price_edges[-1]:,.2f})"),
         ]
         if obj.model is not None:
-            rows.append(
-                ("model", str(obj.model.leverage) if hasattr(obj.model, "leverage") else str(obj.model))
-            )
+            leverage = getattr(obj.model, "leverage", None)
+            rows.append(("leverage", str(leverage) if leverage is not None else str(obj.model)))
+            split = getattr(obj.model, "side_split", None)
+            if split is not None:
+                rows.append(("side split", str(split)))
+        if obj.meta.get("engine"):
+            rows.append(("engine", str(obj.meta["engine"])))
         snap = obj.at(-1) if T else None
     elif isinstance(obj, Snapshot):
         name = "Snapshot"

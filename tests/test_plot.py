@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import struct
 from concurrent.futures import ThreadPoolExecutor
@@ -438,3 +439,26 @@ def test_max_columns_draws_every_kth_snapshot_and_the_last():
     assert plot_heatmap(hm, ax=ax, max_columns=None, colorbar=False).get_array().shape == (60, 10)
     with pytest.raises(ValueError, match="max_columns"):
         plot_heatmap(hm, ax=ax, max_columns=0)
+
+
+def test_summary_lists_model_and_engine():
+    from heatmap.model import Model
+
+    base = make_heatmap()
+    hm = Heatmap(
+        times=base.times,
+        price_edges=EDGES,
+        long=base.long,
+        short=base.short,
+        price=base.price,
+        model=Model(side_split="even"),
+        meta={"engine": "ledger"},
+    )
+    text = summary_html(hm)
+    for label, value in (("leverage", str(Model().leverage)), ("side split", "even"), ("engine", "ledger")):
+        assert f"<th style='text-align:left'>{label}</th><td style='text-align:left'>" in text
+        assert html.escape(value) in text
+    empty = Heatmap(
+        times=base.times[:0], price_edges=EDGES, long=base.long[:0], short=base.short[:0], price=base.price
+    )
+    assert "current price" not in summary_html(empty) and ">0<" in summary_html(empty)
