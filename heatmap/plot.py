@@ -703,7 +703,7 @@ def plot_leverage(
             ax_atoms.vlines(atoms, 0, pm, color=color, lw=3, alpha=0.7, label=f"{label}: pmf")
             if leverage.is_discrete:
                 ax.set_ylabel("probability")
-        twin.step(xs, cdf, where="post", color="0.3", lw=1.2, ls="--", label="cdf")
+        twin.step(xs, cdf, where="post", color=color, lw=1.2, ls="--", alpha=0.8, label=f"{label}: cdf")
         ax.set_xscale("log")
         ax.set_xlabel("leverage L")
         ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p=None: f"{v:g}×"))
@@ -719,7 +719,7 @@ def plot_leverage(
             ax_atoms.vlines(1.0 / atoms, 0, pm, color=color, lw=3, alpha=0.7, label=f"{label}: pmf")
             if leverage.is_discrete:
                 ax.set_ylabel("probability")
-        twin.step(us, cdf, where="post", color="0.3", lw=1.2, ls="--", label="cdf")
+        twin.step(us, cdf, where="post", color=color, lw=1.2, ls="--", alpha=0.8, label=f"{label}: cdf")
         ax.set_xscale("log")
         ax.set_xlabel("margin fraction u = 1/L")
         ax.xaxis.set_major_formatter(mticker.PercentFormatter(xmax=1.0, decimals=None))
