@@ -224,7 +224,10 @@ def color_limits(values: np.ndarray, *, robust: bool = True, norm: Norm = "log")
     lo, hi = np.percentile(v, [2, 98]) if robust else (v.min(), v.max())
     lo, hi = float(lo), float(hi)
     if hi <= lo:
-        lo, hi = (lo / 2.0, lo * 2.0) if norm == "log" else (0.0, max(hi, 1.0))
+        if norm == "log":
+            lo, hi = (lo / 2.0 if lo / 2.0 > 0 else lo), float(np.nextafter(max(lo * 2.0, lo), np.inf))
+        else:
+            lo, hi = 0.0, max(hi, 1.0)
     return lo, hi
 
 

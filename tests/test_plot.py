@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # only to check that library code leaves no pyp
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from matplotlib import colors as mcolors
 from matplotlib import dates as mdates
 from matplotlib.collections import QuadMesh
@@ -122,6 +124,8 @@ def test_color_limits_robust_and_degenerate():
     assert color_limits(np.zeros(4), norm="linear") == (0.0, 1.0)
     lo, hi = color_limits(np.full(3, 5.0), norm="log")
     assert lo < 5.0 < hi
+    lo, hi = color_limits(np.full(3, 5e-324), norm="log")  # the smallest subnormal: no zero lower limit
+    assert 0 < lo < hi
 
 
 # ------------------------------------------------------------------------------------------------ heatmap
@@ -462,3 +466,36 @@ def test_summary_lists_model_and_engine():
         times=base.times[:0], price_edges=EDGES, long=base.long[:0], short=base.short[:0], price=base.price
     )
     assert "current price" not in summary_html(empty) and ">0<" in summary_html(empty)
+
+
+_UNITS = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=-1e15, max_value=1e15, allow_nan=False))
+def test_format_notional_reads_back_within_rounding(x):
+    text = format_notional(x)
+    sign = -1.0 if text.startswith("-") else 1.0
+    body = text.lstrip("-").removeprefix("$")
+    unit = body[-1] if body[-1] in "KMBT" else ""
+    value = sign * float(body[: len(body) - len(unit)]) * _UNITS[unit]
+    assert abs(value - x) <= 0.05 * _UNITS[unit] + 0.5 + 1e-9 * abs(x)
+    # the shortest unit that keeps the number below 1000 (except trillions)
+    assert float(body[: len(body) - len(unit)]) < 1000 or unit == "T"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0.0, max_value=1e12, allow_nan=False), min_size=1, max_size=50),
+    st.booleans(),
+    st.sampled_from(["log", "linear", "power"]),
+)
+def test_color_limits_are_ordered_and_inside_the_positive_values(values, robust, norm):
+    v = np.asarray(values)
+    lo, hi = color_limits(v, robust=robust, norm=norm)
+    assert lo < hi
+    pos = v[v > 0]
+    if pos.size and pos.min() < pos.max():
+        assert pos.min() <= lo and hi <= pos.max()
+    if norm == "log":
+        assert lo > 0
