@@ -157,7 +157,7 @@ class PriceGrid:
     @property
     def log_step(self) -> float:
         """Width of every bin in natural-log price."""
-        return self._log_step  # type: ignore[attr-defined, no-any-return]
+        return self._log_step  # type: ignore[attr-defined]
 
     @property
     def centers(self) -> NDArray[np.float64]:

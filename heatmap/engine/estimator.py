@@ -239,7 +239,7 @@ class Estimator:
 
     def _prepare(self, market: Market) -> Bars:
         model = self.model
-        frame = market._frame if hasattr(market, "_frame") else market.frame
+        frame = market.frame
         n = len(frame)
         low, high, close = (frame[c].to_numpy(np.float64) for c in ("low", "high", "close"))
         has_mark = "mark_low" in frame
@@ -447,8 +447,11 @@ class Estimator:
             else:  # pragma: no cover - chunks are padded when the grid grows
                 raise RuntimeError("stored snapshots do not match the grid")
         times = np.concatenate(self._snap_times)
-        L = np.concatenate(longs) if longs else np.zeros((0, P), np.float32)
-        Sh = np.concatenate(shorts) if shorts else np.zeros((0, P), np.float32)
+        if len(longs) == 1:  # no copy of a single chunk's snapshots
+            L, Sh = longs[0], shorts[0]
+        else:
+            L = np.concatenate(longs) if longs else np.zeros((0, P), np.float32)
+            Sh = np.concatenate(shorts) if shorts else np.zeros((0, P), np.float32)
         bar_times = np.concatenate(self._times)
         if (self.n_bars % self.snapshot_every) != 0:
             live = self._engine.snapshot()

@@ -86,6 +86,31 @@ class GridEngine:
             id(k): np.ascontiguousarray(np.stack([k.weights, k.moments], axis=-1))
             for k in (*self.k_spec.values(), *self.k_pass.values())
         }
+        # speculative and passive tables of one side on a common offset range: one matmul mixes them per bar
+        self.pair: dict[int, tuple[int, NDArray[np.float64], NDArray[np.float64]]] = {}
+        self.pair_u: dict[int, tuple[int, NDArray[np.float64], NDArray[np.float64]]] = {}
+        if not same:
+            for si, side in enumerate(_SIDES):
+                ks, kp = self.k_spec[side], self.k_pass[side]
+                if ks.atoms is not None or kp.atoms is not None:
+                    continue
+                lo = min(ks.offset, kp.offset)
+                hi = max(ks.offset + ks.weights.shape[1], kp.offset + kp.weights.shape[1])
+                table = np.zeros((c.subbins, hi - lo, 2, 2))
+                for ki, k in enumerate((ks, kp)):
+                    a = k.offset - lo
+                    n_k = k.weights.shape[1]
+                    table[:, a : a + n_k, 0, ki] = k.weights
+                    table[:, a : a + n_k, 1, ki] = k.moments
+                cum = np.concatenate(
+                    [np.zeros((c.subbins, 1, 2)), np.cumsum(table[:, :, 0, :], axis=1)], axis=1
+                )
+                # rows (bin, q|z) flattened: a gemv with the (spec, passive) amounts
+                self.pair[si] = (lo, np.ascontiguousarray(table.reshape(c.subbins, -1, 2)), cum)
+                uni = table.mean(axis=0)  # entries uniform inside the entry bin
+                cum_u = np.concatenate([np.zeros((1, 2)), np.cumsum(uni[:, 0, :], axis=0)])
+                self.pair_u[si] = (lo, np.ascontiguousarray(uni.reshape(-1, 2)), cum_u)
+        self.mix = np.zeros(2)
         self.kzu = {
             id(k): np.ascontiguousarray(np.stack([k.uniform, k.moments_uniform], axis=-1))
             for k in (*self.k_spec.values(), *self.k_pass.values())
@@ -296,6 +321,15 @@ class GridEngine:
     ) -> None:
         if amount <= 0.0:
             return
+        pair = self.pair.get(si)
+        if pair is not None:
+            j = math.floor(xe)
+            s = round((xe - j) * S)
+            if s == S:
+                j += 1
+                s = 0
+            self._place_pair(si, r, j + pair[0], pair[1][s], pair[2][s], amount * w, amount * (1.0 - w))
+            return
         parts = ((ks, 1.0),) if self.same_kernels else ((ks, w), (kp, 1.0 - w))
         for k, share in parts:
             if share <= 0.0:
@@ -324,6 +358,14 @@ class GridEngine:
     ) -> None:
         """Entries spread over bins ``j0 …`` with probabilities ``ew`` (uniform in log price inside each bin)."""
         if amount <= 0.0:
+            return
+        pair = self.pair_u.get(si)
+        if pair is not None and ew.size <= 4:
+            off0, table, cum = pair
+            for i in range(ew.size):
+                e = ew[i]
+                if e > 0.0:
+                    self._place_pair(si, r, j0 + i + off0, table, cum, amount * w * e, amount * (1.0 - w) * e)
             return
         parts = ((ks, 1.0),) if self.same_kernels else ((ks, w), (kp, 1.0 - w))
         for k, share in parts:
@@ -379,6 +421,43 @@ class GridEngine:
             seg = self.qz[si, r, start + t0 : start + t1]
             seg += buf
             placed = amount * (cumw[t1] - cumw[t0])
+            if si == 0:
+                if start + t1 > self.hi:
+                    self.hi = start + t1
+            elif start + t0 < self.lo:
+                self.lo = start + t0
+        if amount > placed:
+            self.off[si, r] += amount - placed
+        self.tot[si, r] += amount
+
+    def _place_pair(
+        self,
+        si: int,
+        r: int,
+        start: int,
+        table: NDArray[np.float64],
+        cum: NDArray[np.float64],
+        a_spec: float,
+        a_pass: float,
+    ) -> None:
+        """Add speculative and passive kernel tables (``table``: rows bin×(q, z), columns spec/passive) at ``start``."""
+        P = self.P
+        n = table.shape[0] // 2
+        t0 = -start if start < 0 else 0
+        t1 = P - start if start + n > P else n
+        amount = a_spec + a_pass
+        placed = 0.0
+        if t1 > t0:
+            mix = self.mix
+            inv = 1.0 / self.scale[si]
+            mix[0] = a_spec * inv
+            mix[1] = a_pass * inv
+            flat = self.buf2.reshape(-1)[: 2 * (t1 - t0)]
+            np.dot(table[2 * t0 : 2 * t1], mix, out=flat)
+            seg = self.qz[si, r, start + t0 : start + t1]
+            seg += flat.reshape(-1, 2)
+            c1, c0 = cum[t1], cum[t0]
+            placed = a_spec * (c1[0] - c0[0]) + a_pass * (c1[1] - c0[1])
             if si == 0:
                 if start + t1 > self.hi:
                     self.hi = start + t1

@@ -182,6 +182,8 @@ def build_kernel(
         raise ValueError(f"log_step must be > 0, got {log_step!r}")
     h, S = float(log_step), int(subbins)
     theta = np.arange(S) / S
+    atoms: NDArray[np.float64] | None
+    atom_w: NDArray[np.float64] | None
     if leverage.is_discrete:
         y, wa, never = _atoms(leverage, side, mmr, h)
         keep = (y > -span) & (y < span)
@@ -216,7 +218,7 @@ def build_kernel(
         # G on the fine lattice v = m / S (bin units, relative to the entry bin's lower edge)
         m0 = o_lo * S - (S - 1)
         m = np.arange(m0, (o_hi + 1) * S + 1)
-        Gf = lp_ratio_cdf(leverage, side, mmr, m * (h / S))
+        Gf = lp_ratio_cdf(leverage, side, mmr, np.asarray(m * (h / S), dtype=np.float64))
         trap = np.concatenate([[0.0], np.cumsum(0.5 * (Gf[1:] + Gf[:-1]) / S)])
         # row s (entry at j + s/S): bin o of the LP spans v in [o, o + 1) -> lattice m in [o S - s, o S - s + S]
         a = (np.arange(o_lo, o_hi + 1)[None, :] * S - np.arange(S)[:, None]) - m0
@@ -225,7 +227,7 @@ def build_kernel(
         z = w - ((trap[b] - trap[a]) - Gf[a])
         w = np.clip(w, 0.0, None)
         z = np.clip(z, 0.0, w)
-        atoms = atom_w = None
+        atoms, atom_w = None, None
     # trim columns that carry no mass (tiers give a kernel of a few bins)
     nz = np.flatnonzero(w.max(axis=0) > 0.0)
     if nz.size:

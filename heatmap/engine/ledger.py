@@ -93,10 +93,12 @@ class LedgerEngine:
         c, P = self.c, self.grid.n_bins
         idx = self.grid.index_of(c["lp"])
         on = (idx >= 0) & (idx < P) & (c["lp"] > 0)
-        out = []
+        out: list[NDArray[np.float64]] = []
         for s in (0, 1):
             m = on & (c["side"] == s)
-            out.append(np.bincount(idx[m], weights=c["qty"][m] * c["lp"][m], minlength=P)[:P])
+            out.append(
+                np.bincount(idx[m], weights=c["qty"][m] * c["lp"][m], minlength=P)[:P].astype(np.float64)
+            )
         offgrid = np.array([c["qty"][~on & (c["side"] == s)].sum() for s in (0, 1)])
         return out[0], out[1], offgrid
 
@@ -229,9 +231,9 @@ class LedgerEngine:
             for (nodes, wl), share in parts:
                 if share <= 0:
                     continue
-                E, L = np.meshgrid(e, nodes, indexing="ij")
-                W = np.outer(we, wl) * amount * share
-                E, L, W = E.ravel(), L.ravel(), W.ravel()
+                E2, L2 = np.meshgrid(e, nodes, indexing="ij")
+                E, L = E2.ravel(), L2.ravel()
+                W = (np.outer(we, wl) * amount * share).ravel()
                 lp = liquidation_price(E, L, "long" if s == 0 else "short", mmr=cfg.mmr)
                 new["side"].append(np.full(E.size, s, np.int8))
                 new["bar"].append(np.full(E.size, self.bar, np.int64))
