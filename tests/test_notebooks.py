@@ -81,3 +81,22 @@ def test_notebook_executes(path):
         if o.output_type == "stream" and o.name == "stderr" and "Warning" in o.text
     ]
     assert not warnings, f"{path.name} emitted warnings: {warnings}"
+
+
+@pytest.mark.slow
+def test_binance_notebook_falls_back_to_synthetic_without_data(tmp_path):
+    reason = _kernel_available()
+    if reason:
+        pytest.skip(reason)
+    nbclient = pytest.importorskip("nbclient")
+    where = tmp_path / "repo" / "notebooks"  # ../../shared/data does not exist from here
+    where.mkdir(parents=True)
+    nb = nbformat.read(NOTEBOOKS / "02_binance_btc.ipynb", as_version=4)
+    nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=TIMEOUT, resources={"metadata": {"path": str(where)}}
+    ).execute()
+    text = "".join(
+        o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"
+    )
+    assert "using the synthetic market instead" in text
+    assert "SYNTHUSDT" in text
