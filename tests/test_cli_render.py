@@ -116,3 +116,27 @@ def test_help_documents_inputs_and_examples():
         "exit status",
     ):
         assert text in r.stdout
+
+
+def test_csv_options_in_process(tmp_path, capsys):
+    """Naive ISO times need --assume-utc; --oi-unit quote divides USD open interest by the close."""
+    import pandas as pd
+
+    from heatmap.cli import main
+
+    bars = pd.read_csv(FIX / "bars.csv")
+    bars["time"] = pd.to_datetime(bars["time"], unit="ms").dt.strftime("%Y-%m-%d %H:%M:%S")
+    bars["open_interest"] = bars["open_interest"] * bars["close"]  # USD
+    path = tmp_path / "naive.csv"
+    bars.to_csv(path, index=False)
+    out = tmp_path / "x.png"
+    assert main(["render", "--csv", str(path), "--out", str(out), "--bins", "100", "--progress", "off"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --csv") and "assume_utc" in err.replace("-", "_")
+    code = main(
+        ["render", "--csv", str(path), "--assume-utc", "--oi-unit", "quote", "--out", str(out), "--bins", "100",
+         "--dpi", "20", "--size", "4", "2", "--progress", "off"]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert png_size(out) == (80, 40)
+    assert "market: 48 bars of 1h" in capsys.readouterr().out
