@@ -241,11 +241,12 @@ def _make_norm(norm: str, vmin: float, vmax: float) -> mcolors.Normalize:
     raise ValueError(f"norm must be 'log', 'linear' or 'power', got {norm!r}")
 
 
-def _layer_cmap(name: str) -> mcolors.Colormap:
+def _layer_cmap(base: str | mcolors.Colormap) -> mcolors.Colormap:
     """Single-hue colormap whose opacity grows with the value (light end transparent), for composited layers."""
-    rgba = mpl.colormaps[name](np.linspace(0.3, 1.0, 256))
+    source = mpl.colormaps[base] if isinstance(base, str) else base
+    rgba = source(np.linspace(0.3, 1.0, 256))
     rgba[:, 3] = np.linspace(0.35, 1.0, 256)
-    cmap = mcolors.ListedColormap(rgba, name=f"{name}_layer")
+    cmap = mcolors.ListedColormap(rgba, name=f"{source.name}_layer")
     return cmap.with_extremes(bad=(0, 0, 0, 0), under=(0, 0, 0, 0))
 
 
@@ -319,7 +320,7 @@ def plot_heatmap(
     side: Literal["both", "long", "short"] = "both",
     norm: Norm = "log",
     robust: bool = True,
-    cmap: str | mcolors.Colormap | None = None,
+    cmap: str | mcolors.Colormap | tuple[str | mcolors.Colormap, str | mcolors.Colormap] | None = None,
     price: bool = True,
     clusters: bool = False,
     colorbar: bool = True,
@@ -348,8 +349,9 @@ def plot_heatmap(
     robust : bool, default True
         Colour limits from the 2nd–98th percentile of the non-zero cells (as seaborn's ``robust``) instead of
         their min–max. Values outside are clipped to the end colours.
-    cmap : str or Colormap, optional
-        Colormap of a single side (ignored with ``side="both"``).
+    cmap : str, Colormap or (long, short) pair, optional
+        Colormap of a single side (default ``"viridis"``); with ``side="both"`` a pair of light-to-dark
+        single-hue colormaps for the long and short layers (default ``("Blues", "Oranges")``).
     price : bool, default True
         Overlay the close price path (black with a white halo), plotted at each bar's close time.
     clusters : bool, default False
@@ -407,15 +409,29 @@ def plot_heatmap(
     if norm == "log" and lo <= 0:
         raise ValueError(f"vmin must be positive with norm='log', got {lo}")
 
+    pair: tuple[str | mcolors.Colormap, str | mcolors.Colormap] = (_SIDE_CMAPS["long"], _SIDE_CMAPS["short"])
+    single: str | mcolors.Colormap = "viridis"
+    if side == "both":
+        if cmap is not None:
+            if not isinstance(cmap, (tuple, list)) or len(cmap) != 2:
+                raise ValueError(
+                    f"cmap with side='both' must be a (long, short) pair of colormaps, got {cmap!r}"
+                )
+            pair = (cmap[0], cmap[1])
+    else:
+        if isinstance(cmap, (tuple, list)):
+            raise ValueError(f"cmap with side={side!r} must be one colormap, got {cmap!r}")
+        if cmap is not None:
+            single = cmap
     x = time_edges(hm, cols)
     y = np.asarray(hm.price_edges, dtype=float)
     meshes: list[QuadMesh] = []
     for s in sides:
         values = np.ma.masked_less_equal(arrays[s], 0.0)
         if side == "both":
-            cm: str | mcolors.Colormap = _layer_cmap(_SIDE_CMAPS[s])
+            cm: str | mcolors.Colormap = _layer_cmap(pair[0] if s == "long" else pair[1])
         else:
-            cm = cmap if cmap is not None else "viridis"
+            cm = single
         mesh = ax.pcolormesh(
             x, y, values.T, cmap=cm, norm=_make_norm(norm, lo, hi), shading="flat", rasterized=True, label=s
         )

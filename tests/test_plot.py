@@ -499,3 +499,18 @@ def test_color_limits_are_ordered_and_inside_the_positive_values(values, robust,
         assert pos.min() <= lo and hi <= pos.max()
     if norm == "log":
         assert lo > 0
+
+
+def test_cmap_choices():
+    hm = make_heatmap()
+    fig, ax = new_figure()
+    plot_heatmap(hm, ax=ax, cmap=("Greens", "Purples"), colorbar=False)
+    long_mesh, short_mesh = (c for c in ax.collections if isinstance(c, QuadMesh))
+    assert long_mesh.cmap(1.0)[1] > long_mesh.cmap(1.0)[0]  # green dominant at the dark end
+    assert short_mesh.cmap.name == "Purples_layer"
+    fig, ax = new_figure()
+    assert plot_heatmap(hm, ax=ax, side="long", cmap="cividis", colorbar=False).cmap.name == "cividis"
+    with pytest.raises(ValueError, match="pair"):
+        plot_heatmap(hm, ax=ax, cmap="viridis")
+    with pytest.raises(ValueError, match="one colormap"):
+        plot_heatmap(hm, ax=ax, side="short", cmap=("Blues", "Reds"))
