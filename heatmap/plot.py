@@ -291,7 +291,7 @@ def _columns(n: int, max_columns: int | None) -> np.ndarray | None:
 
 
 def _auto_ylim(hm: Heatmap, mass: np.ndarray, t0: pd.Timestamp, t1: pd.Timestamp) -> tuple[float, float]:
-    """Price range holding the central 80 % of the drawn mass, widened to the price path ± 3 %, inside the grid."""
+    """Price range of the central 80 % of the drawn mass, widened to the price path ± 3 %, inside the grid."""
     edges = hm.price_edges
     lo, hi = float(edges[0]), float(edges[-1])
     per_bin = mass.sum(axis=0)
@@ -355,15 +355,14 @@ def plot_heatmap(
     price : bool, default True
         Overlay the close price path (black with a white halo), plotted at each bar's close time.
     clusters : bool, default False
-        Mark the largest clusters of the last snapshot (log-spaced grids only) (:func:`heatmap.clusters.find_clusters`, top 5) at the right
-        edge with their price and notional.
+        Mark the five largest clusters of the last snapshot (:func:`heatmap.clusters.find_clusters`; log-spaced
+        grids only) at the right edge with their price and notional.
     colorbar : bool, default True
         Add colour bar(s) labelled ``"liquidation notional per band [USD]"`` (one per side with ``"both"``).
     yscale : {"linear", "log"}, default "linear"
     ylim : (low, high), "auto" or "grid", default "auto"
-        Price limits [quote]. ``"auto"``: the range holding the central 80 % of the drawn mass (summed over time), widened to
-        the price path ± 3 %;
-        ``"grid"``: the whole price grid.
+        Price limits [quote]. ``"auto"``: the range holding the central 80 % of the drawn mass (summed over
+        time), widened to the price path ± 3 %; ``"grid"``: the whole price grid.
     vmin, vmax : float, optional
         Explicit colour limits [quote]; override ``robust``.
     max_columns : int or None, default 2000
@@ -468,7 +467,8 @@ def plot_heatmap(
             raise ValueError(f"ylim must be 0 < low < high [quote], got {ylim!r}")
         ax.set_ylim(y_lo, y_hi)
     format_price_axis(ax)
-    label = {"both": "long (blue) and short (orange) liquidations", "long": "long liquidations"}.get(
+    both_label = "long (blue) and short (orange)" if cmap is None else "long and short"
+    label = {"both": f"{both_label} liquidations", "long": "long liquidations"}.get(
         side, "short liquidations"
     )
     ax.set_title(f"{hm.meta.get('symbol', '') + ' ' if hm.meta.get('symbol') else ''}{label}", loc="left")
@@ -840,10 +840,12 @@ def png_bytes(
 
 
 # --------------------------------------------------------------------------------------------------- HTML
+_LEFT = "style='text-align:left'"
+
+
 def _rows_html(rows: Sequence[tuple[str, str]]) -> str:
     return "".join(
-        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(v)}</td></tr>"
-        for k, v in rows
+        f"<tr><th {_LEFT}>{html.escape(k)}</th><td {_LEFT}>{html.escape(v)}</td></tr>" for k, v in rows
     )
 
 

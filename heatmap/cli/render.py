@@ -244,7 +244,8 @@ def _run(args: argparse.Namespace) -> int:
     snap = hm.at(-1)
     total = snap.total
     print(
-        f"{market.symbol or 'market'}: {len(market)} bars of {_fmt_freq(market.freq)} from {market.start} to {market.end}; "
+        f"{market.symbol or 'market'}: {len(market)} bars of {_fmt_freq(market.freq)} "
+        f"from {market.start} to {market.end}; "
         f"{hm.shape[0]} snapshots x {hm.shape[1]} bins"
     )
     print(
