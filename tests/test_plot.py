@@ -70,6 +70,12 @@ def make_snapshot() -> Snapshot:
 
 
 @pytest.fixture(autouse=True)
+def in_tmp_dir(tmp_path, monkeypatch):
+    """check_figures_equal writes result_images/ under the working directory: keep it out of the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
 def no_pyplot_figures():
     before = plt.get_fignums()
     yield
