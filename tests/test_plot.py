@@ -18,7 +18,6 @@ from matplotlib import dates as mdates
 from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
 from matplotlib.patches import StepPatch
-from matplotlib.testing.decorators import check_figures_equal
 
 from heatmap.clusters import find_clusters, reachable
 from heatmap.leverage import Leverage
@@ -67,12 +66,6 @@ def make_snapshot() -> Snapshot:
         short=2e6 * z_short / z_short.sum(),
         price=100.0,
     )
-
-
-@pytest.fixture(autouse=True)
-def in_tmp_dir(tmp_path, monkeypatch):
-    """check_figures_equal writes result_images/ under the working directory: keep it out of the repository."""
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(autouse=True)
@@ -265,18 +258,38 @@ def test_bad_options_are_rejected():
         plot_heatmap(bad, ax=ax)
 
 
-@check_figures_equal(extensions=("png",))
-def test_method_and_function_draw_equal_heatmaps(fig_test, fig_ref):
+def assert_figures_equal(draw_test, draw_ref):
+    """Draw two figures and compare their rendered pixels exactly (what ``check_figures_equal`` does, without
+    writing ``result_images/`` into the working directory)."""
+    images = []
+    for draw in (draw_test, draw_ref):
+        fig, ax = new_figure((6, 4), dpi=60)
+        draw(ax)
+        fig.canvas.draw()
+        images.append(np.asarray(fig.canvas.buffer_rgba()).copy())
+    assert images[0].shape == images[1].shape
+    np.testing.assert_array_equal(images[0], images[1])
+
+
+def test_method_and_function_draw_equal_heatmaps():
     hm = make_heatmap()
-    hm.plot(ax=fig_test.add_subplot(), norm="power", clusters=True)
-    plot_heatmap(hm, ax=fig_ref.add_subplot(), norm="power", clusters=True)
+    assert_figures_equal(
+        lambda ax: hm.plot(ax=ax, norm="power", clusters=True),
+        lambda ax: plot_heatmap(hm, ax=ax, norm="power", clusters=True),
+    )
 
 
-@check_figures_equal(extensions=("png",))
-def test_method_and_function_draw_equal_maps(fig_test, fig_ref):
+def test_method_and_function_draw_equal_maps():
     snap = make_snapshot()
-    snap.plot(ax=fig_test.add_subplot(), within=0.15)
-    plot_map(snap, ax=fig_ref.add_subplot(), within=0.15)
+    assert_figures_equal(
+        lambda ax: snap.plot(ax=ax, within=0.15), lambda ax: plot_map(snap, ax=ax, within=0.15)
+    )
+
+
+def test_figure_comparison_can_fail():
+    hm = make_heatmap()
+    with pytest.raises(AssertionError):
+        assert_figures_equal(lambda ax: hm.plot(ax=ax), lambda ax: hm.plot(ax=ax, norm="linear"))
 
 
 # ------------------------------------------------------------------------------------------------ map
