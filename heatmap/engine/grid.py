@@ -203,10 +203,13 @@ class GridEngine:
             f = fr[t]
             if f != 0.0:
                 price = fp[t]
-                for si, sgn in ((0, 1.0), (1, -1.0)):
+                bl = [0, self.hi]
+                bs = [self.lo, P]
+                for si, sgn, bd in ((0, 1.0, bl), (1, -1.0, bs)):
                     d = sgn * f * price / (sgn - mmr)
-                    off[si] += shift_levels(mass[si], mom[si], grid, d) * sc[si]
-                self.hi, self.lo = P, 0
+                    off[si] += shift_levels(mass[si], mom[si], grid, d, bd) * sc[si]
+                self.hi = bl[1]
+                self.lo = bs[0]
             # 2. consumption: longs at/above the low, shorts at/below the high
             x = (log(clo[t]) - lx0) * inv_h
             liq_q_l = liq_v_l = 0.0
@@ -366,6 +369,34 @@ class GridEngine:
                 e = ew[i]
                 if e > 0.0:
                     self._place_pair(si, r, j0 + i + off0, table, cum, amount * w * e, amount * (1.0 - w) * e)
+            return
+        if pair is not None:  # wide bar: mix the two kernels once (gemv), then convolve with the entry masses
+            off0, table, _ = pair
+            mix = self.mix
+            inv = 1.0 / self.scale[si]
+            mix[0] = amount * w * inv
+            mix[1] = amount * (1.0 - w) * inv
+            v = (table @ mix).reshape(-1, 2)
+            cq = np.convolve(ew, v[:, 0])
+            cz = np.convolve(ew, v[:, 1])
+            start = j0 + off0
+            P = self.P
+            n = cq.size
+            t0 = -start if start < 0 else 0
+            t1 = P - start if start + n > P else n
+            placed = 0.0
+            if t1 > t0:
+                seg = self.qz[si, r, start + t0 : start + t1]
+                seg[:, 0] += cq[t0:t1]
+                seg[:, 1] += cz[t0:t1]
+                placed = float(cq[t0:t1].sum()) * self.scale[si]
+                if si == 0:
+                    self.hi = max(self.hi, start + t1)
+                else:
+                    self.lo = min(self.lo, start + t0)
+            if amount > placed:
+                self.off[si, r] += amount - placed
+            self.tot[si, r] += amount
             return
         parts = ((ks, 1.0),) if self.same_kernels else ((ks, w), (kp, 1.0 - w))
         for k, share in parts:

@@ -131,13 +131,19 @@ def consume_short(
 
 
 def shift_levels(
-    q: NDArray[np.float64], z: NDArray[np.float64], grid: PriceGrid, shift: float
+    q: NDArray[np.float64],
+    z: NDArray[np.float64],
+    grid: PriceGrid,
+    shift: float,
+    bounds: list[int] | None = None,
 ) -> NDArray[np.float64]:
     """Move every level by ``shift`` [quote] in place (a funding settlement); returns the mass pushed off the grid.
 
     Each bin's content moves from its level ``p`` to ``p + shift`` (re-binned with its new within-bin position),
     so mass is conserved exactly and a single level moves exactly by the formula. What lands at a price <= 0 or
-    outside the grid is returned per row (it is kept off the grid by the engine).
+    outside the grid is returned per row (it is kept off the grid by the engine). ``bounds`` (``[a, b]``, in/out)
+    restricts the work to bins ``a … b-1`` (where all the mass is) and is updated to the bins holding mass after
+    the shift.
 
     Examples
     --------
@@ -152,7 +158,9 @@ def shift_levels(
     lost = np.zeros(B)
     if shift == 0.0:
         return lost
-    rows, cols = np.nonzero(q > 0)
+    a, b = (0, P) if bounds is None else (max(bounds[0], 0), min(bounds[1], P))
+    rows, cols = np.nonzero(q[:, a:b] > 0)
+    cols = cols + a
     if rows.size == 0:
         return lost
     qq = q[rows, cols]
@@ -168,6 +176,8 @@ def shift_levels(
     r, c = rows[inside], idx[inside]
     np.add.at(q, (r, c), qq[inside])
     np.add.at(z, (r, c), qq[inside] * np.clip(v[inside] - c, 0.0, 1.0))
+    if bounds is not None and c.size:
+        bounds[0], bounds[1] = int(c.min()), int(c.max()) + 1
     return lost
 
 
