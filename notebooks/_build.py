@@ -212,13 +212,13 @@ if REAL:
     for side in ("long", "short"):
         rho = both[f"{side}_model"].corr(both[f"{side}_realized"], method="spearman")
         print(f"{side:5s}: Spearman rank correlation over {len(both)} 4h bars = {rho:.2f}")
-    fig, ax = new_figure((12, 3.5))
-    for side, color in (("long", "#2166ac"), ("short", "#e66101")):
-        ax.plot(both.index, both[f"{side}_model"].rank(pct=True).rolling(6).mean(), color=color, label=f"model {side}")
-        ax.plot(both.index, both[f"{side}_realized"].rank(pct=True).rolling(6).mean(), color=color, ls=":",
-                label=f"realized {side}")
-    ax.set_ylabel("percentile rank (24h mean)")
-    ax.legend(ncol=4, fontsize=8)
+    fig, axes = new_figure((12, 5), nrows=2, sharex=True)
+    for ax, side, color in zip(axes, ("long", "short"), ("#2166ac", "#e66101")):
+        ax.plot(both.index, both[f"{side}_model"].rank(pct=True).rolling(6).mean(), color=color, label="model")
+        ax.plot(both.index, both[f"{side}_realized"].rank(pct=True).rolling(6).mean(), color="0.2", lw=0.9,
+                ls=":", label="realized (Binance)")
+        ax.set_ylabel(f"{side}: percentile rank\n(24h mean)")
+        ax.legend(ncol=2, fontsize=8, loc="upper right")
     display(fig)
 else:
     print("synthetic market: see notebooks/05_validation for the comparison with the simulated ground truth")"""
