@@ -217,7 +217,7 @@ if REAL:
         ax.plot(both.index, both[f"{side}_model"].rank(pct=True).rolling(6).mean(), color=color, label="model")
         ax.plot(both.index, both[f"{side}_realized"].rank(pct=True).rolling(6).mean(), color="0.2", lw=0.9,
                 ls=":", label="realized (Binance)")
-        ax.set_ylabel(f"{side}: percentile rank\n(24h mean)")
+        ax.set_ylabel(f"{side}: percentile rank\\n(24h mean)")
         ax.legend(ncol=2, fontsize=8, loc="upper right")
     display(fig)
 else:
