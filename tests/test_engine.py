@@ -308,3 +308,33 @@ def test_progress_bar_runs(market: Market, capsys: pytest.CaptureFixture[str]) -
 def test_position_size_is_rejected_clearly(market: Market) -> None:
     with pytest.raises(NotImplementedError, match="position_size"):
         estimate(market, Model(position_size=Leverage.tiers({5_000: 1.0})), bins=100)
+
+
+def test_uniform_funding_shift_conserves_mass_and_moves_the_mean() -> None:
+    from heatmap.engine.steps import shift_uniform
+
+    g = PriceGrid.log_spaced(10_000.0, 200_000.0, bins=1500)
+    rng = np.random.default_rng(2)
+    q = np.zeros((1, g.n_bins))
+    q[0, 600:900] = rng.random(300)
+    z = 0.5 * q
+    mean_before = float((q * g.centers).sum() / q.sum())
+    total = q.sum()
+    d = float(funding_shift(0.0003, 60_000.0, "short", MMR))
+    lost = shift_uniform(q, z, g, d)
+    assert lost.tolist() == [0.0]
+    assert q.sum() == pytest.approx(total, rel=1e-12)
+    mean_after = float((q * g.centers).sum() / q.sum())
+    assert mean_after - mean_before == pytest.approx(d, rel=0.02)
+    np.testing.assert_allclose(z, 0.5 * q)
+
+
+def test_continuous_leverage_maps_have_no_empty_stripes() -> None:
+    """Many funding settlements must not clump continuous content into every other bin."""
+    market = synthetic_market(days=30, freq="1h", seed=7)
+    hm = estimate(market, Model(), bins=1000)
+    row = hm.short[-1]
+    price = float(market.frame["close"].iloc[-1])
+    deep = (hm.centers > 1.15 * price) & (hm.centers < 1.4 * price)
+    band = row[deep]
+    assert band.min() > 0.2 * np.median(band)

@@ -25,6 +25,7 @@ from heatmap.engine.steps import (
     consume_short,
     level_prices,
     shift_levels,
+    shift_uniform,
     take,
     triangular_bin_masses,
 )
@@ -78,6 +79,9 @@ class GridEngine:
             self.k_spec if same else {s: build_kernel(c.passive_leverage, s, **kw) for s in _SIDES}  # type: ignore[arg-type]
         )
         self.same_kernels = same
+        # discrete leverage: every bin holds a few exact levels, moved as points by funding; continuous laws
+        # spread content through the bins and are moved as such (see steps.shift_uniform)
+        self.point_levels = bool(c.leverage.is_discrete and c.passive_leverage.is_discrete)
         n = max(k.weights.shape[1] for k in (*self.k_spec.values(), *self.k_pass.values()))
         self.buf = np.empty(n + g.n_bins + 2)
         self.buf2 = np.empty((n + g.n_bins + 2, 2))
@@ -207,7 +211,11 @@ class GridEngine:
                 bs = [self.lo, P]
                 for si, sgn, bd in ((0, 1.0, bl), (1, -1.0, bs)):
                     d = sgn * f * price / (sgn - mmr)
-                    off[si] += shift_levels(mass[si], mom[si], grid, d, bd) * sc[si]
+                    if self.point_levels:
+                        off[si] += shift_levels(mass[si], mom[si], grid, d, bd) * sc[si]
+                    else:
+                        off[si] += shift_uniform(mass[si], mom[si], grid, d) * sc[si]
+                        bd[0], bd[1] = 0, P
                 self.hi = bl[1]
                 self.lo = bs[0]
             # 2. consumption: longs at/above the low, shorts at/below the high
