@@ -197,7 +197,8 @@ fig"""
 
 The engine also reports what it predicts was liquidated inside each bar (`hm.liquidations`, from the state
 before the bar). Summed to 4h it can be set against Binance's reported liquidations. Binance publishes at most
-one liquidation per symbol per second, so the reported totals are undercounts: compare **ranks**, not dollars.
+one liquidation per symbol per second, so the reported totals are undercounts: compare **ranks**, not dollars,
+and against the "range × OI" null (a bar's adverse range times open interest), which any map has to beat.
 (`notebooks/05_validation` does this properly, walk-forward and against baselines.)"""
     ),
     new_code_cell(
@@ -209,9 +210,14 @@ if REAL:
     predicted = hm.liquidations.resample("4h").sum()
     both = predicted.add_suffix("_model").join(realized.add_suffix("_realized"), how="inner")
     both = both[(both.index >= market.start) & (both.index + pd.Timedelta("4h") <= market.end + market.freq)]
+    # the "range x OI" null: (open - low)/open x OI for longs, (high - open)/open x OI for shorts, per 4h bar
+    b4 = market.frame.resample("4h").agg({"open": "first", "high": "max", "low": "min", "open_interest": "last"})
+    null = pd.DataFrame({"long": (b4["open"] - b4["low"]) / b4["open"] * b4["open_interest"],
+                         "short": (b4["high"] - b4["open"]) / b4["open"] * b4["open_interest"]}).reindex(both.index)
     for side in ("long", "short"):
         rho = both[f"{side}_model"].corr(both[f"{side}_realized"], method="spearman")
-        print(f"{side:5s}: Spearman rank correlation over {len(both)} 4h bars = {rho:.2f}")
+        rho0 = null[side].corr(both[f"{side}_realized"], method="spearman")
+        print(f"{side:5s}: Spearman over {len(both)} 4h bars: model {rho:.2f}, range x OI null {rho0:.2f}")
     fig, axes = new_figure((12, 5), nrows=2, sharex=True)
     for ax, side, color in zip(axes, ("long", "short"), ("#2166ac", "#e66101")):
         ax.plot(both.index, both[f"{side}_model"].rank(pct=True).rolling(6).mean(), color=color, label="model")
