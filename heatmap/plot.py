@@ -605,7 +605,7 @@ def plot_map(
     ax.set_ylim(y0, y1)
     inside = (edges[1:] > y0) & (edges[:-1] < y1)
     peak = float(max(long[inside].max(initial=0.0), short[inside].max(initial=0.0)))
-    ax.set_xlim(0.0, peak * 1.15 if peak > 0 else 1.0)
+    ax.set_xlim(0.0, peak * (1.35 if top > 0 else 1.1) if peak > 0 else 1.0)  # room for labels
     format_price_axis(ax)
     ax.set_xlabel(NOTIONAL_LABEL)
     ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=4))
