@@ -115,14 +115,30 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     fig.add_argument(
         "--out", type=Path, default=Path("heatmap.png"), help="PNG to write (default: heatmap.png)"
     )
-    fig.add_argument("--side", choices=("both", "long", "short"), default="both", help="sides to draw")
-    fig.add_argument("--norm", choices=("log", "linear", "power"), default="log", help="colour scale")
-    fig.add_argument("--yscale", choices=("linear", "log"), default="linear", help="price axis scale")
+    fig.add_argument(
+        "--side", choices=("both", "long", "short"), default="both", help="sides to draw (default: both)"
+    )
+    fig.add_argument(
+        "--norm",
+        choices=("log", "linear", "power"),
+        default="log",
+        help="colour scale of notional (default: log)",
+    )
+    fig.add_argument(
+        "--yscale", choices=("linear", "log"), default="linear", help="price axis scale (default: linear)"
+    )
     fig.add_argument("--clusters", action="store_true", help="mark the largest clusters of the last bar")
     fig.add_argument(
         "--map-out", type=Path, default=None, help="also write the liquidation map of the last bar"
     )
-    fig.add_argument("--size", type=float, nargs=2, default=(12.0, 6.0), metavar=("W", "H"), help="inches")
+    fig.add_argument(
+        "--size",
+        type=float,
+        nargs=2,
+        default=(12.0, 6.0),
+        metavar=("W", "H"),
+        help="figure size in inches (default: 12 6)",
+    )
     fig.add_argument("--dpi", type=_positive_int, default=150, help="resolution (default: 150)")
     fig.add_argument("--top", type=_positive_int, default=5, help="clusters to print (default: 5)")
     fig.add_argument(
