@@ -367,6 +367,8 @@ print("relative L1 distance of the last maps:",
 
 
 def write(name: str, cells: list) -> Path:
+    for i, cell in enumerate(cells):
+        cell["id"] = f"{name[:2]}-{i:02d}"  # stable ids: rebuilding does not change the files
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
