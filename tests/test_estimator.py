@@ -155,3 +155,13 @@ def test_snapshot_stride_fits_the_budget() -> None:
     k = snapshot_stride(525_600, 1000)
     assert (525_600 / k) * 1000 * 2 * 4 <= 256 * 2**20
     assert (525_600 / (k - 1)) * 1000 * 2 * 4 > 256 * 2**20
+
+
+def test_ledger_engine_reports_its_cohorts() -> None:
+    hm = estimate(MARKET.iloc[:12], Model(entry="close"), grid=GRID, engine="ledger")
+    cohorts = hm.meta["cohorts"]
+    assert set(cohorts["side"]) == {"long", "short"}
+    held = cohorts.groupby("side")["qty"].sum()
+    assert held["long"] == pytest.approx(hm.ledger["held_long"].iloc[-1])
+    assert held["short"] == pytest.approx(hm.ledger["held_short"].iloc[-1])
+    np.testing.assert_allclose(cohorts["notional"], cohorts["qty"] * cohorts["lp"])

@@ -409,6 +409,13 @@ class Estimator:
         assert self.grid is not None
         idx = pd.DatetimeIndex(pd.to_datetime(bar_times, utc=True), name="time")
         cfg = self._config
+        extra: dict[str, Any] = {}
+        if self.engine_name == "ledger" and self._engine is not None:
+            # the live cohorts after the latest bar (side 0 long / 1 short, qty [base], lp [quote], ...)
+            cohorts = pd.DataFrame(self._engine.cohorts())
+            cohorts["side"] = np.where(cohorts["side"] == 0, "long", "short")
+            cohorts["notional"] = cohorts["qty"] * cohorts["lp"]
+            extra["cohorts"] = cohorts
         return Heatmap(
             times=pd.DatetimeIndex(pd.to_datetime(snap_times, utc=True), name="time"),
             price_edges=self.grid.edges,
@@ -428,6 +435,7 @@ class Estimator:
                 "mmr": None if cfg is None else cfg.mmr,
                 "symbol": self.symbol,
                 "units": {"long": "quote", "short": "quote", "ledger": "base", "liquidations": "quote"},
+                **extra,
             },
         )
 
