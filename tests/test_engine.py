@@ -305,9 +305,30 @@ def test_progress_bar_runs(market: Market, capsys: pytest.CaptureFixture[str]) -
     assert hm.shape == (len(market), 100)
 
 
-def test_position_size_is_rejected_clearly(market: Market) -> None:
-    with pytest.raises(NotImplementedError, match="position_size"):
-        estimate(market, Model(position_size=Leverage.tiers({5_000: 1.0})), bins=100)
+def test_position_sizes_use_their_brackets() -> None:
+    """A size distribution mixes brackets: each node's level is Binance's, bracket at the liquidation notional."""
+    from heatmap.exchanges import get
+
+    schedule = get("binance-usdm", "BTCUSDT")
+    close = 60_000.0
+    rows = [(close, close, close, close, 100.0)] * 2
+    g = PriceGrid.log_spaced(20_000.0, 200_000.0, bins=4000)
+    lev = Leverage.tiers({20: 1.0})
+    sizes = Leverage.tiers({5_000.0: 0.6, 5_000_000.0: 0.4})
+    hm = estimate(_bars(rows), _simple(leverage=lev, passive_leverage=lev, position_size=sizes), grid=g)
+    for side in ("long", "short"):
+        want = np.zeros(g.n_bins)
+        for notional, w in ((5_000.0, 0.6), (5_000_000.0, 0.4)):
+            lp = float(liquidation_price(close, 20, side, qty=notional / close, schedule=schedule))
+            want[int(g.index_of(lp))] += 100.0 * w * lp
+        np.testing.assert_allclose(getattr(hm, side)[0], want, rtol=1e-6)
+    # big positions are capped at their bracket's max leverage (50x in the 3M-12M bracket)
+    capped = estimate(
+        _bars(rows),
+        _simple(leverage=Leverage.tiers({100: 1.0}), passive_leverage=lev, position_size=sizes),
+        grid=g,
+    )
+    assert capped.long[0].sum() > 0
 
 
 def test_uniform_funding_shift_conserves_mass_and_moves_the_mean() -> None:

@@ -53,6 +53,7 @@ CASES = [
     {"side_split": "funding", "split_strength": 1.0, "funding": False},
     {"entry": "typical", "turnover": 0.2},
     {"entry": "typical", "turnover": 0.2, "exit": "profitable", "decay_half_life": "12h"},
+    {"funding": False, "position_size": Leverage.tiers({2_000.0: 0.5, 800_000.0: 0.3, 20_000_000.0: 0.2})},
 ]
 
 
@@ -66,7 +67,8 @@ def test_engines_agree_exactly_where_the_grid_is_exact(market: Market, grid: Pri
     assert list(fast.times) == list(ref.times)
     # "nearest" closes part of the bin where the closed amount runs out: the grid takes the same share of every
     # level in it, the ledger the nearest levels first — exact up to that one bin per close
-    tol = 0.01 if case.get("exit") == "nearest" else 1e-6
+    # (several position sizes give several levels per bar, which may share a bin and be liquidated together)
+    tol = 0.01 if case.get("exit") == "nearest" or "position_size" in case else 1e-6
     assert l1(fast, ref).max() <= tol
     assert fast.ledger is not None and ref.ledger is not None
     scale = float(market.frame["open_interest"].max())

@@ -52,6 +52,9 @@ class EngineConfig:
         Sub-bin entry resolution of the grid kernels.
     leverage_nodes, entry_nodes : int
         Discretisation of the ledger engine (continuous leverage laws; triangular entries).
+    sizes : tuple of (weight, mmr, cum_over_notional, max_leverage, notional)
+        Position-size nodes (from ``Model.position_size``): each size's bracket (taken at the entry notional) and
+        leverage cap. Empty: every position in the first bracket with ``cum = 0`` (the default).
     """
 
     leverage: Leverage
@@ -64,6 +67,7 @@ class EngineConfig:
     subbins: int = 32
     leverage_nodes: int = 64
     entry_nodes: int = 16
+    sizes: tuple[tuple[float, float, float, float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.entry not in ("close", "typical", "triangular"):
@@ -76,6 +80,11 @@ class EngineConfig:
             raise ValueError(f"decay (share kept per bar) must be in (0, 1], got {self.decay!r}")
         if not (0.0 <= self.mmr < 1.0):
             raise ValueError(f"mmr must be in [0, 1), got {self.mmr!r}")
+        for i, node in enumerate(self.sizes):
+            if len(node) != 5 or not (node[0] > 0 and 0 <= node[1] < 1 and node[2] >= 0 and node[3] >= 1):
+                raise ValueError(
+                    f"sizes[{i}] = {node!r}: expected (weight > 0, mmr in [0, 1), cum/N >= 0, max lev >= 1, N)"
+                )
         for name in ("age_blocks", "subbins", "leverage_nodes", "entry_nodes"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
@@ -140,3 +149,19 @@ def decay_factor(half_life: Any, freq: Any) -> float:
     if hl <= pd.Timedelta(0):
         raise ValueError(f"decay_half_life must be a positive duration, got {half_life!r}")
     return float(math.exp(-math.log(2.0) * (pd.Timedelta(freq) / hl)))
+
+
+def size_laws(config: EngineConfig, leverage: Leverage) -> list[tuple[float, float, float, Leverage, float]]:
+    """Per position-size node: ``(weight, mmr, cum/N, leverage law capped at the bracket, notional N)``."""
+    if not config.sizes:
+        return [(1.0, config.mmr, 0.0, leverage, 0.0)]
+    out = []
+    for w, mmr, c, max_lev, notional in config.sizes:
+        lev = leverage
+        if lev.max_leverage > max_lev:
+            try:
+                lev = lev.truncate(max_lev)
+            except ValueError:  # no tier inside the cap: such positions take the cap
+                lev = lev.truncate(max_lev, excess="cap")
+        out.append((w, mmr, c, lev, notional))
+    return out

@@ -84,12 +84,12 @@ def _default_model() -> Model:
 
 def _resolve_config(model: Model, freq: pd.Timedelta, age_blocks: int | None) -> EngineConfig:
     schedule = model.resolved_schedule()
-    if model.position_size is not None:
-        raise NotImplementedError(
-            "position_size: the engines use the schedule's first bracket (cum = 0, positions small relative to "
-            "the bracket floors); a position-size distribution is not supported yet — set position_size=None"
-        )
     mmr = float(np.asarray(schedule.mmr)[0])
+    sizes: tuple[tuple[float, float, float, float, float], ...] = ()
+    if model.position_size is not None:
+        sizes = _size_nodes(model.position_size, schedule)
+        # funding moves every level of a bin together: use the size-weighted bracket rate for the shift
+        mmr = float(sum(w * m for w, m, *_ in sizes))
     max_lev = float(schedule.max_leverage)
     lev = model.leverage
     passive = model.passive_leverage
@@ -108,6 +108,36 @@ def _resolve_config(model: Model, freq: pd.Timedelta, age_blocks: int | None) ->
         exit=model.exit,
         decay=decay_factor(model.decay_half_life, freq),
         age_blocks=int(age_blocks),
+        sizes=sizes,
+    )
+
+
+#: Nodes used to discretise a continuous position-size distribution.
+SIZE_NODES = 12
+
+
+def _size_nodes(dist: Any, schedule: Any) -> tuple[tuple[float, float, float, float, float], ...]:
+    """Discretise a position-size law [quote] and look up each node's bracket at its entry notional."""
+    from heatmap.leverage import Leverage
+
+    if isinstance(dist, Leverage):
+        nodes, weights = dist.discretize(SIZE_NODES)
+    else:
+        q = (np.arange(SIZE_NODES) + 0.5) / SIZE_NODES
+        nodes, weights = np.asarray(dist.ppf(q), dtype=float), np.full(SIZE_NODES, 1.0 / SIZE_NODES)
+    nodes = np.asarray(nodes, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    if np.any(~np.isfinite(nodes)) or np.any(nodes <= 0):
+        raise ValueError(
+            f"position_size: nodes must be finite positive notionals [quote], got {nodes.tolist()}"
+        )
+    mmr, cum, max_lev = schedule.lookup(nodes, clip=True)
+    return tuple(
+        (float(w), float(m), float(c) / float(n), float(ml), float(n))
+        for w, m, c, ml, n in zip(
+            weights, np.atleast_1d(mmr), np.atleast_1d(cum), np.atleast_1d(max_lev), nodes, strict=True
+        )
+        if w > 0
     )
 
 

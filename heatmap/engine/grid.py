@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from heatmap.engine.base import Bars, EngineConfig, Outputs
-from heatmap.engine.kernels import Kernel, build_kernel
+from heatmap.engine.base import Bars, EngineConfig, Outputs, size_laws
+from heatmap.engine.kernels import Kernel, build_kernel, combine_kernels
 from heatmap.engine.steps import (
     consume_long,
     consume_short,
@@ -30,6 +30,7 @@ from heatmap.engine.steps import (
     triangular_bin_masses,
 )
 from heatmap.grid import PriceGrid
+from heatmap.leverage import Leverage
 
 __all__ = ["GridEngine"]
 
@@ -72,12 +73,20 @@ class GridEngine:
     def _build(self) -> None:
         c, g = self.config, self.grid
         span = g.n_bins + 2
-        kw: dict[str, Any] = {"mmr": c.mmr, "log_step": g.log_step, "span": span, "subbins": c.subbins}
-        self.k_spec = {s: build_kernel(c.leverage, s, **kw) for s in _SIDES}  # type: ignore[arg-type]
+        kw: dict[str, Any] = {"log_step": g.log_step, "span": span, "subbins": c.subbins}
+
+        def kernel(lev: Leverage, side: str) -> Kernel:
+            # one kernel per position-size node (its bracket and leverage cap), mixed by the size weights
+            parts = [
+                (w, build_kernel(law, side, mmr=m, cum_ratio=cr, **kw))  # type: ignore[arg-type]
+                for w, m, cr, law, _ in size_laws(c, lev)
+            ]
+            return combine_kernels(parts)
+
+        self.k_spec = {s: kernel(c.leverage, s) for s in _SIDES}
         same = c.passive_leverage == c.leverage
-        self.k_pass = (
-            self.k_spec if same else {s: build_kernel(c.passive_leverage, s, **kw) for s in _SIDES}  # type: ignore[arg-type]
-        )
+        self.k_pass = self.k_spec if same else {s: kernel(c.passive_leverage, s) for s in _SIDES}
+
         self.same_kernels = same
         # discrete leverage: every bin holds a few exact levels, moved as points by funding; continuous laws
         # spread content through the bins and are moved as such (see steps.shift_uniform)

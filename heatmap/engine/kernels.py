@@ -39,14 +39,18 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from heatmap.leverage import Leverage
 
-__all__ = ["Kernel", "build_kernel", "lp_ratio_cdf", "DEFAULT_SUBBINS"]
+__all__ = ["DEFAULT_SUBBINS", "Kernel", "build_kernel", "combine_kernels", "lp_ratio_cdf"]
 
 #: Sub-bin positions per bin at which point entries are resolved (entries land within ``h / (2 S)``).
 DEFAULT_SUBBINS = 32
 
 
 def lp_ratio_cdf(
-    leverage: Leverage, side: Literal["long", "short"], mmr: float, y: NDArray[np.float64]
+    leverage: Leverage,
+    side: Literal["long", "short"],
+    mmr: float,
+    y: NDArray[np.float64],
+    cum_ratio: float = 0.0,
 ) -> NDArray[np.float64]:
     """``P(log(LP/E) <= y)`` over positions that *can* be liquidated plus, for longs, those that never can.
 
@@ -61,6 +65,8 @@ def lp_ratio_cdf(
         Maintenance-margin rate [fraction] of the bracket.
     y : ndarray
         Log price ratios.
+    cum_ratio : float, default 0
+        ``cum / N``: the bracket's maintenance amount over the position's entry notional (0 for small positions).
 
     Examples
     --------
@@ -72,14 +78,14 @@ def lp_ratio_cdf(
     """
     y = np.asarray(y, dtype=np.float64)
     if side == "long":
-        v = 1.0 - (1.0 - mmr) * np.exp(y)
+        v = 1.0 - cum_ratio - (1.0 - mmr) * np.exp(y)
         pos = v > 0
         lev = np.divide(1.0, v, out=np.full(y.shape, np.inf), where=pos)
         # exact atoms: 1/v may round just below a tier leverage; nudge by a relative 1e-12
         out = np.where(pos, leverage.cdf(lev * (1.0 + 1e-12)), 1.0)
         return np.asarray(out, dtype=np.float64)
     if side == "short":
-        u = (1.0 + mmr) * np.exp(y) - 1.0
+        u = (1.0 + mmr) * np.exp(y) - 1.0 - cum_ratio
         return np.asarray(leverage.margin_fraction_cdf(u * (1.0 + 1e-12)), dtype=np.float64)
     raise ValueError(f"side must be 'long' or 'short', got {side!r}")
 
@@ -127,16 +133,16 @@ class Kernel:
 
 
 def _atoms(
-    leverage: Leverage, side: str, mmr: float, h: float
+    leverage: Leverage, side: str, mmr: float, h: float, cum_ratio: float = 0.0
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
     nodes, w = leverage.discretize()
     nodes, w = np.asarray(nodes, dtype=np.float64), np.asarray(w, dtype=np.float64)
     if side == "long":
-        k = (1.0 - 1.0 / nodes) / (1.0 - mmr)
+        k = (1.0 - 1.0 / nodes - cum_ratio) / (1.0 - mmr)
         ok = k > 0
         never = float(w[~ok].sum())
         return np.log(k[ok]) / h, w[ok], never
-    k = (1.0 + 1.0 / nodes) / (1.0 + mmr)
+    k = (1.0 + 1.0 / nodes + cum_ratio) / (1.0 + mmr)
     return np.log(k) / h, w, 0.0
 
 
@@ -148,6 +154,7 @@ def build_kernel(
     log_step: float,
     span: int,
     subbins: int = DEFAULT_SUBBINS,
+    cum_ratio: float = 0.0,
 ) -> Kernel:
     """Tabulate the liquidation-price kernel of one side on a grid of log step ``log_step``.
 
@@ -169,6 +176,8 @@ def build_kernel(
         counts as off-grid.
     subbins : int, default 32
         ``S``, sub-bin entry positions.
+    cum_ratio : float, default 0
+        ``cum / N`` of the bracket for positions of entry notional ``N`` (see :func:`lp_ratio_cdf`).
 
     Returns
     -------
@@ -185,7 +194,7 @@ def build_kernel(
     atoms: NDArray[np.float64] | None
     atom_w: NDArray[np.float64] | None
     if leverage.is_discrete:
-        y, wa, never = _atoms(leverage, side, mmr, h)
+        y, wa, never = _atoms(leverage, side, mmr, h, cum_ratio)
         keep = (y > -span) & (y < span)
         y, wa = y[keep], wa[keep]
         if y.size == 0:
@@ -206,19 +215,23 @@ def build_kernel(
             top = -math.log1p(-mmr)  # log k_long at u = 0
             o_lo, o_hi = -span, math.floor(top / h) + 1
             u_max = 1.0 / leverage.min_leverage
-            if u_max < 1.0:
-                lowest = math.log((1.0 - u_max) / (1.0 - mmr))
+            if u_max + cum_ratio < 1.0:
+                lowest = math.log((1.0 - u_max - cum_ratio) / (1.0 - mmr))
                 o_lo = max(o_lo, math.floor(lowest / h) - 1)
         else:
-            bottom = math.log((1.0 + 1.0 / leverage.max_leverage) / (1.0 + mmr))
+            bottom = math.log((1.0 + 1.0 / leverage.max_leverage + cum_ratio) / (1.0 + mmr))
             o_lo = math.floor(bottom / h) - 1
-            o_hi = max(o_lo + 1, min(span, math.ceil(math.log(2.0 / (1.0 + mmr)) / h) + 1))
-        never = float(lp_ratio_cdf(leverage, "long", mmr, np.array([-np.inf]))[0]) if side == "long" else 0.0
+            o_hi = max(o_lo + 1, min(span, math.ceil(math.log((2.0 + cum_ratio) / (1.0 + mmr)) / h) + 1))
+        never = (
+            float(lp_ratio_cdf(leverage, "long", mmr, np.array([-np.inf]), cum_ratio)[0])
+            if side == "long"
+            else 0.0
+        )
         n = o_hi - o_lo + 1
         # G on the fine lattice v = m / S (bin units, relative to the entry bin's lower edge)
         m0 = o_lo * S - (S - 1)
         m = np.arange(m0, (o_hi + 1) * S + 1)
-        Gf = lp_ratio_cdf(leverage, side, mmr, np.asarray(m * (h / S), dtype=np.float64))
+        Gf = lp_ratio_cdf(leverage, side, mmr, np.asarray(m * (h / S), dtype=np.float64), cum_ratio)
         trap = np.concatenate([[0.0], np.cumsum(0.5 * (Gf[1:] + Gf[:-1]) / S)])
         # row s (entry at j + s/S): bin o of the LP spans v in [o, o + 1) -> lattice m in [o S - s, o S - s + S]
         a = (np.arange(o_lo, o_hi + 1)[None, :] * S - np.arange(S)[:, None]) - m0
@@ -245,6 +258,50 @@ def build_kernel(
         never=never,
         cumw=cumw,
         cumu=cumu,
+        atoms=atoms,
+        atom_weights=atom_w,
+    )
+
+
+def combine_kernels(parts: list[tuple[float, Kernel]]) -> Kernel:
+    """The mixture ``sum w_i K_i`` of kernels on the same grid (e.g. one per position-size node).
+
+    Examples
+    --------
+    >>> from heatmap.leverage import Leverage
+    >>> a = build_kernel(Leverage.tiers({10: 1.0}), "long", mmr=0.004, log_step=0.01, span=100)
+    >>> b = build_kernel(Leverage.tiers({20: 1.0}), "long", mmr=0.01, log_step=0.01, span=100)
+    >>> k = combine_kernels([(0.5, a), (0.5, b)])
+    >>> float(k.weights[0].sum()), len(k.atoms)
+    (1.0, 2)
+    """
+    if len(parts) == 1 and parts[0][0] == 1.0:
+        return parts[0][1]
+    lo = min(k.offset for _, k in parts)
+    hi = max(k.offset + k.weights.shape[1] for _, k in parts)
+    S = parts[0][1].weights.shape[0]
+    w = np.zeros((S, hi - lo))
+    z = np.zeros((S, hi - lo))
+    for wt, k in parts:
+        a = k.offset - lo
+        w[:, a : a + k.weights.shape[1]] += wt * k.weights
+        z[:, a : a + k.weights.shape[1]] += wt * k.moments
+    never = float(sum(wt * k.never for wt, k in parts))
+    atoms: NDArray[np.float64] | None = None
+    atom_w: NDArray[np.float64] | None = None
+    if all(k.atoms is not None and k.atom_weights is not None for _, k in parts):
+        atoms = np.concatenate([np.asarray(k.atoms) for _, k in parts])
+        atom_w = np.concatenate([wt * np.asarray(k.atom_weights) for wt, k in parts])
+    uni = w.mean(axis=0)
+    return Kernel(
+        weights=w,
+        moments=z,
+        uniform=uni,
+        moments_uniform=z.mean(axis=0),
+        offset=int(lo),
+        never=never,
+        cumw=np.concatenate([np.zeros((S, 1)), np.cumsum(w, axis=1)], axis=1),
+        cumu=np.concatenate([[0.0], np.cumsum(uni)]),
         atoms=atoms,
         atom_weights=atom_w,
     )

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from heatmap.engine.base import Bars, EngineConfig, Outputs
+from heatmap.engine.base import Bars, EngineConfig, Outputs, size_laws
 from heatmap.grid import PriceGrid
 from heatmap.leverage import Leverage
 from heatmap.margin import funding_shift, liquidation_price
@@ -64,8 +64,8 @@ class LedgerEngine:
     def __init__(self, config: EngineConfig, grid: PriceGrid) -> None:
         self.config = config
         self.grid = grid
-        self.spec = _nodes(config.leverage, config.leverage_nodes)
-        self.passive = _nodes(config.passive_leverage, config.leverage_nodes)
+        self.spec = self._laws(config.leverage)
+        self.passive = self._laws(config.passive_leverage)
         self.same = config.passive_leverage == config.leverage
         self.c: dict[str, NDArray[Any]] = {
             "side": np.zeros(0, np.int8),
@@ -73,6 +73,15 @@ class LedgerEngine:
             **{k: np.zeros(0) for k in ("entry", "leverage", "qty", "lp", "mmr", "funding")},
         }
         self.bar = 0
+
+    def _laws(
+        self, lev: Leverage
+    ) -> list[tuple[float, float, float, float, NDArray[np.float64], NDArray[np.float64]]]:
+        """Per position-size node: ``(weight, mmr, cum, notional, leverage nodes, leverage weights)``."""
+        return [
+            (w, m, cr * n, n, *_nodes(law, self.config.leverage_nodes))
+            for w, m, cr, law, n in size_laws(self.config, lev)
+        ]
 
     # -- state ------------------------------------------------------------------------------------------------
     def regrid(self, grid: PriceGrid) -> None:
@@ -228,20 +237,37 @@ class LedgerEngine:
                 continue
             ws = w_long if s == 0 else 1.0 - w_long
             parts = [(self.spec, 1.0)] if self.same else [(self.spec, ws), (self.passive, 1.0 - ws)]
-            for (nodes, wl), share in parts:
+            for laws, share in parts:
                 if share <= 0:
                     continue
-                E2, L2 = np.meshgrid(e, nodes, indexing="ij")
-                E, L = E2.ravel(), L2.ravel()
-                W = (np.outer(we, wl) * amount * share).ravel()
-                lp = liquidation_price(E, L, "long" if s == 0 else "short", mmr=cfg.mmr)
-                new["side"].append(np.full(E.size, s, np.int8))
-                new["bar"].append(np.full(E.size, self.bar, np.int64))
-                new["entry"].append(E)
-                new["leverage"].append(L)
-                new["qty"].append(W)
-                new["lp"].append(np.asarray(lp, dtype=np.float64))
-                new["mmr"].append(np.full(E.size, cfg.mmr))
-                new["funding"].append(np.zeros(E.size))
+                for w_size, mmr, cum, notional, nodes, wl in laws:
+                    E2, L2 = np.meshgrid(e, nodes, indexing="ij")
+                    E, L = E2.ravel(), L2.ravel()
+                    W = (np.outer(we, wl) * amount * share * w_size).ravel()
+                    side = "long" if s == 0 else "short"
+                    if notional > 0:  # a position of this entry notional: qty = N / E, the bracket's cum
+                        lp = liquidation_price(E, L, side, mmr=mmr, cum=cum, qty=notional / E)
+                    else:
+                        lp = liquidation_price(E, L, side, mmr=mmr)
+                    self._append(new, s, E, L, W, np.asarray(lp, dtype=np.float64), mmr)
         if new["qty"]:
             self.c = {k: np.concatenate([self.c[k], *new[k]]) for k in _FIELDS}
+
+    def _append(
+        self,
+        new: dict[str, list[NDArray[Any]]],
+        s: int,
+        E: NDArray[np.float64],
+        L: NDArray[np.float64],
+        W: NDArray[np.float64],
+        lp: NDArray[np.float64],
+        mmr: float,
+    ) -> None:
+        new["side"].append(np.full(E.size, s, np.int8))
+        new["bar"].append(np.full(E.size, self.bar, np.int64))
+        new["entry"].append(E)
+        new["leverage"].append(L)
+        new["qty"].append(W)
+        new["lp"].append(lp)
+        new["mmr"].append(np.full(E.size, mmr))
+        new["funding"].append(np.zeros(E.size))
