@@ -359,3 +359,26 @@ def test_continuous_leverage_maps_have_no_empty_stripes() -> None:
     deep = (hm.centers > 1.15 * price) & (hm.centers < 1.4 * price)
     band = row[deep]
     assert band.min() > 0.2 * np.median(band)
+
+
+def test_small_triangular_masses_match_the_array_version() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from heatmap.engine.steps import triangular_bin_masses_small
+
+    g = PriceGrid.log_spaced(90.0, 120.0, bins=300)
+    edges = g.edges.tolist()
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.floats(100.0, 110.0), st.floats(0.0, 1.0), st.floats(1e-6, 0.004))
+    def check(low: float, where: float, width: float) -> None:
+        high = low * (1 + width)
+        mode = low + where * (high - low)
+        small = triangular_bin_masses_small(edges, math.log(g.edges[0]), 1 / g.log_step, low, mode, high)
+        j0, w = triangular_bin_masses(g, low, mode, high)
+        if small is not None:
+            assert small[0] == j0
+            np.testing.assert_allclose(small[1], w, atol=1e-12)
+
+    check()

@@ -28,6 +28,7 @@ from heatmap.engine.steps import (
     shift_uniform,
     take,
     triangular_bin_masses,
+    triangular_bin_masses_small,
 )
 from heatmap.grid import PriceGrid
 from heatmap.leverage import Leverage
@@ -94,6 +95,7 @@ class GridEngine:
         n = max(k.weights.shape[1] for k in (*self.k_spec.values(), *self.k_pass.values()))
         self.buf = np.empty(n + g.n_bins + 2)
         self.buf2 = np.empty((n + g.n_bins + 2, 2))
+        self.flat = self.buf2.reshape(-1)  # the same memory, flat (gemv output)
         # interleaved (mass, moment) tables per kernel, keyed by id
         self.kz = {
             id(k): np.ascontiguousarray(np.stack([k.weights, k.moments], axis=-1))
@@ -211,6 +213,7 @@ class GridEngine:
         rows = out.snap_rows.tolist()
         mmr = c.mmr
         sc = self.scale
+        edges_list = grid.edges.tolist()
         for t in range(len(bars)):
             # 1. funding settlement: every level moves by the same dollar amount (mass conserved; off-grid -> off)
             f = fr[t]
@@ -274,7 +277,12 @@ class GridEngine:
                 r = 0 if single else self._new_block(bars, t)
                 w = share[t]
                 if entry_mode == "triangular" and bhi[t] > blo[t]:
-                    j0, ew = triangular_bin_masses(grid, blo[t], bcl[t], bhi[t])
+                    small = triangular_bin_masses_small(edges_list, lx0, inv_h, blo[t], bcl[t], bhi[t])
+                    if small is not None:
+                        j0, ew_list = small
+                        ew = np.array(ew_list)
+                    else:
+                        j0, ew = triangular_bin_masses(grid, blo[t], bcl[t], bhi[t])
                     self._add_spread(0, r, j0, ew, op_l, w, kL, pL)
                     self._add_spread(1, r, j0, ew, op_s, 1.0 - w, kS, pS)
                 else:
@@ -500,12 +508,11 @@ class GridEngine:
             inv = 1.0 / self.scale[si]
             mix[0] = a_spec * inv
             mix[1] = a_pass * inv
-            flat = self.buf2.reshape(-1)[: 2 * (t1 - t0)]
-            np.dot(table[2 * t0 : 2 * t1], mix, out=flat)
+            m = t1 - t0
+            np.dot(table[2 * t0 : 2 * t1], mix, out=self.flat[: 2 * m])
             seg = self.qz[si, r, start + t0 : start + t1]
-            seg += flat.reshape(-1, 2)
-            c1, c0 = cum[t1], cum[t0]
-            placed = a_spec * (c1[0] - c0[0]) + a_pass * (c1[1] - c0[1])
+            seg += self.buf2[:m]
+            placed = a_spec * (cum[t1, 0] - cum[t0, 0]) + a_pass * (cum[t1, 1] - cum[t0, 1])
             if si == 0:
                 if start + t1 > self.hi:
                     self.hi = start + t1
@@ -556,6 +563,12 @@ class GridEngine:
         self.scale[si] = sc
 
     def _close(self, si: int, amount: float, held: float, mode: str, price: float) -> None:
+        if mode == "proportional" and not self.blocks and amount < held:  # the common case: O(1)
+            keep = 1.0 - amount / held
+            self._rescale(si, keep)
+            self.off[si, 0] *= keep
+            self.tot[si, 0] *= keep
+            return
         mass, mom, off, tot = self.mass[si], self.mom[si], self.off[si], self.tot[si]
         P = self.grid.n_bins
         a, b = (0, self.hi) if si == 0 else (self.lo, P)

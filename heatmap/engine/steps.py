@@ -38,6 +38,7 @@ __all__ = [
     "shift_uniform",
     "take",
     "triangular_bin_masses",
+    "triangular_bin_masses_small",
 ]
 
 
@@ -248,6 +249,46 @@ def take(q: NDArray[np.float64], z: NDArray[np.float64], amount: float, *, from_
     qv[k] *= keep
     zv[k] *= keep
     return amount
+
+
+def triangular_bin_masses_small(
+    edges: list[float], lx0: float, inv_h: float, low: float, mode: float, high: float, max_bins: int = 4
+) -> tuple[int, list[float]] | None:
+    """:func:`triangular_bin_masses` on python floats for a bar spanning at most ``max_bins`` bins, else None.
+
+    ``edges`` is the grid's edge list, ``lx0 = log(edges[0])``, ``inv_h = 1 / log_step`` (cheap per bar).
+
+    Examples
+    --------
+    >>> g = PriceGrid.log_spaced(1.0, 16.0, bins=4)
+    >>> j0, w = triangular_bin_masses_small(g.edges.tolist(), 0.0, 1 / g.log_step, 1.0, 1.0, 4.0)
+    >>> j0, [round(x, 6) for x in w]
+    (0, [0.555556, 0.444444])
+    """
+    span = high - low
+    if span <= 0:
+        return None
+    P = len(edges) - 1
+    j0 = math.floor((math.log(low) - lx0) * inv_h)
+    j1 = max(j0, math.ceil((math.log(high) - lx0) * inv_h) - 1)
+    if j0 < 0 or j1 >= P or j1 - j0 >= max_bins:
+        return None
+    if not (edges[j0] <= low and high <= edges[j1 + 1]):  # float edge cases of the logs
+        return None
+    out = []
+    prev = 0.0
+    left = span * (mode - low)
+    right = span * (high - mode)
+    for e in edges[j0 + 1 : j1 + 1]:
+        x = min(max(e, low), high)
+        if x <= mode:
+            cdf = (x - low) ** 2 / left if left > 0 else 0.0
+        else:
+            cdf = 1.0 - (high - x) ** 2 / right if right > 0 else 1.0
+        out.append(cdf - prev)
+        prev = cdf
+    out.append(1.0 - prev)
+    return j0, out
 
 
 def triangular_bin_masses(
