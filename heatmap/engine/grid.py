@@ -62,6 +62,7 @@ class GridEngine:
         self.block_bar = np.full(B, -1, dtype=np.int64)
         self.block_entry = np.zeros(B)
         self.bar = 0  # bars processed
+        self._zbuf: tuple[NDArray[Any], NDArray[Any]] | None = None  # snapshot moments (reused)
         self._build()
 
     def _set_storage(self, qz: NDArray[np.float64]) -> None:
@@ -213,6 +214,12 @@ class GridEngine:
         rows = out.snap_rows.tolist()
         mmr = c.mmr
         sc = self.scale
+        written: list[int] = []
+        zL = zS = snapL
+        if single and len(snapL):
+            if self._zbuf is None or self._zbuf[0].shape != snapL.shape:
+                self._zbuf = (np.zeros_like(snapL), np.zeros_like(snapS))
+            zL, zS = self._zbuf
         edges_list = grid.edges.tolist()
         for t in range(len(bars)):
             # 1. funding settlement: every level moves by the same dollar amount (mass conserved; off-grid -> off)
@@ -339,9 +346,34 @@ class GridEngine:
                 )
             k = rows[t]
             if k >= 0:
-                snapL[k] = self._values(0)
-                snapS[k] = self._values(1)
+                if single:  # store mass and moment now, convert to notional for all rows at once below
+                    np.multiply(mass[0, 0], sc[0], out=snapL[k], casting="same_kind")
+                    np.multiply(mom[0, 0], sc[0], out=zL[k], casting="same_kind")
+                    np.multiply(mass[1, 0], sc[1], out=snapS[k], casting="same_kind")
+                    np.multiply(mom[1, 0], sc[1], out=zS[k], casting="same_kind")
+                    written.append(k)
+                else:
+                    snapL[k] = self._values(0)
+                    snapS[k] = self._values(1)
             self.bar += 1
+        if written:
+            self._finish_snapshots(snapL, zL, written)
+            self._finish_snapshots(snapS, zS, written)
+
+    def _finish_snapshots(self, snap: NDArray[Any], zs: NDArray[Any], written: list[int]) -> None:
+        """Rows of (mass, moment) -> notional ``mass x level price``, vectorised over snapshots."""
+        lower = self.grid.edges.astype(np.float32)[:-1]
+        h = np.float32(self.h)
+        idx = np.asarray(written)
+        for a in range(0, idx.size, 256):
+            rows = idx[a : a + 256]
+            q = snap[rows]
+            mu = zs[rows] / np.maximum(q, np.float32(1e-30))
+            mu *= h
+            np.exp(mu, out=mu)
+            mu *= lower
+            mu *= q
+            snap[rows] = mu
 
     # -- helpers ----------------------------------------------------------------------------------------------
     def _add_point(
