@@ -67,7 +67,7 @@ def snapshot_stride(n_bars: int, bins: int, *, budget: int = MEMORY_BUDGET) -> i
     >>> snapshot_stride(8_760, 1_000)
     1
     >>> snapshot_stride(525_600, 1_000)
-    17
+    16
     """
     if n_bars <= 0:
         return 1
