@@ -132,6 +132,8 @@ class GridEngine:
             for k in (*self.k_spec.values(), *self.k_pass.values())
         }
         self.P = g.n_bins
+        self.lower = np.array(g.edges[:-1])
+        self.lower_list = self.lower.tolist()
         self.lx0 = math.log(g.edges[0])
         self.h = g.log_step
 
@@ -241,20 +243,24 @@ class GridEngine:
             x = (log(clo[t]) - lx0) * inv_h
             liq_q_l = liq_v_l = 0.0
             if x < self.hi:
-                removed, liq_v_l = consume_long(mass[0], mom[0], x, grid, self.hi)
-                removed *= sc[0]
-                liq_v_l *= sc[0]
-                tot[0] -= removed
-                liq_q_l = float(removed.sum())
+                if single:
+                    liq_q_l, liq_v_l = self._consume_single(0, x)
+                    tot[0, 0] -= liq_q_l
+                else:
+                    removed, liq_v_l = consume_long(mass[0], mom[0], x, grid, self.hi)
+                    tot[0] -= removed
+                    liq_q_l = float(removed.sum())
                 self.hi = max(math.floor(x) + 1, 0)
             y = (log(chi[t]) - lx0) * inv_h
             liq_q_s = liq_v_s = 0.0
             if y >= self.lo:
-                removed, liq_v_s = consume_short(mass[1], mom[1], y, grid, self.lo)
-                removed *= sc[1]
-                liq_v_s *= sc[1]
-                tot[1] -= removed
-                liq_q_s = float(removed.sum())
+                if single:
+                    liq_q_s, liq_v_s = self._consume_single(1, y)
+                    tot[1, 0] -= liq_q_s
+                else:
+                    removed, liq_v_s = consume_short(mass[1], mom[1], y, grid, self.lo)
+                    tot[1] -= removed
+                    liq_q_s = float(removed.sum())
                 self.lo = min(math.floor(y), P)
             liq[t, 0] = liq_v_l
             liq[t, 1] = liq_v_s
@@ -376,6 +382,38 @@ class GridEngine:
             snap[rows] = mu
 
     # -- helpers ----------------------------------------------------------------------------------------------
+    def _consume_single(self, si: int, x: float) -> tuple[float, float]:
+        """Single-row :func:`steps.consume_long` / :func:`steps.consume_short`: (qty [base], notional [quote])."""
+        qz = self.qz[si, 0]
+        P = self.P
+        i = math.floor(x)
+        qty = value = 0.0
+        if si == 0:
+            a, b = (i + 1 if i >= 0 else 0), self.hi
+            part = 0 <= i < b
+        else:
+            a, b = self.lo, (i if i < P else P)
+            part = self.lo <= i < P
+        if a < b:
+            seg = qz[a:b]
+            q = seg[:, 0]
+            qty = float(q.sum())
+            if qty > 0.0:
+                mu = seg[:, 1] / np.maximum(q, 1e-300)
+                mu *= self.h
+                np.exp(mu, out=mu)
+                value = float(np.dot(q * mu, self.lower[a:b]))
+            seg[:] = 0.0
+        if part:
+            qi, zi = qz[i]
+            theta = (x - i) * qi  # the bin's content goes when its mean level is crossed
+            if qi > 0.0 and (zi >= theta if si == 0 else zi <= theta):
+                qty += qi
+                value += qi * self.lower_list[i] * math.exp(self.h * zi / qi)
+                qz[i] = 0.0
+        sc = self.scale[si]
+        return qty * sc, value * sc
+
     def _add_point(
         self, si: int, r: int, xe: float, S: int, amount: float, w: float, ks: Kernel, kp: Kernel
     ) -> None:
