@@ -219,8 +219,9 @@ class GridEngine:
         written: list[int] = []
         zL = zS = snapL
         if single and len(snapL):
-            if self._zbuf is None or self._zbuf[0].shape != snapL.shape:
-                self._zbuf = (np.zeros_like(snapL), np.zeros_like(snapS))
+            shape = (*snapL.shape, 2)  # (mass, moment) per bin, as stored
+            if self._zbuf is None or self._zbuf[0].shape != shape:
+                self._zbuf = (np.zeros(shape, np.float32), np.zeros(shape, np.float32))
             zL, zS = self._zbuf
         edges_list = grid.edges.tolist()
         for t in range(len(bars)):
@@ -353,10 +354,8 @@ class GridEngine:
             k = rows[t]
             if k >= 0:
                 if single:  # store mass and moment now, convert to notional for all rows at once below
-                    np.multiply(mass[0, 0], sc[0], out=snapL[k], casting="same_kind")
-                    np.multiply(mom[0, 0], sc[0], out=zL[k], casting="same_kind")
-                    np.multiply(mass[1, 0], sc[1], out=snapS[k], casting="same_kind")
-                    np.multiply(mom[1, 0], sc[1], out=zS[k], casting="same_kind")
+                    np.multiply(self.qz[0, 0], sc[0], out=zL[k], casting="same_kind")
+                    np.multiply(self.qz[1, 0], sc[1], out=zS[k], casting="same_kind")
                     written.append(k)
                 else:
                     snapL[k] = self._values(0)
@@ -373,8 +372,9 @@ class GridEngine:
         idx = np.asarray(written)
         for a in range(0, idx.size, 256):
             rows = idx[a : a + 256]
-            q = snap[rows]
-            mu = zs[rows] / np.maximum(q, np.float32(1e-30))
+            qz = zs[rows]
+            q = qz[..., 0]
+            mu = qz[..., 1] / np.maximum(q, np.float32(1e-30))
             mu *= h
             np.exp(mu, out=mu)
             mu *= lower

@@ -252,7 +252,7 @@ def take(q: NDArray[np.float64], z: NDArray[np.float64], amount: float, *, from_
 
 
 def triangular_bin_masses_small(
-    edges: list[float], lx0: float, inv_h: float, low: float, mode: float, high: float, max_bins: int = 4
+    edges: list[float], lx0: float, inv_h: float, low: float, mode: float, high: float, max_bins: int = 16
 ) -> tuple[int, list[float]] | None:
     """:func:`triangular_bin_masses` on python floats for a bar spanning at most ``max_bins`` bins, else None.
 
