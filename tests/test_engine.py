@@ -300,9 +300,25 @@ def test_snapshot_stride_and_last_bar(market: Market) -> None:
     assert list(full.times) == list(market.index)
 
 
-def test_progress_bar_runs(market: Market, capsys: pytest.CaptureFixture[str]) -> None:
-    hm = estimate(market, Model(), bins=100, progress=True)
-    assert hm.shape == (len(market), 100)
+def test_progress_bar_gives_the_same_result(market: Market, monkeypatch: pytest.MonkeyPatch) -> None:
+    import heatmap.engine.estimator as est_mod
+
+    monkeypatch.setattr(est_mod, "_PROGRESS_CHUNK", 50)  # several chunks through the progress path
+    hm = estimate(market, Model(), bins=100, progress=True, snapshot_every=7)
+    plain = estimate(market, Model(), bins=100, snapshot_every=7)
+    assert hm.shape == plain.shape
+    np.testing.assert_array_equal(hm.long, plain.long)
+    np.testing.assert_array_equal(hm.short, plain.short)
+
+
+def test_ledger_engine_mass_ledger_closes(market: Market) -> None:
+    hm = estimate(market.iloc[:48], Model(exit="nearest", decay_half_life="1D"), bins=300, engine="ledger")
+    led = hm.ledger
+    assert led is not None
+    for s in ("long", "short"):
+        flow = led[f"opened_{s}"] - led[f"liquidated_{s}"] - led[f"closed_{s}"] - led[f"decayed_{s}"]
+        held = led[f"held_{s}"].to_numpy()
+        np.testing.assert_allclose(flow.cumsum().to_numpy(), held, atol=1e-6 * held.max())
 
 
 def test_position_sizes_use_their_brackets() -> None:
