@@ -55,6 +55,8 @@ CHECKPOINT_VERSION = 1
 #: Bars of history kept to compute the speculative share of the next chunk (so chunks equal the batch run).
 SHARE_CONTEXT = 256
 _PROGRESS_CHUNK = 8192
+#: Extra factor a default grid grows by beyond what new prices need (see :meth:`Estimator.update`).
+GROWTH_HEADROOM = 1.25
 #: Age blocks of the grid engine for the "oldest" and "profitable" exits (see :class:`EngineConfig`).
 DEFAULT_AGE_BLOCKS = 256
 
@@ -336,6 +338,10 @@ class Estimator:
         else:
             need_lo, need_hi = lo / DEFAULT_MARGIN, hi * DEFAULT_MARGIN
         if need_lo < self.grid.edges[0] or need_hi > self.grid.edges[-1]:
+            if (
+                not self._user_grid
+            ):  # head room, so that a trending stream does not regrid at every new extreme
+                need_lo, need_hi = need_lo / GROWTH_HEADROOM, need_hi * GROWTH_HEADROOM
             new = self.grid.extend(min(need_lo, self.grid.edges[0]), max(need_hi, self.grid.edges[-1]))
             off = self.grid.offset_in(new)
             if self._engine is not None:
