@@ -161,8 +161,8 @@ class Estimator:
         Assumptions (``Model()`` when omitted).
     grid : PriceGrid, optional
         Price grid. Default: :meth:`PriceGrid.for_market` of the first bars (``bins`` bins), grown with
-        :meth:`PriceGrid.extend` when later prices come within a factor 2.5 of its edges. A given grid is only
-        grown when prices leave it.
+        :meth:`PriceGrid.extend` when later prices come within a factor 2.5 of its edges (with a further 25 %
+        head room). A given grid is only grown when prices leave it. Growing never moves stored mass.
     bins : int, default 1000
         Bins of the default grid.
     snapshot_every : int, optional
