@@ -529,15 +529,26 @@ def _coinglass_like() -> Model:
 PRESETS: dict[str, Callable[[], Model]] = {
     "default": Model,
     "coinglass-like": _coinglass_like,
+    "binance-btc": lambda: _calibrated("binance-btc"),
+    "binance-btc-4h": lambda: _calibrated("binance-btc-4h"),
 }
 """Named models: name -> factory. Other modules register calibrated models here (e.g. ``PRESETS["x"] = f``).
 
 ``default``
     :class:`Model` with every default.
+``binance-btc`` / ``binance-btc-4h``
+    Calibrated on Binance BTC liquidations (see :mod:`heatmap.calibrated` and ``docs/validation.md``): the
+    engine run on the 1h path, or on 4h bars.
 ``coinglass-like``
     The fixed-tier picture of commercial maps: ``Leverage.preset("coinglass")`` tiers, new OI speculative on the
     side of the candle colour (``split_strength=1``), entry at the close, no funding drift, no turnover.
 """
+
+
+def _calibrated(name: str) -> Model:
+    from heatmap.calibrated import calibrated_model
+
+    return calibrated_model(name)
 
 
 def _defaults() -> Model:

@@ -124,9 +124,12 @@ def test_presets() -> None:
         False,
         0,
     )
-    assert "binance-btc" not in PRESETS
+    btc = Model.preset("binance-btc")
+    from heatmap.calibrated import calibrated_model
+
+    assert btc == calibrated_model("binance-btc")
     with pytest.raises(ValueError, match="unknown model preset"):
-        Model.preset("binance-btc")
+        Model.preset("binance-eth")
 
 
 def test_presets_registry_accepts_new_entries(monkeypatch: pytest.MonkeyPatch) -> None:
