@@ -28,6 +28,12 @@ _EXPORTS: dict[str, str] = {
     "maintenance_margin": "heatmap.margin",
     "cross_liquidation_price": "heatmap.margin",
     "funding_shift": "heatmap.margin",
+    "side_sign": "heatmap.margin",
+    "inverse_liquidation_price": "heatmap.margin",
+    "bybit_liquidation_price": "heatmap.margin",
+    "hyperliquid_liquidation_price": "heatmap.margin",
+    "gate_liquidation_price": "heatmap.margin",
+    "okx_liquidation_price": "heatmap.margin",
     "MarginSchedule": "heatmap.exchanges",
     # market data
     "Market": "heatmap.market",
@@ -35,6 +41,9 @@ _EXPORTS: dict[str, str] = {
     "simulate_world": "heatmap.synthetic",
     "synthetic_market": "heatmap.synthetic",
     "World": "heatmap.synthetic",
+    "read_liquidations": "heatmap.io",
+    "liquidations_per_bar": "heatmap.io",
+    "read_coinglass_market": "heatmap.io",
     # model
     "Leverage": "heatmap.leverage",
     "Model": "heatmap.model",
@@ -51,6 +60,10 @@ _EXPORTS: dict[str, str] = {
     "SqrtImpact": "heatmap.cascade",
     "simulate_cascade": "heatmap.cascade",
     "fragility_curve": "heatmap.cascade",
+    "CascadeResult": "heatmap.cascade",
+    "PositionRisk": "heatmap.risk",
+    "plot_fragility": "heatmap.cascade_plot",
+    "plot_cascade": "heatmap.cascade_plot",
     # figures
     "plot_heatmap": "heatmap.plot",
     "plot_map": "heatmap.plot",
@@ -59,12 +72,34 @@ _EXPORTS: dict[str, str] = {
     # scale-out
     "estimate_many": "heatmap.aggregate",
     "batch": "heatmap.aggregate",
+    "MultiHeatmap": "heatmap.aggregate",
     "explore": "heatmap.interactive",
 }
 
-_SUBMODULES = {"margin", "exchanges", "market", "io", "synthetic", "leverage", "model", "grid", "engine",
-               "result", "density", "clusters", "cascade", "risk", "validation", "plot", "export",
-               "aggregate", "interactive"}
+_SUBMODULES = {
+    "margin",
+    "exchanges",
+    "market",
+    "io",
+    "synthetic",
+    "leverage",
+    "model",
+    "grid",
+    "engine",
+    "result",
+    "density",
+    "clusters",
+    "cascade",
+    "risk",
+    "validation",
+    "plot",
+    "export",
+    "aggregate",
+    "interactive",
+    "cascade_plot",
+    "validation_plot",
+    "calibrated",
+}
 
 __all__ = ["__version__", *sorted(_EXPORTS), *sorted(_SUBMODULES)]
 

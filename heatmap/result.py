@@ -32,7 +32,9 @@ def _as_edges(edges: Any) -> np.ndarray:
         raise ValueError("price_edges must be finite and positive [quote]")
     if np.any(np.diff(arr) <= 0):
         bad = int(np.argmax(np.diff(arr) <= 0))
-        raise ValueError(f"price_edges must be strictly increasing; edge {bad + 1} ({arr[bad + 1]}) <= {arr[bad]}")
+        raise ValueError(
+            f"price_edges must be strictly increasing; edge {bad + 1} ({arr[bad + 1]}) <= {arr[bad]}"
+        )
     return arr
 
 
@@ -87,7 +89,9 @@ class Snapshot:
         for name in ("long", "short"):
             arr = np.asarray(getattr(self, name), dtype=float)
             if arr.shape != (edges.size - 1,):
-                raise ValueError(f"{name} must have shape ({edges.size - 1},) to match price_edges, got {arr.shape}")
+                raise ValueError(
+                    f"{name} must have shape ({edges.size - 1},) to match price_edges, got {arr.shape}"
+                )
             object.__setattr__(self, name, _readonly(arr))
         if not np.isfinite(self.price) or self.price <= 0:
             raise ValueError(f"price must be a positive finite number [quote], got {self.price!r}")
@@ -251,7 +255,7 @@ class Heatmap:
     @property
     def shape(self) -> tuple[int, int]:
         """(times, bins)."""
-        return self.long.shape  # type: ignore[return-value]
+        return (self.long.shape[0], self.long.shape[1])
 
     @property
     def total(self) -> pd.DataFrame:
@@ -279,7 +283,7 @@ class Heatmap:
         """The snapshot at integer position ``t`` or at the latest snapshot time ≤ timestamp ``t``."""
         i = self._position(t)
         time = self.times[i]
-        price = float(self.price.asof(time)) if time >= self.price.index[0] else float(self.price.iloc[0])
+        price = float(self.price.asof(time) if time >= self.price.index[0] else self.price.iloc[0])  # type: ignore[arg-type]
         return Snapshot(
             time=time,
             price_edges=self.price_edges,
