@@ -158,6 +158,7 @@ def figure(
         subplot_titles=("Estimated liquidation levels", "Map at hovered time"),
     )
     unit = "log10 USD" if norm == "log" else "USD"
+    zmin, zmax = _robust_limits(grid, norm)
     sides = ("long", "short") if side == "both" else (side,)
     for name in sides:
         values = grid.long if name == "long" else grid.short
@@ -177,6 +178,8 @@ def figure(
                     "y": 0.25 if name == "long" else 0.75,
                 },
                 hoverongaps=False,
+                zmin=zmin,
+                zmax=zmax,
             ),
             row=1,
             col=1,
@@ -228,7 +231,34 @@ def figure(
         yaxis_title="price [quote]",
         xaxis2_title="notional [USD]",
     )
+    fig.update_yaxes(range=list(_price_window(grid)))
     return fig
+
+
+def _robust_limits(grid: DisplayGrid, norm: Norm) -> tuple[float, float]:
+    """Colour limits from the non-zero cells: 99.5th percentile on top, at most 3 decades below it (log)."""
+    values = np.concatenate([grid.long.ravel(), grid.short.ravel()])
+    values = values[values > 0]
+    if values.size == 0:
+        return (0.0, 1.0)
+    hi = float(np.percentile(values, 99.5))
+    lo = float(np.percentile(values, 2.0))
+    if norm == "log":
+        top = float(np.log10(hi))
+        return (max(float(np.log10(lo)), top - 3.0), top)
+    return (0.0, hi)
+
+
+def _price_window(grid: DisplayGrid, mass: float = 0.98) -> tuple[float, float]:
+    """Price range holding ``mass`` of all notional, widened to include the price path."""
+    total = (grid.long + grid.short).sum(axis=0)
+    c = grid.centers
+    if total.sum() <= 0:
+        return (float(grid.price.min()) * 0.9, float(grid.price.max()) * 1.1)
+    cdf = np.cumsum(total) / total.sum()
+    lo = float(c[min(int(np.searchsorted(cdf, (1 - mass) / 2)), c.size - 1)])
+    hi = float(c[min(int(np.searchsorted(cdf, 1 - (1 - mass) / 2)), c.size - 1)])
+    return (min(lo, float(grid.price.min())) * 0.98, max(hi, float(grid.price.max())) * 1.02)
 
 
 def _payload(grid: DisplayGrid) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -172,3 +173,18 @@ def test_explorer_draws_on_a_figure():
     fig = Figure()
     ex.draw(fig)
     assert len(fig.axes) >= 2
+
+
+def test_cli_render_writes_html(tmp_path):
+    import sys
+
+    fix = Path(__file__).resolve().parent / "fixtures" / "render"
+    out, page = tmp_path / "hm.png", tmp_path / "hm.html"
+    r = subprocess.run(
+        [sys.executable, "-m", "heatmap", "render", "--csv", str(fix / "bars.csv"), "--bins", "150",
+         "--out", str(out), "--html", str(page), "--progress", "off", "--size", "4", "3", "--dpi", "40"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    data = read_html_data(page)
+    assert len(data["times"]) > 0 and len(data["price_edges"]) == 151

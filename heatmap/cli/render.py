@@ -132,6 +132,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--map-out", type=Path, default=None, help="also write the liquidation map of the last bar"
     )
     fig.add_argument(
+        "--html",
+        type=Path,
+        default=None,
+        help="also write a self-contained interactive HTML heatmap (hover, zoom; needs the interactive extra)",
+    )
+    fig.add_argument(
         "--size",
         type=float,
         nargs=2,
@@ -289,4 +295,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.map_out is not None:
         render_png(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0))
         print(f"wrote {args.map_out}")
+    if args.html is not None:
+        from heatmap.interactive import to_html
+
+        to_html(hm, args.html, side=args.side, norm="linear" if args.norm == "linear" else "log")
+        print(f"wrote {args.html}")
     return 0
