@@ -196,31 +196,19 @@ def figure(
         row=1,
         col=1,
     )
-    last = -1
-    fig.add_trace(
-        go.Bar(
-            x=grid.long[last],
-            y=grid.centers,
-            orientation="h",
-            marker_color="#2171b5",
-            name="long (map)",
-            hovertemplate="%{y:,.2f}: $%{x:,.0f}<extra>long</extra>",
-        ),
-        row=1,
-        col=2,
-    )
-    fig.add_trace(
-        go.Bar(
-            x=grid.short[last],
-            y=grid.centers,
-            orientation="h",
-            marker_color="#d94801",
-            name="short (map)",
-            hovertemplate="%{y:,.2f}: $%{x:,.0f}<extra>short</extra>",
-        ),
-        row=1,
-        col=2,
-    )
+    for name, values, colour in (("long", grid.long, "#2171b5"), ("short", grid.short, "#d94801")):
+        fig.add_trace(
+            go.Bar(
+                x=values[-1],
+                y=grid.centers,
+                orientation="h",
+                marker_color=colour,
+                name=f"{name} (map)",
+                hovertemplate=f"%{{y:,.2f}}: $%{{x:,.0f}}<extra>{name}</extra>",
+            ),
+            row=1,
+            col=2,
+        )
     fig.update_layout(
         barmode="overlay",
         bargap=0,
