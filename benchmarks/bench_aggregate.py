@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_engine import random_walk_market  # noqa: E402
+from bench_engine import random_walk_market
 
-from heatmap.aggregate import batch, estimate_many, memory_bytes  # noqa: E402
+from heatmap.aggregate import batch, estimate_many, memory_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
