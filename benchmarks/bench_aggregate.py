@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import write_section
 from bench_engine import random_walk_market
 
 from heatmap.aggregate import batch, estimate_many, memory_bytes
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:aggregate -->", "<!-- /bench:aggregate -->"
 
 
@@ -71,12 +70,7 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     if not args.quick:
-        doc = DOC.read_text(encoding="utf-8")
-        if BEGIN in doc:
-            doc = doc[: doc.index(BEGIN)] + text + doc[doc.index(END) + len(END) :]
-        else:
-            doc = doc.rstrip() + "\n\n" + text + "\n"
-        DOC.write_text(doc, encoding="utf-8")
+        write_section(BEGIN, END, text)
     return 0
 
 
