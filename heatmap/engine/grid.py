@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from heatmap.engine import compiled
 from heatmap.engine.base import Bars, EngineConfig, Outputs, size_laws
 from heatmap.engine.kernels import Kernel, build_kernel, combine_kernels
 from heatmap.engine.steps import (
@@ -192,6 +193,14 @@ class GridEngine:
 
     # -- per-bar loop -----------------------------------------------------------------------------------------
     def run(self, bars: Bars, out: Outputs) -> None:
+        """Process ``bars``, writing per-bar tables and snapshots into ``out`` (compiled loop when available)."""
+        if compiled.supports(self):
+            compiled.run(self, bars, out)
+        else:
+            self.run_python(bars, out)
+
+    def run_python(self, bars: Bars, out: Outputs) -> None:
+        """The per-bar loop in Python (the reference for :mod:`heatmap.engine.compiled`)."""
         c = self.config
         grid = self.grid
         P = grid.n_bins
