@@ -47,9 +47,6 @@ exit status: 0 on success, 2 on bad input (one line on stderr: which file or opt
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``render`` sub-command and return its parser."""
-    from heatmap.leverage import Leverage
-
-    presets = sorted(Leverage.presets())
     p: argparse.ArgumentParser = subparsers.add_parser(
         "render",
         help="estimate a heatmap from Binance public-data files or a CSV table and write a PNG",
@@ -67,86 +64,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     src.add_argument("--funding", nargs="+", metavar="PATH", help="Binance fundingRate files")
     src.add_argument("--mark", nargs="+", metavar="PATH", help="Binance markPriceKlines files (optional)")
     src.add_argument("--csv", nargs="+", metavar="PATH", help="generic table(s) with the Market columns")
-    src.add_argument(
-        "--oi-unit",
-        choices=("base", "quote"),
-        default="base",
-        help="unit of open_interest in --csv: coins (base) or USD (quote) (default: base)",
-    )
-    src.add_argument(
-        "--assume-utc", action="store_true", help="read naive times in --csv as UTC (default: error)"
-    )
-
-    win = p.add_argument_group("window and model")
-    win.add_argument("--from", dest="start", metavar="TIME", help="first bar (UTC), e.g. 2025-01-01")
-    win.add_argument("--to", dest="end", metavar="TIME", help="last bar (UTC, inclusive), e.g. 2025-01-31")
-    win.add_argument(
-        "--bins", type=_positive_int, default=1000, help="price bins of the grid (default: 1000)"
-    )
-    win.add_argument(
-        "--leverage",
-        choices=presets,
-        default="default",
-        metavar="PRESET",
-        help=f"leverage distribution preset: {', '.join(presets)} (default: default)",
-    )
-    win.add_argument(
-        "--side-split",
-        choices=("even", "candle", "taker", "funding"),
-        default="candle",
-        help="how new open interest is split between speculative longs and shorts (default: candle)",
-    )
-    win.add_argument(
-        "--split-strength",
-        type=float,
-        default=None,
-        help="strength of the side split in [0, 1] (default: the model's)",
-    )
-    win.add_argument(
-        "--snapshot-every",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="keep a snapshot every N bars (default: every bar within the memory budget)",
-    )
-    win.add_argument("--engine", choices=("grid", "ledger"), default="grid", help="engine (default: grid)")
-
+    add_table_options(src, what="--csv")
+    add_window_and_model_options(p.add_argument_group("window and model"))
     fig = p.add_argument_group("figure")
-    fig.add_argument(
-        "--out", type=Path, default=Path("heatmap.png"), help="PNG to write (default: heatmap.png)"
-    )
-    fig.add_argument(
-        "--side", choices=("both", "long", "short"), default="both", help="sides to draw (default: both)"
-    )
-    fig.add_argument(
-        "--norm",
-        choices=("log", "linear", "power"),
-        default="log",
-        help="colour scale of notional (default: log)",
-    )
-    fig.add_argument(
-        "--yscale", choices=("linear", "log"), default="linear", help="price axis scale (default: linear)"
-    )
-    fig.add_argument("--clusters", action="store_true", help="mark the largest clusters of the last bar")
+    add_figure_options(fig, out="heatmap.png", html="an interactive HTML heatmap")
     fig.add_argument(
         "--map-out", type=Path, default=None, help="also write the liquidation map of the last bar"
     )
-    fig.add_argument(
-        "--html",
-        type=Path,
-        default=None,
-        help="also write a self-contained interactive HTML heatmap (hover, zoom; needs the interactive extra)",
-    )
-    fig.add_argument(
-        "--size",
-        type=float,
-        nargs=2,
-        default=(12.0, 6.0),
-        metavar=("W", "H"),
-        help="figure size in inches (default: 12 6)",
-    )
-    fig.add_argument("--dpi", type=_positive_int, default=150, help="resolution (default: 150)")
-    fig.add_argument("--top", type=_positive_int, default=5, help="clusters to print (default: 5)")
     fig.add_argument(
         "--progress",
         choices=("auto", "on", "off"),
@@ -154,6 +78,153 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="progress bar on stderr: auto shows it for long runs on a terminal (default: auto)",
     )
     return p
+
+
+# -- options and helpers shared with the ``aggregate`` command ----------------------------------------------------
+
+
+def add_table_options(group: Any, *, what: str) -> None:
+    """Add ``--oi-unit`` and ``--assume-utc`` (how generic tables are read) to an argument group."""
+    group.add_argument(
+        "--oi-unit",
+        choices=("base", "quote"),
+        default="base",
+        help=f"unit of open_interest in {what}: coins (base) or USD (quote) (default: base)",
+    )
+    group.add_argument(
+        "--assume-utc", action="store_true", help=f"read naive times in {what} as UTC (default: error)"
+    )
+
+
+def add_window_and_model_options(group: Any) -> None:
+    """Add the time window, grid, model and engine options to an argument group."""
+    from heatmap.leverage import Leverage
+    from heatmap.model import PRESETS
+
+    presets = sorted(Leverage.presets())
+    models = sorted(PRESETS)
+    group.add_argument("--from", dest="start", metavar="TIME", help="first bar (UTC), e.g. 2025-01-01")
+    group.add_argument("--to", dest="end", metavar="TIME", help="last bar (UTC, inclusive), e.g. 2025-01-31")
+    group.add_argument(
+        "--bins", type=_positive_int, default=1000, help="price bins of the grid (default: 1000)"
+    )
+    group.add_argument(
+        "--model",
+        choices=models,
+        default="default",
+        metavar="PRESET",
+        help=f"model preset: {', '.join(models)} (default: default); the options below override it",
+    )
+    group.add_argument(
+        "--leverage",
+        choices=presets,
+        default=None,
+        metavar="PRESET",
+        help=f"leverage distribution preset: {', '.join(presets)} (default: the model's)",
+    )
+    group.add_argument(
+        "--side-split",
+        choices=("even", "candle", "taker", "funding"),
+        default=None,
+        help="how new open interest is split between speculative longs and shorts (default: the model's)",
+    )
+    group.add_argument(
+        "--split-strength",
+        type=float,
+        default=None,
+        help="strength of the side split in [0, 1] (default: the model's)",
+    )
+    group.add_argument(
+        "--snapshot-every",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="keep a snapshot every N bars (default: every bar within the memory budget)",
+    )
+    group.add_argument("--engine", choices=("grid", "ledger"), default="grid", help="engine (default: grid)")
+
+
+def add_figure_options(
+    group: Any, *, out: str, html: str, size: tuple[float, float] | None = (12.0, 6.0)
+) -> None:
+    """Add ``--out``, the colour and axis options, ``--clusters``, ``--html``, ``--size``, ``--dpi``, ``--top``."""
+    group.add_argument("--out", type=Path, default=Path(out), help=f"PNG to write (default: {out})")
+    group.add_argument(
+        "--side", choices=("both", "long", "short"), default="both", help="sides to draw (default: both)"
+    )
+    group.add_argument(
+        "--norm",
+        choices=("log", "linear", "power"),
+        default="log",
+        help="colour scale of notional (default: log)",
+    )
+    group.add_argument(
+        "--yscale", choices=("linear", "log"), default="linear", help="price axis scale (default: linear)"
+    )
+    group.add_argument("--clusters", action="store_true", help="mark the largest clusters of the last bar")
+    group.add_argument(
+        "--html",
+        type=Path,
+        default=None,
+        help=f"also write {html} as self-contained HTML (hover, zoom; needs the interactive extra)",
+    )
+    size_help = "depends on --kind" if size is None else f"{size[0]:g} {size[1]:g}"
+    group.add_argument(
+        "--size",
+        type=float,
+        nargs=2,
+        default=size,
+        metavar=("W", "H"),
+        help=f"figure size in inches (default: {size_help})",
+    )
+    group.add_argument("--dpi", type=_positive_int, default=150, help="resolution (default: 150)")
+    group.add_argument("--top", type=_positive_int, default=5, help="clusters to print (default: 5)")
+
+
+def build_model(args: argparse.Namespace, preset: str | None = None) -> Any:
+    """The :class:`~heatmap.model.Model` of ``preset`` (default ``args.model``) with the explicit overrides.
+
+    ``--leverage``, ``--side-split`` and ``--split-strength`` replace the preset's value only when given.
+    """
+    from heatmap.leverage import Leverage
+    from heatmap.model import Model
+
+    model = Model.preset(preset if preset is not None else args.model)
+    changes: dict[str, Any] = {}
+    if args.leverage is not None:
+        changes["leverage"] = Leverage.preset(args.leverage)
+    if args.side_split is not None:
+        changes["side_split"] = args.side_split
+    if args.split_strength is not None:
+        changes["split_strength"] = args.split_strength
+    return model.replace(**changes) if changes else model
+
+
+def check_out_folder(path: Path | None, option: str) -> None:
+    """Raise ``FileNotFoundError`` naming ``option`` when the folder of an output path does not exist."""
+    if path is not None and not Path(path).parent.exists():
+        raise FileNotFoundError(f"{option}: folder {str(Path(path).parent)!r} does not exist")
+
+
+def read_table_market(paths: Any, *, oi_unit: str, assume_utc: bool, what: str) -> Any:
+    """Read a generic table (CSV/zip paths or globs) into a Market; errors are prefixed with ``what``."""
+    from heatmap.io.frames import read_csv_market
+
+    try:
+        return read_csv_market(paths, oi_unit=oi_unit, assume_utc=assume_utc)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ValueError(f"{what}: {_one_line(exc)}") from exc
+
+
+def print_clusters(snap: Any, top: int) -> None:
+    """Print the ``top`` largest clusters of a snapshot, one line each."""
+    from heatmap.plot import format_notional
+
+    for row in snap.clusters(top=top).to_dict("records"):
+        print(
+            f"  #{int(row['rank'])} {row['side']:>5} {float(row['price']):>14,.2f}  "
+            f"{float(row['distance']):+7.2%}  {format_notional(float(row['notional']))}"
+        )
 
 
 def _positive_int(text: str) -> int:
@@ -181,16 +252,14 @@ def _one_line(exc: BaseException) -> str:
 
 def _read_market(args: argparse.Namespace) -> Any:
     from heatmap.io.binance import read_binance
-    from heatmap.io.frames import read_csv_market
 
     binance = [args.klines, args.metrics, args.funding, args.mark]
     if args.csv and any(binance):
         raise ValueError("give either --csv or the Binance files (--klines ...), not both")
     if args.csv:
-        try:
-            return read_csv_market(args.csv, oi_unit=args.oi_unit, assume_utc=args.assume_utc)
-        except ValueError as exc:
-            raise ValueError(f"--csv {' '.join(args.csv)}: {_one_line(exc)}") from exc
+        return read_table_market(
+            args.csv, oi_unit=args.oi_unit, assume_utc=args.assume_utc, what=f"--csv {' '.join(args.csv)}"
+        )
     if not args.klines:
         raise ValueError("no input: give --klines (with --metrics for open interest) or --csv")
     if not args.metrics:
@@ -237,20 +306,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from heatmap.engine import estimate
-    from heatmap.leverage import Leverage
-    from heatmap.model import Model
     from heatmap.plot import format_notional, render_png
 
     out = Path(args.out)
-    if not out.parent.exists():
-        raise FileNotFoundError(f"--out: folder {str(out.parent)!r} does not exist")
-    if args.map_out is not None and not Path(args.map_out).parent.exists():
-        raise FileNotFoundError(f"--map-out: folder {str(Path(args.map_out).parent)!r} does not exist")
+    check_out_folder(out, "--out")
+    check_out_folder(args.map_out, "--map-out")
+    check_out_folder(args.html, "--html")
     market = _slice(_read_market(args), args.start, args.end)
-    options: dict[str, Any] = {"leverage": Leverage.preset(args.leverage), "side_split": args.side_split}
-    if args.split_strength is not None:
-        options["split_strength"] = args.split_strength
-    model = Model(**options)
+    model = build_model(args)
     if args.progress == "auto":
         progress = sys.stderr.isatty() and len(market) * args.bins > 5_000_000
     else:
@@ -274,12 +337,7 @@ def _run(args: argparse.Namespace) -> int:
         f"last price {snap.price:,.2f}; liquidation notional long {format_notional(total['long'])}, "
         f"short {format_notional(total['short'])}"
     )
-    clusters = snap.clusters(top=args.top)
-    for row in clusters.to_dict("records"):
-        print(
-            f"  #{int(row['rank'])} {row['side']:>5} {float(row['price']):>14,.2f}  "
-            f"{float(row['distance']):+7.2%}  {format_notional(float(row['notional']))}"
-        )
+    print_clusters(snap, args.top)
     size = (float(args.size[0]), float(args.size[1]))
     render_png(
         hm,
@@ -296,8 +354,13 @@ def _run(args: argparse.Namespace) -> int:
         render_png(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0))
         print(f"wrote {args.map_out}")
     if args.html is not None:
-        from heatmap.interactive import to_html
-
-        to_html(hm, args.html, side=args.side, norm="linear" if args.norm == "linear" else "log")
+        write_html(hm, args.html, side=args.side, norm=args.norm)
         print(f"wrote {args.html}")
     return 0
+
+
+def write_html(hm: Any, path: Path, *, side: str, norm: str) -> None:
+    """Write ``hm`` as interactive HTML (:func:`heatmap.interactive.to_html`; ``power`` is drawn as ``log``)."""
+    from heatmap.interactive import to_html
+
+    to_html(hm, path, side=side, norm="linear" if norm == "linear" else "log")  # type: ignore[arg-type]
