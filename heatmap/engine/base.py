@@ -16,12 +16,14 @@ from numpy.typing import NDArray
 
 from heatmap.leverage import Leverage
 
-__all__ = ["LEDGER_COLUMNS", "Bars", "EngineConfig", "Outputs"]
+__all__ = ["LEDGER_COLUMNS", "Bars", "EngineConfig", "Outputs", "engine_bars"]
 
 Entry = Literal["close", "typical", "triangular"]
 Exit = Literal["proportional", "oldest", "profitable", "nearest"]
+Contract = Literal["linear", "inverse"]
 
-#: Per-bar mass-ledger columns [base]: flows ``opened, liquidated, closed, decayed`` and stocks ``offgrid,
+#: Per-bar mass-ledger columns in the engine's mass unit ([base] for linear contracts, face value [quote] for
+#: inverse ones, see :func:`engine_bars`): flows ``opened, liquidated, closed, decayed`` and stocks ``offgrid,
 #: held`` (after the bar) per side; ``opened - liquidated - closed - decayed = held - held_before``.
 LEDGER_COLUMNS = tuple(
     f"{k}_{side}"
@@ -54,7 +56,14 @@ class EngineConfig:
         Discretisation of the ledger engine (continuous leverage laws; triangular entries).
     sizes : tuple of (weight, mmr, cum_over_notional, max_leverage, notional)
         Position-size nodes (from ``Model.position_size``): each size's bracket (taken at the entry notional) and
-        leverage cap. Empty: every position in the first bracket with ``cum = 0`` (the default).
+        leverage cap. Empty: every position in the first bracket with ``cum = 0`` (the default). ``notional`` and
+        ``cum`` are in the bracket table's unit: [quote] for linear contracts, [coin] for inverse ones (a node is
+        a position of that coin notional at entry, i.e. face value ``notional * entry`` [quote]).
+    contract : {"linear", "inverse"}, default "linear"
+        Linear (USDⓈ-margined): the engines' mass is base quantity [base] and a cell holds ``qty * LP`` [quote].
+        Inverse (coin-margined): the mass is face value ``Q`` [quote] (constant in price), a cell holds ``Q``,
+        liquidation prices follow the COIN-M form and funding moves levels in reciprocal price (see
+        ``docs/methodology.md``).
     """
 
     leverage: Leverage
@@ -68,8 +77,11 @@ class EngineConfig:
     leverage_nodes: int = 64
     entry_nodes: int = 16
     sizes: tuple[tuple[float, float, float, float, float], ...] = ()
+    contract: Contract = "linear"
 
     def __post_init__(self) -> None:
+        if self.contract not in ("linear", "inverse"):
+            raise ValueError(f"contract must be 'linear' or 'inverse', got {self.contract!r}")
         if self.entry not in ("close", "typical", "triangular"):
             raise ValueError(f"entry must be 'close', 'typical' or 'triangular', got {self.entry!r}")
         if self.exit not in ("proportional", "oldest", "profitable", "nearest"):
@@ -104,9 +116,9 @@ class Bars:
     entry: NDArray[np.float64]  # point entry price (close or typical) [quote]
     funding: NDArray[np.float64]  # funding rate settled in the bar [fraction] (0 when funding is off)
     funding_price: NDArray[np.float64]  # mark (or trade) open [quote]
-    oi: NDArray[np.float64]  # open interest at bar close [base]
+    oi: NDArray[np.float64]  # open interest at bar close [base] (engine mass unit after engine_bars)
     long_share: NDArray[np.float64]  # speculative share of new long positions [fraction]
-    turnover: NDArray[np.float64]  # turnover quantity opened and closed in the bar [base]
+    turnover: NDArray[np.float64]  # turnover quantity opened and closed in the bar [base] (idem)
 
     def __len__(self) -> int:
         return int(self.time.size)
@@ -137,6 +149,36 @@ class Outputs:
             snap_short=np.zeros((k, bins), dtype=dtype),
             snap_rows=rows,
         )
+
+
+def engine_bars(bars: Bars, config: EngineConfig) -> Bars:
+    """``bars`` with open interest and turnover in the engine's mass unit for ``config.contract``.
+
+    Linear contracts: unchanged (base quantity [base]). Inverse contracts: the engines count face value ``Q``
+    [quote] (an inverse position's quote notional, constant in price), so open interest at the bar's close
+    becomes ``oi * close`` [quote] (the face value a venue reports in contracts, which the market data divides
+    by the same price to state it in coins) and the turnover opened at the entry price becomes
+    ``turnover * entry`` [quote].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from heatmap.leverage import Leverage
+    >>> one = np.ones(1)
+    >>> b = Bars(time=np.zeros(1, np.int64), low=one, high=one, close=np.array([50.0]), cons_low=one,
+    ...          cons_high=one, entry=np.array([40.0]), funding=0 * one, funding_price=one,
+    ...          oi=np.array([2.0]), long_share=one, turnover=np.array([0.5]))
+    >>> cfg = EngineConfig(Leverage.tiers({10: 1.0}), Leverage.tiers({10: 1.0}), 0.004, contract="inverse")
+    >>> inv = engine_bars(b, cfg)
+    >>> float(inv.oi[0]), float(inv.turnover[0])
+    (100.0, 20.0)
+    """
+    if config.contract == "linear":
+        return bars
+    fields = dict(bars.__dict__)
+    fields["oi"] = bars.oi * bars.close
+    fields["turnover"] = bars.turnover * bars.entry
+    return Bars(**fields)
 
 
 def decay_factor(half_life: Any, freq: Any) -> float:

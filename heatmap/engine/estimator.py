@@ -84,11 +84,38 @@ def _default_model() -> Model:
     return Model()
 
 
-def _resolve_config(model: Model, freq: pd.Timedelta, age_blocks: int | None) -> EngineConfig:
+def _resolve_config(
+    model: Model, freq: pd.Timedelta, age_blocks: int | None, *, reference_price: float | None = None
+) -> EngineConfig:
+    """The engine configuration of ``model``.
+
+    The contract type comes from the schedule (``schedule.contract``). Inverse brackets are in coin: a
+    position-size node of face value ``N`` [quote] takes the bracket of the coin notional ``N / reference_price``
+    [coin] and is stored in coin (see :class:`EngineConfig`), so inverse models with ``position_size`` need
+    ``reference_price`` [quote].
+    """
     schedule = model.resolved_schedule()
+    contract = schedule.contract
     mmr = float(np.asarray(schedule.mmr)[0])
     sizes: tuple[tuple[float, float, float, float, float], ...] = ()
-    if model.position_size is not None:
+    if model.position_size is not None and contract == "inverse":
+        if reference_price is None or not (math.isfinite(reference_price) and reference_price > 0):
+            raise ValueError(
+                f"reference_price: got {reference_price!r}; an inverse schedule with position_size needs a price "
+                "> 0 [quote] to convert sizes [quote] to the coin notional its brackets are in"
+            )
+        ref = float(reference_price)
+
+        class _InCoin:  # the schedule looked up at quote notionals converted to coin
+            @staticmethod
+            def lookup(notional: Any, *, clip: bool = False) -> Any:
+                return schedule.lookup(np.asarray(notional, dtype=float) / ref, clip=clip)
+
+        sizes = tuple(
+            (w, m, cr * ref, ml, n / ref) for w, m, cr, ml, n in _size_nodes(model.position_size, _InCoin)
+        )
+        mmr = float(sum(w * m for w, m, *_ in sizes))
+    elif model.position_size is not None:
         sizes = _size_nodes(model.position_size, schedule)
         # funding moves every level of a bin together: use the size-weighted bracket rate for the shift
         mmr = float(sum(w * m for w, m, *_ in sizes))
@@ -111,6 +138,7 @@ def _resolve_config(model: Model, freq: pd.Timedelta, age_blocks: int | None) ->
         decay=decay_factor(model.decay_half_life, freq),
         age_blocks=int(age_blocks),
         sizes=sizes,
+        contract=contract,
     )
 
 
