@@ -51,6 +51,7 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "MARK_COLUMNS",
     "MAX_ABS_FUNDING",
+    "validate_arrays",
 ]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "open_interest")
@@ -88,14 +89,25 @@ class MarketDataError(ValueError):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _fmt_times(index: pd.Index, mask: np.ndarray) -> str:
-    bad = index[np.asarray(mask, dtype=bool)]
+#: Labels of rows in messages: a pandas index, or bar open times as int64 [ns since epoch, UTC].
+Labels = pd.Index | np.ndarray
+
+#: ``int64`` value of ``NaT``.
+_NAT = np.iinfo(np.int64).min
+
+
+def _fmt_times(index: Labels, mask: np.ndarray) -> str:
+    mask = np.asarray(mask, dtype=bool)
+    if isinstance(index, np.ndarray):  # only the shown rows become timestamps
+        bad: Any = pd.DatetimeIndex(index[mask].astype("M8[ns]")).tz_localize("UTC")
+    else:
+        bad = index[mask]
     shown = ", ".join(str(t) for t in bad[:_MAX_SHOWN])
     more = f", ... ({len(bad)} rows)" if len(bad) > _MAX_SHOWN else f" ({len(bad)} rows)"
     return shown + more
 
 
-def _problem(column: str, rule: str, index: pd.Index, mask: np.ndarray) -> str:
+def _problem(column: str, rule: str, index: Labels, mask: np.ndarray) -> str:
     return f"column {column!r}: {rule} at {_fmt_times(index, mask)}"
 
 
@@ -131,29 +143,60 @@ def _utc_index(index: pd.Index, *, assume_utc: bool) -> pd.DatetimeIndex:
     return index.as_unit("ns")
 
 
-def _index_problems(index: pd.DatetimeIndex) -> list[str]:
+def _column_problems(columns: list[Any], extra_columns: str = "error") -> list[str]:
+    """Rules on the column names: required columns present, no unknown ones, mark prices all or none."""
     problems: list[str] = []
-    nat = np.asarray(index.isna())
-    if nat.any():
-        problems.append(f"index: {int(nat.sum())} missing timestamps (NaT)")
-        return problems
-    dup = np.asarray(index.duplicated(keep="first"))
-    if dup.any():
-        problems.append(f"index: duplicate timestamps at {_fmt_times(index, dup)}")
-    if len(index) > 1:
-        i8 = index.asi8
-        dec = np.r_[False, np.diff(i8) < 0]
-        if dec.any():
-            problems.append(
-                f"index: not sorted (timestamp earlier than the previous one) at {_fmt_times(index, dec)}"
-            )
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        problems.append(
+            f"missing required columns {missing}; the frame has {[str(c) for c in columns]}"
+            f" (required: {list(REQUIRED_COLUMNS)})"
+        )
+    extra = [c for c in columns if c not in ALL_COLUMNS]
+    if extra and extra_columns == "error":
+        problems.append(
+            f"unknown columns {[str(c) for c in extra]}; allowed: {list(ALL_COLUMNS)} "
+            "(rename them, or pass extra_columns='drop')"
+        )
+    marks = [c for c in MARK_COLUMNS if c in columns]
+    if marks and len(marks) != len(MARK_COLUMNS):
+        problems.append(f"mark price needs all of {list(MARK_COLUMNS)}, got only {marks}")
     return problems
 
 
-def _spacing_problems(index: pd.DatetimeIndex, freq: pd.Timedelta) -> list[str]:
-    if len(index) < 2:
+def _index_problems(time: np.ndarray, labels: Labels | None = None) -> list[str]:
+    """Rules on the bar open times ``time`` [int64 ns, UTC]: no NaT, no duplicates, sorted."""
+    labels = time if labels is None else labels
+    problems: list[str] = []
+    nat = time == _NAT
+    if nat.any():
+        problems.append(f"index: {int(nat.sum())} missing timestamps (NaT)")
+        return problems
+    if len(time) < 2:
+        return problems
+    step = np.diff(time)
+    if (step > 0).all():
+        return problems
+    order = np.argsort(time, kind="stable")  # equal times keep their order: the first one is not a duplicate
+    ordered = time[order]
+    dup = np.empty(len(time), dtype=bool)
+    dup[order] = np.r_[False, ordered[1:] == ordered[:-1]]
+    if dup.any():
+        problems.append(f"index: duplicate timestamps at {_fmt_times(labels, dup)}")
+    dec = np.r_[False, step < 0]
+    if dec.any():
+        problems.append(
+            f"index: not sorted (timestamp earlier than the previous one) at {_fmt_times(labels, dec)}"
+        )
+    return problems
+
+
+def _spacing_problems(time: np.ndarray, freq: pd.Timedelta, labels: Labels | None = None) -> list[str]:
+    """Rules on the steps between sorted bar open times ``time`` [int64 ns]: no gaps, multiples of ``freq``."""
+    if len(time) < 2:
         return []
-    step = np.diff(index.asi8)
+    labels = time if labels is None else labels
+    step = np.diff(time)
     f = freq.value
     gap = np.r_[False, (step > f) & (step % f == 0)]
     irregular = np.r_[False, (step % f != 0) & (step > 0)]
@@ -161,18 +204,18 @@ def _spacing_problems(index: pd.DatetimeIndex, freq: pd.Timedelta) -> list[str]:
     if gap.any():
         missing = int(((step[gap[1:]] // f) - 1).sum())
         problems.append(
-            f"index: gaps ({missing} missing {_fmt_td(freq)} bars) before {_fmt_times(index, gap)}; "
+            f"index: gaps ({missing} missing {_fmt_td(freq)} bars) before {_fmt_times(labels, gap)}; "
             "pass fill_gaps='ffill' to insert flat bars explicitly"
         )
     if irregular.any():
         problems.append(
-            f"index: irregular spacing (not a multiple of {_fmt_td(freq)}) at {_fmt_times(index, irregular)}"
+            f"index: irregular spacing (not a multiple of {_fmt_td(freq)}) at {_fmt_times(labels, irregular)}"
         )
     return problems
 
 
-def _infer_freq(index: pd.DatetimeIndex) -> pd.Timedelta:
-    step = np.diff(index.asi8)
+def _infer_freq(time: np.ndarray) -> pd.Timedelta:
+    step = np.diff(time)
     step = step[step > 0]
     if step.size == 0:
         raise MarketDataError(
@@ -204,13 +247,24 @@ def _ffill_gaps(frame: pd.DataFrame, freq: pd.Timedelta) -> pd.DataFrame:
     return out
 
 
-def _value_problems(frame: pd.DataFrame) -> list[str]:
-    """Row-wise rules, vectorised over whole columns."""
-    idx = frame.index
+def _bar_problems(
+    arrays: dict[str, np.ndarray], time: np.ndarray, freq: pd.Timedelta, labels: Labels | None = None
+) -> list[str]:
+    """Spacing and row-wise rules of bars with a valid index; NaN funding becomes 0 in ``arrays`` (no settlement)."""
+    labels = time if labels is None else labels
+    problems = _spacing_problems(time, freq, labels)
+    if "funding_rate" in arrays:
+        f = arrays["funding_rate"]
+        arrays["funding_rate"] = np.where(np.isnan(f), 0.0, f)
+    return problems + _value_problems(arrays, labels)
+
+
+def _value_problems(frame: Any, idx: Labels) -> list[str]:
+    """Row-wise rules, vectorised over whole columns (``frame``: DataFrame or mapping of column arrays)."""
     problems: list[str] = []
 
     def col(name: str) -> np.ndarray:
-        return frame[name].to_numpy(dtype=float)
+        return np.asarray(frame[name], dtype=float)
 
     price_groups = [("open", "high", "low", "close")]
     if "mark_close" in frame:
@@ -279,6 +333,61 @@ def _value_problems(frame: pd.DataFrame) -> list[str]:
         if bad.any():
             problems.append(_problem("long_short_ratio", "infinite or negative ratio", idx, bad))
     return problems
+
+
+def validate_arrays(
+    arrays: dict[str, np.ndarray], time: np.ndarray, *, freq: pd.Timedelta | None = None
+) -> pd.Timedelta:
+    """Check bars given as column arrays against the rules of :class:`Market` (the same code and messages).
+
+    The array form of ``Market(frame, freq=freq)`` for callers that already hold numpy arrays (streaming
+    updates of one bar): column names, index (no NaT, duplicates or disorder), spacing and every row-wise value
+    rule. Unknown columns are an error. NaN funding rates become 0 in ``arrays`` (in place, as in Market).
+
+    Parameters
+    ----------
+    arrays : dict of str to ndarray
+        Float64 column arrays of equal length, keyed by Market column names.
+    time : ndarray of int64
+        Bar open times [ns since the epoch, UTC].
+    freq : pandas.Timedelta, optional
+        Bar length; inferred from ``time`` when omitted.
+
+    Returns
+    -------
+    pandas.Timedelta
+        The bar length.
+
+    Raises
+    ------
+    MarketDataError
+        When any rule is broken (the message names the column, the rule and the first offending timestamps).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> t = pd.date_range("2025-01-01", periods=2, freq="1h", tz="UTC").as_unit("ns").asi8
+    >>> bars = {"open": np.array([1.0, 2]), "high": np.array([2.0, 3]), "low": np.array([1.0, 1]),
+    ...         "close": np.array([2.0, 2]), "open_interest": np.array([5.0, -1])}
+    >>> validate_arrays(bars, t)
+    Traceback (most recent call last):
+    ...
+    heatmap.market.MarketDataError: column 'open_interest': negative open interest (must be >= 0) at 2025-01-01 01:00:00+00:00 (1 rows)
+    """
+    problems = _column_problems(list(arrays))
+    if problems:
+        raise MarketDataError(problems)
+    time = np.asarray(time, dtype=np.int64)
+    problems = _index_problems(time)
+    if problems:
+        raise MarketDataError(problems)
+    if len(time) == 0:
+        raise MarketDataError("index: the frame has no rows")
+    td = _infer_freq(time) if freq is None else freq
+    problems = _bar_problems(arrays, time, td)
+    if problems:
+        raise MarketDataError(problems)
+    return td
 
 
 class _ILoc:
@@ -364,22 +473,7 @@ class Market:
             raise ValueError(f"extra_columns={extra_columns!r}; allowed: 'error', 'drop'")
         td = _to_timedelta(freq)
 
-        problems: list[str] = []
-        missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-        if missing:
-            problems.append(
-                f"missing required columns {missing}; the frame has {[str(c) for c in frame.columns]}"
-                f" (required: {list(REQUIRED_COLUMNS)})"
-            )
-        extra = [c for c in frame.columns if c not in ALL_COLUMNS]
-        if extra and extra_columns == "error":
-            problems.append(
-                f"unknown columns {[str(c) for c in extra]}; allowed: {list(ALL_COLUMNS)} "
-                "(rename them, or pass extra_columns='drop')"
-            )
-        marks = [c for c in MARK_COLUMNS if c in frame.columns]
-        if marks and len(marks) != len(MARK_COLUMNS):
-            problems.append(f"mark price needs all of {list(MARK_COLUMNS)}, got only {marks}")
+        problems = _column_problems(list(frame.columns), extra_columns)
         if problems:
             raise MarketDataError(problems)
 
@@ -391,26 +485,24 @@ class Market:
                 f"columns {non_numeric} are not numeric (dtypes {[str(frame[c].dtype) for c in non_numeric]}); "
                 "convert them with pd.to_numeric first"
             )
-        data = pd.DataFrame(
-            {c: frame[c].to_numpy(dtype=np.float64, copy=True) for c in keep}, index=index.rename("time")
-        )
+        arrays = {c: frame[c].to_numpy(dtype=np.float64, copy=True) for c in keep}
 
-        problems = _index_problems(index)
+        problems = _index_problems(index.asi8, index)
         if problems:
             raise MarketDataError(problems)
         if len(index) == 0:
             raise MarketDataError("index: the frame has no rows")
         if td is None:
-            td = _infer_freq(index)
+            td = _infer_freq(index.asi8)
         if fill_gaps == "ffill":
-            data = _ffill_gaps(data, td)
+            data = _ffill_gaps(pd.DataFrame(arrays, index=index.rename("time")), td)
             data.index.name = "time"
-        problems = _spacing_problems(pd.DatetimeIndex(data.index), td)
-        if "funding_rate" in data:
-            data["funding_rate"] = data["funding_rate"].fillna(0.0)
-        problems += _value_problems(data)
+            arrays = {c: data[c].to_numpy(dtype=np.float64, copy=True) for c in keep}
+            index = pd.DatetimeIndex(data.index).as_unit("ns")
+        problems = _bar_problems(arrays, index.asi8, td, index)
         if problems:
             raise MarketDataError(problems)
+        data = pd.DataFrame(arrays, index=index.rename("time"))
         self._frame = data
         self._freq = td
         self.symbol = symbol
