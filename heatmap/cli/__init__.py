@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from heatmap._version import __version__
 
 # command module names, in the order they appear in --help
-_COMMANDS = ("demo", "render", "liqprice", "cascade", "validate")
+_COMMANDS = ("demo", "render", "aggregate", "liqprice", "cascade", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,469 @@
+"""``python -m heatmap aggregate``: several venues or symbols on one liquidation map, written as a PNG.
+
+Each ``--venue NAME=SOURCE[:MODEL]`` is read and estimated with its own model on one common price grid and time
+axis (:func:`heatmap.aggregate.estimate_many`); the PNG shows their sum, the aggregate with each venue's share of
+liquidation notional below it, or one panel per venue.
+
+Examples
+--------
+``python -m heatmap aggregate --venue binance=data/binance/ --venue bybit=bybit_bars.csv:coinglass-like
+--kind stacked --out agg.png``
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from heatmap.cli.render import (
+    _fmt_freq,
+    _one_line,
+    _slice,
+    add_figure_options,
+    add_table_options,
+    add_window_and_model_options,
+    build_model,
+    check_out_folder,
+    print_clusters,
+    read_table_market,
+    write_html,
+)
+
+__all__ = ["add_parser", "run", "VenueSpec", "parse_venue", "read_venue", "binance_folder_files"]
+
+Kind = Literal["total", "stacked", "separate"]
+
+EPILOG = """\
+venues (give --venue two or more times; at least one):
+  --venue NAME=SOURCE[:MODEL]
+    NAME    letters, digits, '.', '_' or '-'; unique; labels the layer in the summary and the figure
+    SOURCE  a folder of Binance public-data files (https://data.binance.vision, USD-M futures, .csv or .zip):
+              <SYMBOL>-<interval>-<date>       klines (one symbol and interval per folder)
+              <SYMBOL>-metrics-<date>          open interest (required)
+              <SYMBOL>-fundingRate-<month>     funding (optional)
+              <SYMBOL>-markPriceKlines-<interval>-<date>   mark price (optional); other files are ignored
+            or a generic table (the --csv format of `render`): a .csv/.zip file or a quoted glob pattern,
+              header with a time column and open, high, low, close, open_interest [--oi-unit]
+            or a .parquet table with the same columns (time as a datetime index or column)
+    MODEL   a model preset for this venue (default: --model); --leverage, --side-split and
+            --split-strength apply to every venue
+
+kinds (--kind):
+  total     the aggregate heatmap (sum of the venues) with the first venue's price
+  stacked   the aggregate heatmap above each venue's share of liquidation notional over time
+  separate  one heatmap per venue on one colour scale, the aggregate last
+
+examples:
+  # Binance public data beside a CSV table of another venue, the venues' shares under the aggregate
+  python -m heatmap aggregate --venue binance=data/binance-btcusdt/ --venue bybit=bybit_btc_1h.csv \\
+      --kind stacked --out agg.png
+
+  # BTC and ETH on one map, each with its own preset, one panel each, plus interactive HTML of the sum
+  python -m heatmap aggregate --venue btc=btc.csv:binance-btc --venue eth=eth.parquet:default \\
+      --kind separate --from 2025-01-01 --to 2025-01-31 --out pair.png --html pair.html
+
+exit status: 0 on success, 2 on bad input (one line on stderr: which venue, file or option, and why)
+"""
+
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_BINANCE_FILE = re.compile(
+    r"^(?P<symbol>[A-Z0-9_]+)-(?:(?P<kind>metrics|fundingRate)|markPriceKlines-(?P<mark>\w+)|(?P<interval>\d+[smhdwM]))"
+    r"-\d{4}-\d{2}(?:-\d{2})?\.(?:csv|zip)$"
+)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``aggregate`` sub-command and return its parser."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "aggregate",
+        help="several venues or symbols on one liquidation map (sum, shares, or one panel each) as a PNG",
+        description=(
+            "Read several venues (Binance public-data folders or generic tables), estimate each with its own "
+            "model on one common price grid and time axis, and write the aggregated heatmap as a PNG. "
+            "Prints each venue's span and totals, the aggregate's totals and its largest clusters."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = p.add_argument_group("inputs")
+    src.add_argument(
+        "--venue",
+        action="append",
+        required=True,
+        metavar="NAME=SOURCE[:MODEL]",
+        help="one venue or symbol: a Binance public-data folder or a table, optionally with a model preset",
+    )
+    add_table_options(src, what="tables")
+    add_window_and_model_options(p.add_argument_group("window and model"))
+    fig = p.add_argument_group("figure")
+    fig.add_argument(
+        "--kind",
+        choices=("total", "stacked", "separate"),
+        default="total",
+        help="total: the aggregate; stacked: with the venues' shares below; separate: one panel per venue "
+        "(default: total)",
+    )
+    add_figure_options(fig, out="aggregate.png", html="the aggregate heatmap", size=None)
+    return p
+
+
+# -- venue specifications ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VenueSpec:
+    """One ``--venue NAME=SOURCE[:MODEL]`` argument, parsed.
+
+    Attributes
+    ----------
+    name : str
+        Layer name (letters, digits, ``.``, ``_``, ``-``).
+    source : str
+        Folder of Binance public-data files, or a table path / glob pattern.
+    model : str or None
+        Model preset for this venue; None takes ``--model``.
+
+    Examples
+    --------
+    >>> parse_venue("bybit=bars/bybit.csv:coinglass-like")
+    VenueSpec(name='bybit', source='bars/bybit.csv', model='coinglass-like')
+    """
+
+    name: str
+    source: str
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(
+                f"--venue: name {self.name!r} must be letters, digits, '.', '_' or '-' (NAME=SOURCE[:MODEL])"
+            )
+        if not self.source:
+            raise ValueError(f"--venue {self.name}: empty SOURCE (NAME=SOURCE[:MODEL])")
+        if self.model is not None:
+            from heatmap.model import PRESETS
+
+            if self.model not in PRESETS:
+                raise ValueError(
+                    f"--venue {self.name}: unknown model preset {self.model!r}; available are {sorted(PRESETS)}"
+                )
+
+
+def parse_venue(text: str) -> VenueSpec:
+    """Parse ``NAME=SOURCE[:MODEL]``.
+
+    The part after the last ``:`` is a model preset when it holds no ``/``, ``\\`` or ``.`` (so a path such
+    as ``C:\\data\\bars.csv`` keeps its drive letter); anything else is part of SOURCE.
+    """
+    if "=" not in text:
+        raise ValueError(f"--venue {text!r}: expected NAME=SOURCE[:MODEL], e.g. binance=data/binance/")
+    name, rest = text.split("=", 1)
+    source, model = rest, None
+    head, sep, tail = rest.rpartition(":")
+    if sep and head and not set(tail) & set("/\\.") and not Path(rest).exists():
+        source, model = head, tail
+    return VenueSpec(name=name.strip(), source=source, model=model)
+
+
+def binance_folder_files(folder: Path) -> dict[str, list[Path]]:
+    """Sort the Binance public-data files of a folder into ``klines``, ``metrics``, ``funding`` and ``mark``.
+
+    Files are recognised by their Binance names (``BTCUSDT-1h-2025-01-01.zip``,
+    ``BTCUSDT-metrics-2025-01-01.zip``, ``BTCUSDT-fundingRate-2025-01.zip``,
+    ``BTCUSDT-markPriceKlines-1h-2025-01-01.zip``); other files are ignored.
+
+    Raises
+    ------
+    ValueError
+        No klines or no metrics files, or files of more than one symbol or kline interval.
+    """
+    files: dict[str, list[Path]] = {"klines": [], "metrics": [], "funding": [], "mark": []}
+    symbols: set[str] = set()
+    intervals: set[str] = set()
+    for path in sorted(folder.iterdir()):
+        match = _BINANCE_FILE.match(path.name)
+        if match is None or not path.is_file():
+            continue
+        symbols.add(match["symbol"])
+        if match["interval"]:
+            intervals.add(match["interval"])
+            files["klines"].append(path)
+        elif match["mark"]:
+            files["mark"].append(path)
+        else:
+            files["metrics" if match["kind"] == "metrics" else "funding"].append(path)
+    where = f"folder {str(folder)!r}"
+    if len(symbols) > 1:
+        raise ValueError(
+            f"{where} holds files of several symbols {sorted(symbols)}; use one folder per symbol"
+        )
+    if len(intervals) > 1:
+        raise ValueError(f"{where} holds klines of several intervals {sorted(intervals)}; keep one")
+    if not files["klines"]:
+        raise ValueError(f"{where} has no Binance klines files (<SYMBOL>-<interval>-<date>.zip or .csv)")
+    if not files["metrics"]:
+        raise ValueError(
+            f"{where} has no Binance metrics files (<SYMBOL>-metrics-<date>.zip): no open interest"
+        )
+    return files
+
+
+def _read_parquet_market(path: Path, *, oi_unit: str, assume_utc: bool) -> Any:
+    import pandas as pd
+
+    from heatmap.market import Market
+
+    df = pd.read_parquet(path)
+    if isinstance(df.index, pd.DatetimeIndex):
+        return Market.from_frame(
+            df,
+            oi_unit=oi_unit,  # type: ignore[arg-type]
+            assume_utc=assume_utc,
+            symbol=None,
+            extra_columns="drop",
+        )
+    lower = {str(c).strip().lower(): c for c in df.columns}
+    found = [c for c in ("time", "timestamp", "open_time", "date", "datetime") if c in lower]
+    if not found:
+        raise ValueError(f"no time column or datetime index; columns are {list(df.columns)}")
+    df = df.rename(columns={v: k for k, v in lower.items()})
+    if not pd.api.types.is_datetime64_any_dtype(df[found[0]]):
+        raise ValueError(f"time column {found[0]!r} holds {df[found[0]].dtype}, expected datetimes")
+    return Market.from_frame(
+        df,
+        oi_unit=oi_unit,  # type: ignore[arg-type]
+        assume_utc=assume_utc,
+        time_col=found[0],
+        extra_columns="drop",
+    )
+
+
+def read_venue(spec: VenueSpec, *, oi_unit: str = "base", assume_utc: bool = False) -> Any:
+    """Read the market of one venue: a Binance public-data folder, a ``.parquet`` table or CSV/zip tables.
+
+    Errors name the venue: ``--venue NAME: <what is wrong>``.
+    """
+    from heatmap.io.binance import read_binance
+
+    what = f"--venue {spec.name}"
+    path = Path(spec.source).expanduser()
+    try:
+        if path.is_dir():
+            files = binance_folder_files(path)
+            return read_binance(
+                klines=files["klines"],
+                metrics=files["metrics"],
+                funding=files["funding"] or None,
+                mark=files["mark"] or None,
+                venue=spec.name,
+            )
+        if path.suffix.lower() == ".parquet":
+            if not path.is_file():
+                raise FileNotFoundError(f"no such file {spec.source!r}")
+            return _read_parquet_market(path, oi_unit=oi_unit, assume_utc=assume_utc)
+    except (ValueError, FileNotFoundError) as exc:
+        raise type(exc)(f"{what}: {_one_line(exc)}") from exc
+    try:
+        return read_table_market(spec.source, oi_unit=oi_unit, assume_utc=assume_utc, what=what)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{what}: {_one_line(exc)}") from exc
+
+
+def _check_common_time(markets: dict[str, Any]) -> None:
+    """Raise when the venues' spans ``[start, end + bar)`` have no instant in common."""
+    spans = {name: (m.start, m.end + m.freq) for name, m in markets.items()}
+    start = max(a for a, _ in spans.values())
+    end = min(b for _, b in spans.values())
+    if start >= end:
+        described = ", ".join(f"{n} {a} to {b}" for n, (a, b) in spans.items())
+        raise ValueError(f"the venues share no time: {described}; pick venues (or --from/--to) that overlap")
+
+
+# -- run ---------------------------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``aggregate``; returns the process exit code (2 on bad input)."""
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError, KeyError, TypeError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from heatmap.aggregate import estimate_many
+    from heatmap.plot import format_notional
+
+    out = Path(args.out)
+    check_out_folder(out, "--out")
+    check_out_folder(args.html, "--html")
+    specs = [parse_venue(text) for text in args.venue]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise ValueError(f"--venue: the name {spec.name!r} is given twice; names must be unique")
+        seen.add(spec.name)
+    markets: dict[str, Any] = {}
+    models: dict[str, Any] = {}
+    for spec in specs:
+        market = read_venue(spec, oi_unit=args.oi_unit, assume_utc=args.assume_utc)
+        try:
+            markets[spec.name] = _slice(market, args.start, args.end)
+        except ValueError as exc:
+            raise ValueError(f"--venue {spec.name}: {_one_line(exc)}") from exc
+        models[spec.name] = build_model(args, spec.model)
+    _check_common_time(markets)
+    multi = estimate_many(
+        {name: (markets[name], models[name]) for name in markets},
+        bins=args.bins,
+        snapshot_every=args.snapshot_every,
+        engine=args.engine,
+    )
+    total = multi.total
+    print(
+        f"aggregate of {len(markets)} venue{'s' if len(markets) > 1 else ''}: {total.shape[0]} snapshots x "
+        f"{total.shape[1]} bins from {total.times[0]} to {total.times[-1]}"
+    )
+    last_share = multi.share().iloc[-1]
+    for spec in specs:
+        name, market = spec.name, markets[spec.name]
+        layer_last = multi.layers[name].total.iloc[-1]
+        covered = bool(multi.coverage[name].iloc[-1])
+        share = last_share[name]
+        print(
+            f"  {name}: {market.symbol or 'market'}, {len(market)} bars of {_fmt_freq(market.freq)} "
+            f"from {market.start} to {market.end}; model {spec.model or args.model}; "
+            + (
+                f"long {format_notional(float(layer_last['long']))}, "
+                f"short {format_notional(float(layer_last['short']))}"
+                + ("" if share != share else f" ({share:.1%} of the total)")
+                if covered
+                else "no data at the last time"
+            )
+        )
+    snap = total.at(-1)
+    print(
+        f"last price {snap.price:,.2f} ({specs[0].name}); aggregate liquidation notional long "
+        f"{format_notional(snap.total['long'])}, short {format_notional(snap.total['short'])}"
+    )
+    print_clusters(snap, args.top)
+    render_multi(
+        multi,
+        out,
+        kind=args.kind,
+        size=None if args.size is None else (float(args.size[0]), float(args.size[1])),
+        dpi=args.dpi,
+        side=args.side,
+        norm=args.norm,
+        yscale=args.yscale,
+        clusters=args.clusters,
+    )
+    print(f"wrote {out}")
+    if args.html is not None:
+        write_html(total, args.html, side=args.side, norm=args.norm)
+        print(f"wrote {args.html}")
+    return 0
+
+
+def render_multi(
+    multi: Any,
+    path: str | Path,
+    *,
+    kind: Kind = "total",
+    size: tuple[float, float] | None = None,
+    dpi: float = 150,
+    **plot_kwargs: Any,
+) -> Path:
+    """Write a :class:`~heatmap.aggregate.MultiHeatmap` as a PNG.
+
+    Parameters
+    ----------
+    multi : MultiHeatmap
+    path : str or Path
+        PNG to write; its folder must exist.
+    kind : {"total", "stacked", "separate"}
+        ``"total"``: the aggregate heatmap; ``"stacked"``: the aggregate above each layer's share of
+        liquidation notional (:meth:`MultiHeatmap.plot` ``kind="stacked"``); ``"separate"``: one heatmap per
+        layer on the colour scale of the aggregate, the aggregate last.
+    size : (width, height), optional
+        Figure size [inch]; default 12 × 6, 12 × 8 for ``"stacked"``, 12 × 3 per panel for ``"separate"``.
+    dpi : float
+        Resolution [pixel/inch].
+    **plot_kwargs
+        Passed to :func:`heatmap.plot.plot_heatmap` (``side``, ``norm``, ``yscale``, ``clusters``, ...).
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> render_multi(multi, "agg.png", kind="stacked", norm="power")  # doctest: +SKIP
+    PosixPath('agg.png')
+    """
+    import numpy as np
+
+    from heatmap.plot import color_limits, new_figure, plot_heatmap, render_png
+
+    if kind not in ("total", "stacked", "separate"):
+        raise ValueError(f"kind must be 'total', 'stacked' or 'separate', got {kind!r}")
+    if kind == "total":
+        return render_png(multi.total, path, dpi=dpi, size=size or (12.0, 6.0), **plot_kwargs)
+    if kind == "stacked":
+        fig, (top, bottom) = new_figure(
+            size or (12.0, 8.0), dpi=dpi, nrows=2, sharex=True, height_ratios=(3, 1)
+        )
+        plot_heatmap(multi.total, ax=top, **plot_kwargs)
+        top.set_title(f"aggregate of {', '.join(multi.names)}: {top.get_title(loc='left')}", loc="left")
+        top.set_xlabel("")
+        _plot_shares(multi, bottom)
+        # the colour bars narrow the heatmap only: give the share strip the same horizontal extent
+        fig.canvas.draw()
+        fig.set_layout_engine("none")
+        upper, lower = top.get_position(), bottom.get_position()
+        bottom.set_position((upper.x0, lower.y0, upper.width, lower.height))
+        return render_png(fig, path, dpi=dpi)
+    panels = [*multi.layers.items(), ("aggregate", multi.total)]
+    fig, axes = new_figure(
+        size or (12.0, 3.0 * len(panels)), dpi=dpi, nrows=len(panels), sharex=True, squeeze=False
+    )
+    side = plot_kwargs.get("side", "both")
+    sides = ("long", "short") if side == "both" else (side,)
+    values = np.concatenate([np.ravel(getattr(hm, s)) for _, hm in panels for s in sides])
+    vmin, vmax = color_limits(
+        values, robust=plot_kwargs.get("robust", True), norm=plot_kwargs.get("norm", "log")
+    )
+    for ax, (name, hm) in zip(axes[:, 0], panels, strict=True):
+        plot_heatmap(hm, ax=ax, **{"vmin": vmin, "vmax": vmax, **plot_kwargs})
+        ax.set_title(f"{name}: {ax.get_title(loc='left')}", loc="left")
+        if ax is not axes[-1, 0]:
+            ax.set_xlabel("")
+    return render_png(fig, path, dpi=dpi)
+
+
+def _plot_shares(multi: Any, ax: Any) -> None:
+    """Each layer's share of total notional as stacked steps, each spanning its bar like the heatmap columns."""
+    import matplotlib.dates as mdates
+    import numpy as np
+
+    from heatmap.plot import time_edges
+
+    share = multi.share().fillna(0.0)
+    x = time_edges(multi.total)
+    values = share.T.to_numpy(dtype=float)
+    values = np.concatenate([values, values[:, -1:]], axis=1)  # the last bar spans to its close
+    ax.stackplot(x, values, labels=list(share.columns), step="post")
+    ax.set_xlim(x[0], x[-1])
+    ax.xaxis_date(tz="UTC")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of notional")
+    ax.set_xlabel("time (UTC)")
+    ax.legend(loc="upper left", fontsize="small", ncols=min(len(share.columns), 6))
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
