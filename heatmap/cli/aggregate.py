@@ -274,8 +274,8 @@ def read_venue(spec: VenueSpec, *, oi_unit: str = "base", assume_utc: bool = Fal
 
 
 def _check_common_time(markets: dict[str, Any]) -> None:
-    """Raise when the venues' spans ``[start, end + bar)`` have no instant in common."""
-    spans = {name: (m.start, m.end + m.freq) for name, m in markets.items()}
+    """Raise when the venues' spans ``[first open, last close)`` have no instant in common."""
+    spans = {name: (m.start, m.end) for name, m in markets.items()}
     start = max(a for a, _ in spans.values())
     end = min(b for _, b in spans.values())
     if start >= end:

@@ -288,9 +288,9 @@ def _slice(market: Any, start: str | None, end: str | None) -> Any:
         raise ValueError(f"--to {end} is before --from {start}")
     out = market.slice(a, b)
     if len(out) < 2:
+        window = " ".join(f"{opt} {v}" for opt, v in (("--from", start), ("--to", end)) if v is not None)
         raise ValueError(
-            f"the window --from {start} --to {end} holds {len(out)} bars; the data span "
-            f"{market.start} to {market.end}"
+            f"the window {window} holds {len(out)} bars; the data span {market.start} to {market.end}"
         )
     return out
 
