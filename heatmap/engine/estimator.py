@@ -27,8 +27,10 @@ import json
 import math
 import os
 import tempfile
-import time
+import time as time_module
 import zipfile
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,7 +40,7 @@ from numpy.typing import NDArray
 
 from heatmap.engine.base import LEDGER_COLUMNS, Bars, EngineConfig, Outputs, decay_factor
 from heatmap.grid import DEFAULT_MARGIN, PriceGrid
-from heatmap.market import Market, MarketDataError
+from heatmap.market import ALL_COLUMNS, Market, MarketDataError, validate_arrays
 from heatmap.result import Heatmap
 
 if TYPE_CHECKING:
@@ -50,10 +52,9 @@ EngineName = Literal["grid", "ledger"]
 
 #: Bytes the snapshot arrays of :func:`estimate` may take by default (float32, both sides).
 MEMORY_BUDGET = 256 * 2**20
-#: Version of the :meth:`Estimator.save` checkpoint format.
-CHECKPOINT_VERSION = 1
-#: Bars of history kept to compute the speculative share of the next chunk (so chunks equal the batch run).
-SHARE_CONTEXT = 256
+#: Version of the :meth:`Estimator.save` checkpoint format (2: the side split's memory is one carried funding
+#: rate instead of the last bars; format 1 checkpoints still load).
+CHECKPOINT_VERSION = 2
 _PROGRESS_CHUNK = 8192
 #: Extra factor a default grid grows by beyond what new prices need (see :meth:`Estimator.update`).
 GROWTH_HEADROOM = 1.25
@@ -180,6 +181,128 @@ def _share(model: Model, frame: pd.DataFrame) -> NDArray[np.float64]:
     return out
 
 
+#: Columns each side split reads (see :func:`heatmap.model.speculative_long_share`).
+_SHARE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "even": (),
+    "candle": ("open", "high", "low", "close"),
+    "taker": ("volume", "taker_buy_volume"),
+    "funding": ("funding_rate",),
+}
+
+
+def _long_share(
+    model: Model, arrays: dict[str, NDArray[np.float64]], n: int, carry: float
+) -> tuple[NDArray[np.float64], float]:
+    """Speculative long share of ``n`` new bars from their column arrays, and the carry for the next bars.
+
+    The array form of :func:`heatmap.model.speculative_long_share` (same formulas and constants, so a chunked
+    run equals the batch run bit for bit). Only the ``"funding"`` split has memory: ``carry`` is the last
+    non-zero funding rate settled before these bars (0 before the first settlement).
+    """
+    from heatmap.model import CANDLE_SHARPNESS, TAKER_SHARPNESS, _sharpen
+
+    mode = model.side_split
+    need = _SHARE_COLUMNS.get(mode)
+    if need is None or any(c not in arrays for c in need):
+        # the model's own function raises its message (missing column) or handles a mode it alone knows
+        return _share(model, pd.DataFrame(arrays)), carry
+    if mode == "even":
+        d = np.zeros(n)
+    elif mode == "candle":
+        o, h, lo, c = (arrays[k] for k in need)
+        rng = h - lo
+        b = np.divide(c - o, rng, out=np.zeros(n), where=rng > 0)
+        d = _sharpen(np.clip(b, -1.0, 1.0), CANDLE_SHARPNESS)
+    elif mode == "taker":
+        v, tb = arrays["volume"], arrays["taker_buy_volume"]
+        i = np.divide(2.0 * tb - v, v, out=np.zeros(n), where=v > 0)
+        d = _sharpen(np.clip(i, -1.0, 1.0), TAKER_SHARPNESS)
+    else:  # sign of the last settled rate, carried forward (no look-ahead)
+        f = arrays["funding_rate"]
+        settled = np.isfinite(f) & (f != 0)
+        pos = np.where(settled, np.arange(n), -1)
+        np.maximum.accumulate(pos, out=pos)
+        last = np.where(pos >= 0, f[np.maximum(pos, 0)], carry)
+        d = np.sign(last)
+        if n:
+            carry = float(last[-1])
+    return np.clip(0.5 + 0.5 * float(model.split_strength) * d, 0.0, 1.0), carry
+
+
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+_LEDGER_INDEX = pd.Index(list(LEDGER_COLUMNS))
+_LIQ_INDEX = pd.Index(["long", "short"])
+_REAL = (int, float, np.integer, np.floating)
+
+
+def _time_index(time: NDArray[np.int64]) -> pd.DatetimeIndex:
+    """``DatetimeIndex`` named ``time`` (UTC, ns) of int64 times [ns since the epoch]."""
+    return pd.DatetimeIndex(np.asarray(time, dtype=np.int64).view("M8[ns]"), dtype=_UTC_NS, name="time")
+
+
+def _is_utc(index: Any) -> bool:
+    """A UTC ``DatetimeIndex`` or ``Timestamp`` (what Market would not have to convert)."""
+    if not isinstance(index, (pd.DatetimeIndex, pd.Timestamp)):
+        return False
+    return index.tz is not None and str(index.tz) == "UTC"
+
+
+def _frame_arrays(frame: pd.DataFrame) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.int64]] | None:
+    """Float64 column arrays and int64 [ns] open times of a plain numeric UTC frame; None for anything else."""
+    if not _is_utc(frame.index):
+        return None
+    cols = frame.columns.tolist()
+    if len(set(cols)) != len(cols) or not all(isinstance(c, str) for c in cols):
+        return None
+    values = frame.to_numpy()
+    if values.dtype.kind not in "fiub":
+        return None
+    columns = np.array(values.T, dtype=np.float64, order="C")  # one contiguous row per column
+    index = frame.index
+    assert isinstance(index, pd.DatetimeIndex)
+    time = (index if index.unit == "ns" else index.as_unit("ns")).asi8
+    return dict(zip(cols, columns, strict=True)), time
+
+
+class _Rows:
+    """Rows appended into a geometrically grown array (amortised O(1) per row).
+
+    Rows already stored are never written again, so views of :attr:`data` handed out stay valid.
+    """
+
+    __slots__ = ("_buf", "n")
+
+    def __init__(self, buf: NDArray[Any]) -> None:
+        self._buf = buf
+        self.n = len(buf)
+
+    @classmethod
+    def empty(cls, dtype: Any, width: int | None = None) -> _Rows:
+        return cls(np.empty((0,) if width is None else (0, width), dtype=dtype))
+
+    @property
+    def data(self) -> NDArray[Any]:
+        return self._buf[: self.n]
+
+    def append(self, rows: NDArray[Any]) -> None:
+        k = len(rows)
+        if self.n == 0 and self._buf.shape[1:] == rows.shape[1:] and self._buf.dtype == rows.dtype:
+            self._buf, self.n = rows, k  # the first chunk is adopted without a copy
+            return
+        end = self.n + k
+        if end > len(self._buf):
+            cap = max(end, len(self._buf) * 3 // 2, 64)
+            buf = np.empty((cap, *self._buf.shape[1:]), dtype=self._buf.dtype)
+            buf[: self.n] = self._buf[: self.n]
+            self._buf = buf
+        self._buf[self.n : end] = rows
+        self.n = end
+
+    def pad_columns(self, left: int, right: int) -> None:
+        """Add zero columns on both sides (snapshots when the grid grows)."""
+        self._buf = np.pad(self.data, ((0, 0), (left, right)))
+
+
 class Estimator:
     """Incremental liquidation-map estimator.
 
@@ -205,6 +328,13 @@ class Estimator:
         the ``"oldest"``/``"profitable"`` exits). More blocks keep levels of different bars apart (no merging
         inside a bin) at a cost proportional to the number of blocks.
 
+    Notes
+    -----
+    One-bar updates are cheap (a fraction of a millisecond on a 1,000-bin grid, see ``docs/performance.md``):
+    a bar given as a DataFrame row, a Series or a mapping is checked with :func:`heatmap.market.validate_arrays`
+    (the rules and messages of :class:`Market`) without building a Market, results are appended to
+    geometrically grown arrays, and the side-split share needs no history beyond the last settled funding rate.
+
     Examples
     --------
     >>> from heatmap.synthetic import synthetic_market
@@ -213,7 +343,8 @@ class Estimator:
     >>> grid = PriceGrid.for_market(market, bins=300)
     >>> est = Estimator(grid=grid)
     >>> part = est.update(market.iloc[:48])
-    >>> part = est.update(market.iloc[48:])
+    >>> for i in range(48, len(market)):       # one bar at a time: a row of the frame
+    ...     part = est.update(market.frame.iloc[i])
     >>> full = estimate(market, grid=grid)
     >>> bool(np.array_equal(est.heatmap.long, full.long))
     True
@@ -261,77 +392,122 @@ class Estimator:
         self.n_bars = 0
         self.last_time: pd.Timestamp | None = None
         self.last_oi: float | None = None
-        self._context: pd.DataFrame | None = None
-        # stored results: snapshot chunks (with the bin count of the grid they were taken on), per-bar tables
-        self._snaps: list[tuple[int, NDArray[Any], NDArray[Any]]] = []
-        self._snap_times: list[NDArray[np.int64]] = []
-        self._ledger: list[NDArray[np.float64]] = []
-        self._liq: list[NDArray[np.float64]] = []
-        self._price: list[NDArray[np.float64]] = []
-        self._times: list[NDArray[np.int64]] = []
+        # the side split's memory: last non-zero funding rate settled so far [fraction] (0: none yet)
+        self._funding_carry = 0.0
+        # stored results, appended per update: snapshots (rows on the current grid) and per-bar tables
+        self._snap_long = _Rows.empty(np.float32, self.grid.n_bins if self.grid is not None else 0)
+        self._snap_short = _Rows.empty(np.float32, self.grid.n_bins if self.grid is not None else 0)
+        self._snap_times = _Rows.empty(np.int64)
+        self._ledger = _Rows.empty(np.float64, len(LEDGER_COLUMNS))
+        self._liq = _Rows.empty(np.float64, 2)
+        self._price = _Rows.empty(np.float64)
+        self._times = _Rows.empty(np.int64)
         self._cache: Heatmap | None = None
         self._seconds = 0.0
 
     # -- input ------------------------------------------------------------------------------------------------
-    def _as_market(self, bars: Market | pd.DataFrame) -> Market:
+    def _bar_arrays(
+        self, bars: Any
+    ) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.int64], pd.Timedelta, str | None]:
+        """Validated float64 column arrays (Market column order), int64 [ns] open times, bar length, symbol."""
         if isinstance(bars, Market):
-            return bars
+            arrays = {c: bars.array(c) for c in bars.columns}
+            return arrays, pd.DatetimeIndex(bars.index).as_unit("ns").asi8, bars.freq, bars.symbol
         if isinstance(bars, pd.DataFrame):
-            return Market(bars, freq=self.freq)
-        raise TypeError(f"update() takes a Market or a DataFrame of bars, got {type(bars).__name__}")
+            fast = _frame_arrays(bars)
+            if fast is None:  # anything unusual (time zone, dtypes, column labels): Market's full treatment
+                return self._bar_arrays(Market(bars, freq=self.freq))
+            arrays, time = fast
+        elif isinstance(bars, pd.Series):
+            when = bars.name
+            if not isinstance(when, (pd.Timestamp, datetime, np.datetime64, str)) or pd.isna(when):
+                raise MarketDataError(
+                    f"bar: a Series bar needs its open time (UTC) as its name, as in frame.iloc[i]; got {when!r}"
+                )
+            names = bars.index.tolist()
+            if (
+                isinstance(when, pd.Timestamp)
+                and _is_utc(when)
+                and bars.dtype.kind in "fiub"
+                and len(set(names)) == len(names)
+                and all(isinstance(c, str) for c in names)
+            ):
+                values = bars.to_numpy(dtype=np.float64)
+                arrays = {c: values[j : j + 1].copy() for j, c in enumerate(names)}
+                time = np.array([when.value], dtype=np.int64)
+            else:
+                row = pd.DataFrame([bars.to_numpy()], columns=bars.index, index=pd.DatetimeIndex([when]))
+                return self._bar_arrays(row.infer_objects())
+        elif isinstance(bars, Mapping):
+            if "time" not in bars:
+                raise MarketDataError(
+                    "bar: a mapping bar needs a 'time' entry (bar open time, UTC) besides its columns; "
+                    f"got keys {[str(k) for k in bars]}"
+                )
+            when = bars["time"]
+            fields = {k: v for k, v in bars.items() if k != "time"}
+            if (
+                isinstance(when, pd.Timestamp)
+                and _is_utc(when)
+                and all(isinstance(k, str) for k in fields)
+                and all(isinstance(v, _REAL) for v in fields.values())
+            ):
+                arrays = {k: np.array([v], dtype=np.float64) for k, v in fields.items()}
+                time = np.array([when.value], dtype=np.int64)
+            else:
+                row = pd.DataFrame({k: [v] for k, v in fields.items()}, index=pd.DatetimeIndex([when]))
+                return self._bar_arrays(row)
+        else:
+            raise TypeError(
+                "update() takes a Market, a DataFrame of bars, or one bar as a Series or mapping, "
+                f"got {type(bars).__name__}"
+            )
+        freq = validate_arrays(arrays, time, freq=self.freq)
+        arrays = {c: arrays[c] for c in ALL_COLUMNS if c in arrays}
+        return arrays, time, freq, None
 
-    def _check_continuity(self, market: Market) -> None:
+    def _check_continuity(self, time: NDArray[np.int64], freq: pd.Timedelta) -> None:
         if self.last_time is None or self.freq is None:
             return
-        if market.freq != self.freq:
-            raise MarketDataError(f"bar length {market.freq} differs from the estimator's {self.freq}")
-        first = market.index[0]
-        expected = self.last_time + self.freq
-        if first <= self.last_time:
+        if freq != self.freq:
+            raise MarketDataError(f"bar length {freq} differs from the estimator's {self.freq}")
+        first, last = int(time[0]), self.last_time.value
+        expected = last + self.freq.value
+        if first == expected:
+            return
+        when, next_bar = pd.Timestamp(first, tz="UTC"), pd.Timestamp(expected, tz="UTC")
+        if first <= last:
             raise MarketDataError(
-                f"bar {first} overlaps or precedes the last processed bar {self.last_time}; "
-                f"the next bar must open at {expected}"
+                f"bar {when} overlaps or precedes the last processed bar {self.last_time}; "
+                f"the next bar must open at {next_bar}"
             )
-        if first != expected:
-            raise MarketDataError(
-                f"bar {first} leaves a gap after the last processed bar {self.last_time}; expected {expected}"
-            )
+        raise MarketDataError(
+            f"bar {when} leaves a gap after the last processed bar {self.last_time}; expected {next_bar}"
+        )
 
-    def _prepare(self, market: Market) -> Bars:
+    def _prepare(self, arrays: dict[str, NDArray[np.float64]], time: NDArray[np.int64]) -> tuple[Bars, float]:
         model = self.model
-        frame = market.frame
-        n = len(frame)
-        low, high, close = (frame[c].to_numpy(np.float64) for c in ("low", "high", "close"))
-        has_mark = "mark_low" in frame
-        cons_low = frame["mark_low"].to_numpy(np.float64) if has_mark else low
-        cons_high = frame["mark_high"].to_numpy(np.float64) if has_mark else high
-        entry_mode = model.entry
-        entry = (low + high + close) / 3.0 if entry_mode == "typical" else close
-        if model.funding and "funding_rate" in frame:
-            funding = frame["funding_rate"].to_numpy(np.float64)
+        n = len(time)
+        low, high, close = arrays["low"], arrays["high"], arrays["close"]
+        has_mark = "mark_low" in arrays
+        cons_low = arrays["mark_low"] if has_mark else low
+        cons_high = arrays["mark_high"] if has_mark else high
+        entry = (low + high + close) / 3.0 if model.entry == "typical" else close
+        if model.funding and "funding_rate" in arrays:
+            funding = arrays["funding_rate"]
         else:
             funding = np.zeros(n)
-        funding_price = frame["mark_open" if has_mark else "open"].to_numpy(np.float64)
+        funding_price = arrays["mark_open" if has_mark else "open"]
         turnover = float(model.turnover)
-        if turnover > 0 and "volume" in frame:  # the model documents: ignored without a volume column
-            turn = turnover * frame["volume"].to_numpy(np.float64)
+        if turnover > 0 and "volume" in arrays:  # the model documents: ignored without a volume column
+            turn = turnover * arrays["volume"]
         else:
             turn = np.zeros(n)
-        ctx = frame if self._context is None else pd.concat([self._context, frame])
-        share = _share(model, ctx)[-n:]
-        tail = ctx.iloc[-SHARE_CONTEXT:]
-        if (
-            "funding_rate" in ctx
-            and len(ctx) > SHARE_CONTEXT
-            and not (tail["funding_rate"].fillna(0) != 0).any()
-        ):
-            settled = ctx["funding_rate"].fillna(0).to_numpy() != 0
-            if settled.any():  # the "funding" side split carries the last settled rate forward
-                last = int(np.flatnonzero(settled)[-1])
-                tail = pd.concat([ctx.iloc[last : last + 1], tail])
-        self._next_context = tail
-        return Bars(
-            time=pd.DatetimeIndex(frame.index).asi8.astype(np.int64),
+        share, carry = _long_share(model, arrays, n, self._funding_carry)
+        if share.shape != (n,):
+            raise ValueError(f"the side-split share has shape {share.shape}, expected ({n},)")
+        bars = Bars(
+            time=time,
             low=low,
             high=high,
             close=close,
@@ -340,10 +516,11 @@ class Estimator:
             entry=entry,
             funding=funding,
             funding_price=funding_price,
-            oi=frame["open_interest"].to_numpy(np.float64),
+            oi=arrays["open_interest"],
             long_share=np.clip(share, 0.0, 1.0),
             turnover=turn,
         )
+        return bars, carry
 
     def _make_engine(self, grid: PriceGrid) -> Any:
         assert self._config is not None
@@ -355,11 +532,13 @@ class Estimator:
 
         return LedgerEngine(self._config, grid)
 
-    def _ensure_grid(self, market: Market, bars: Bars) -> None:
+    def _ensure_grid(self, bars: Bars) -> None:
         lo = float(min(bars.cons_low.min(), bars.low.min()))
         hi = float(max(bars.cons_high.max(), bars.high.max()))
-        if self.grid is None:
-            self.grid = PriceGrid.for_market(market, bins=self.bins)
+        if self.grid is None:  # PriceGrid.for_market of the first bars
+            self.grid = PriceGrid.log_spaced(lo / DEFAULT_MARGIN, hi * DEFAULT_MARGIN, self.bins)
+            self._snap_long = _Rows.empty(np.float32, self.grid.n_bins)
+            self._snap_short = _Rows.empty(np.float32, self.grid.n_bins)
             return
         if self._user_grid:
             need_lo, need_hi = lo, hi
@@ -374,19 +553,23 @@ class Estimator:
             off = self.grid.offset_in(new)
             if self._engine is not None:
                 self._engine.regrid(new)
-            pad = ((0, 0), (off, new.n_bins - self.grid.n_bins - off))
-            self._snaps = [(new.n_bins, np.pad(lr, pad), np.pad(sr, pad)) for _, lr, sr in self._snaps]
+            right = new.n_bins - self.grid.n_bins - off
+            self._snap_long.pad_columns(off, right)
+            self._snap_short.pad_columns(off, right)
             self._cache = None
             self.grid = new
 
     # -- public -----------------------------------------------------------------------------------------------
-    def update(self, bars: Market | pd.DataFrame) -> Heatmap:
+    def update(self, bars: Market | pd.DataFrame | pd.Series | Mapping[str, Any]) -> Heatmap:
         """Process new bars (continuing exactly after the last processed one); return their snapshots.
 
         Parameters
         ----------
-        bars : Market or DataFrame
-            The next bars. Their first bar must open one bar length after the last processed bar.
+        bars : Market, DataFrame, Series or mapping
+            The next bars. Their first bar must open one bar length after the last processed bar. A DataFrame
+            is checked with the rules of :class:`Market`. One bar may also be given as a Series whose name is
+            its open time (a row ``frame.iloc[i]``) or as a mapping of column values with a ``"time"`` entry
+            (e.g. ``{"time": pd.Timestamp("2025-01-01 00:05", tz="UTC"), "open": ..., ...}``).
 
         Returns
         -------
@@ -397,19 +580,20 @@ class Estimator:
         Raises
         ------
         MarketDataError
-            Overlapping, out-of-order or gapped bars (the message names the first bad timestamp); the state is
-            left unchanged.
+            Bars that break a rule of :class:`Market`, or overlapping, out-of-order or gapped bars (the message
+            names the first bad timestamp); the state is left unchanged.
         """
-        market = self._as_market(bars)
-        self._check_continuity(market)
-        t0 = time.perf_counter()
+        arrays, time, freq, symbol = self._bar_arrays(bars)
+        self._check_continuity(time, freq)
+        t0 = time_module.perf_counter()
+        config = self._config or _resolve_config(self.model, freq, self.age_blocks)
+        prepared, carry = self._prepare(arrays, time)
+        # the input is valid: from here on the state changes
         if self.freq is None:
-            self.freq = market.freq
-            self.symbol = market.symbol
-        if self._config is None:
-            self._config = _resolve_config(self.model, market.freq, self.age_blocks)
-        prepared = self._prepare(market)
-        self._ensure_grid(market, prepared)
+            self.freq = freq
+            self.symbol = symbol
+        self._config = config
+        self._ensure_grid(prepared)
         assert self.grid is not None
         if self._engine is None:
             self._engine = self._make_engine(self.grid)
@@ -436,28 +620,28 @@ class Estimator:
         else:
             self._engine.run(prepared, out)
         # commit
-        self._context = self._next_context
+        self._funding_carry = carry
         self.n_bars += n
-        self.last_time = market.index[-1]
+        self.last_time = pd.Timestamp(int(time[-1]), tz="UTC")
         self.last_oi = float(prepared.oi[-1])
-        P = self.grid.n_bins
-        self._snaps.append((P, out.snap_long, out.snap_short))
-        self._snap_times.append(prepared.time[mask])
+        snap_times = time if mask.all() else time[mask]
+        self._snap_long.append(out.snap_long)
+        self._snap_short.append(out.snap_short)
+        self._snap_times.append(snap_times)
         self._ledger.append(out.ledger)
         self._liq.append(out.liquidations)
-        self._price.append(prepared.close.copy())
-        self._times.append(prepared.time)
+        self._price.append(prepared.close)
+        self._times.append(time)
         self._cache = None
-        self._seconds += time.perf_counter() - t0
-        live = None if mask[-1] else self._engine.snapshot()
-        times = prepared.time[mask]
+        self._seconds += time_module.perf_counter() - t0
         long_rows, short_rows = out.snap_long, out.snap_short
-        if live is not None:
-            times = np.append(times, prepared.time[-1])
+        if not mask[-1]:  # the state after the last new bar
+            live = self._engine.snapshot()
+            snap_times = np.append(snap_times, time[-1])
             long_rows = np.vstack([long_rows, live[0].astype(np.float32)[None]])
             short_rows = np.vstack([short_rows, live[1].astype(np.float32)[None]])
         return self._assemble(
-            times, long_rows, short_rows, prepared.time, prepared.close, out.ledger, out.liquidations
+            snap_times, long_rows, short_rows, time, prepared.close, out.ledger, out.liquidations
         )
 
     def _assemble(
@@ -471,7 +655,10 @@ class Estimator:
         liq: NDArray[np.float64],
     ) -> Heatmap:
         assert self.grid is not None
-        idx = pd.DatetimeIndex(pd.to_datetime(bar_times, utc=True), name="time")
+        idx = _time_index(bar_times)
+        same = snap_times is bar_times or (
+            len(snap_times) == len(bar_times) and np.array_equal(snap_times, bar_times)
+        )
         cfg = self._config
         extra: dict[str, Any] = {}
         if self.engine_name == "ledger" and self._engine is not None:
@@ -481,14 +668,14 @@ class Estimator:
             cohorts["notional"] = cohorts["qty"] * cohorts["lp"]
             extra["cohorts"] = cohorts
         return Heatmap(
-            times=pd.DatetimeIndex(pd.to_datetime(snap_times, utc=True), name="time"),
+            times=idx if same else _time_index(snap_times),
             price_edges=self.grid.edges,
             long=long_rows,
             short=short_rows,
-            price=pd.Series(close, index=idx, name="close"),
+            price=pd.Series(close, index=idx, name="close", copy=True),
             model=self.model,
-            ledger=pd.DataFrame(ledger, index=idx, columns=list(LEDGER_COLUMNS)),
-            liquidations=pd.DataFrame(liq, index=idx, columns=["long", "short"]),
+            ledger=pd.DataFrame(ledger, index=idx, columns=_LEDGER_INDEX, copy=True),
+            liquidations=pd.DataFrame(liq, index=idx, columns=_LIQ_INDEX, copy=True),
             meta={
                 "engine": self.engine_name,
                 "bins": self.grid.n_bins,
@@ -505,40 +692,22 @@ class Estimator:
 
     @property
     def heatmap(self) -> Heatmap:
-        """The result so far: every stored snapshot (padded onto the current grid) plus the latest state."""
+        """The result so far: every stored snapshot (on the current grid) plus the latest state."""
         if self._cache is not None:
             return self._cache
         if self.grid is None or self._engine is None:
             raise ValueError("no bars processed yet; call update() first")
-        P = self.grid.n_bins
-        longs, shorts = [], []
-        for p0, lr, sr in self._snaps:
-            if p0 == P:
-                longs.append(lr)
-                shorts.append(sr)
-            else:  # pragma: no cover - chunks are padded when the grid grows
-                raise RuntimeError("stored snapshots do not match the grid")
-        times = np.concatenate(self._snap_times)
-        if len(longs) == 1:  # no copy of a single chunk's snapshots
-            L, Sh = longs[0], shorts[0]
-        else:
-            L = np.concatenate(longs) if longs else np.zeros((0, P), np.float32)
-            Sh = np.concatenate(shorts) if shorts else np.zeros((0, P), np.float32)
-        bar_times = np.concatenate(self._times)
+        times = self._snap_times.data
+        L, Sh = self._snap_long.data, self._snap_short.data
+        if L.shape[1] != self.grid.n_bins:  # pragma: no cover - snapshots are padded when the grid grows
+            raise RuntimeError("stored snapshots do not match the grid")
+        bar_times = self._times.data
         if (self.n_bars % self.snapshot_every) != 0:
             live = self._engine.snapshot()
             times = np.append(times, bar_times[-1])
             L = np.vstack([L, live[0].astype(np.float32)[None]])
             Sh = np.vstack([Sh, live[1].astype(np.float32)[None]])
-        hm = self._assemble(
-            times,
-            L,
-            Sh,
-            bar_times,
-            np.concatenate(self._price),
-            np.concatenate(self._ledger),
-            np.concatenate(self._liq),
-        )
+        hm = self._assemble(times, L, Sh, bar_times, self._price.data, self._ledger.data, self._liq.data)
         self._cache = hm
         return hm
 
@@ -548,14 +717,14 @@ class Estimator:
         if self._engine is None:
             return {"bars": 0}
         arrays = self._engine.state_arrays()
-        ledger = np.concatenate(self._ledger) if self._ledger else np.zeros((0, len(LEDGER_COLUMNS)))
         return {
             **arrays,
             "grid": self.grid,
             "bars": self.n_bars,
             "last_time": self.last_time,
             "previous_oi": self.last_oi,
-            "ledger": pd.DataFrame(ledger, columns=list(LEDGER_COLUMNS)),
+            "funding_carry": self._funding_carry,
+            "ledger": pd.DataFrame(self._ledger.data, columns=_LEDGER_INDEX, copy=True),
         }
 
     # -- checkpoints ------------------------------------------------------------------------------------------
@@ -568,25 +737,17 @@ class Estimator:
         if self._engine is None or self.grid is None:
             raise ValueError("nothing to save: no bars processed yet")
         path = Path(path)
-        hm = self.heatmap
-        n_snap = sum(len(x) for x in self._snap_times)
         arrays: dict[str, NDArray[Any]] = {f"state_{k}": v for k, v in self._engine.state_arrays().items()}
         arrays.update(
             edges=self.grid.edges,
-            snap_long=np.asarray(hm.long[:n_snap]),
-            snap_short=np.asarray(hm.short[:n_snap]),
-            snap_times=np.concatenate(self._snap_times),
-            ledger=np.concatenate(self._ledger),
-            liquidations=np.concatenate(self._liq),
-            price=np.concatenate(self._price),
-            times=np.concatenate(self._times),
+            snap_long=self._snap_long.data,
+            snap_short=self._snap_short.data,
+            snap_times=self._snap_times.data,
+            ledger=self._ledger.data,
+            liquidations=self._liq.data,
+            price=self._price.data,
+            times=self._times.data,
         )
-        ctx = self._context
-        ctx_cols: list[str] = []
-        if ctx is not None:
-            ctx_cols = [str(c) for c in ctx.columns]
-            arrays["context_index"] = pd.DatetimeIndex(ctx.index).asi8.astype(np.int64)
-            arrays["context_values"] = ctx.to_numpy(np.float64)
         model_dict = self.model.to_dict() if hasattr(self.model, "to_dict") else None
         meta = {
             "format": "liquidation-heatmap estimator checkpoint",
@@ -604,7 +765,7 @@ class Estimator:
             "seconds": self._seconds,
             "model": model_dict,
             "model_repr": repr(self.model),
-            "context_columns": ctx_cols,
+            "funding_carry": self._funding_carry,
         }
         arrays["meta"] = np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -622,7 +783,7 @@ class Estimator:
     def load(
         cls, path: str | Path, model: Model | None = None, *, grid: PriceGrid | None = None
     ) -> Estimator:
-        """Resume from a :meth:`save` checkpoint.
+        """Resume from a :meth:`save` checkpoint (this format version or an older one).
 
         Parameters
         ----------
@@ -684,24 +845,25 @@ class Estimator:
         est.freq = pd.Timedelta(meta["freq"])
         est.symbol = meta["symbol"]
         est.n_bars = int(meta["n_bars"])
-        est.last_time = pd.Timestamp(meta["last_time"])
+        est.last_time = pd.Timestamp(meta["last_time"]).as_unit("ns")
         est.last_oi = meta["last_oi"]
         est._seconds = float(meta["seconds"])
         est._config = _resolve_config(model, est.freq, est.age_blocks)
         est._engine = est._make_engine(stored_grid)
         est._engine.load_state_arrays({k[6:]: v for k, v in data.items() if k.startswith("state_")})
-        est._snaps = [(stored_grid.n_bins, data["snap_long"], data["snap_short"])]
-        est._snap_times = [data["snap_times"]]
-        est._ledger = [data["ledger"]]
-        est._liq = [data["liquidations"]]
-        est._price = [data["price"]]
-        est._times = [data["times"]]
-        if meta["context_columns"]:
-            est._context = pd.DataFrame(
-                data["context_values"],
-                index=pd.DatetimeIndex(pd.to_datetime(data["context_index"], utc=True), name="time"),
-                columns=meta["context_columns"],
-            )
+        est._snap_long = _Rows(data["snap_long"].astype(np.float32, copy=False))
+        est._snap_short = _Rows(data["snap_short"].astype(np.float32, copy=False))
+        est._snap_times = _Rows(data["snap_times"].astype(np.int64, copy=False))
+        est._ledger = _Rows(data["ledger"])
+        est._liq = _Rows(data["liquidations"])
+        est._price = _Rows(data["price"])
+        est._times = _Rows(data["times"].astype(np.int64, copy=False))
+        if "funding_carry" in meta:
+            est._funding_carry = float(meta["funding_carry"])
+        elif "funding_rate" in meta.get("context_columns", []):  # format 1: the last bars themselves
+            f = data["context_values"][:, meta["context_columns"].index("funding_rate")]
+            settled = f[np.isfinite(f) & (f != 0)]
+            est._funding_carry = float(settled[-1]) if settled.size else 0.0
         return est
 
 
