@@ -12,6 +12,7 @@ snapshots on 1,000 bins is 8,760 × 1,000 × 2 × 4 B = 70 MB.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -221,9 +222,9 @@ def estimate_many(
     pairs = _as_specs(specs)
     grid = grid if grid is not None else common_grid([m for m, _ in pairs.values()], bins=bins)
     jobs = {name: (m, model) for name, (m, model) in pairs.items()}
-    results = _run_all(
-        jobs, lambda m, model: _estimate_job(m, model, grid, snapshot_every, engine), executor=executor
-    )
+    # a module-level function with bound options (not a lambda) so that process pools can pickle it
+    job = functools.partial(_estimate_job, grid=grid, snapshot_every=snapshot_every, engine=engine)
+    results = _run_all(jobs, job, executor=executor)
     times = pd.DatetimeIndex(sorted(set().union(*(set(hm.times) for hm in results.values()))))
     layers: dict[str, Heatmap] = {}
     coverage = {}
