@@ -43,6 +43,7 @@ __all__ = [
     "gate_liquidation_price",
     "hyperliquid_liquidation_price",
     "initial_margin",
+    "inverse_funding_shift",
     "inverse_liquidation_price",
     "liquidation_price",
     "maintenance_margin",
@@ -926,3 +927,47 @@ def funding_shift(rate: ArrayLike, mark_price: ArrayLike, side: ArrayLike, mmr: 
     s = side_sign(side)
     m = _mmr(mmr)
     return _out(s * f * p / (s - m))
+
+
+def inverse_funding_shift(
+    rate: ArrayLike, mark_price: ArrayLike, side: ArrayLike, mmr: ArrayLike
+) -> FloatOrArray:
+    """Move of an isolated inverse position's *reciprocal* liquidation price ``1/LP`` at one funding settlement.
+
+    An inverse position of face value ``Q`` [USD] pays ``s*f*Q/P`` [coin] at mark ``P`` (its coin notional times the
+    rate), settled into ``WB`` in ``1/LP = (WB + cum + s*Q/EP) / (Q*(MMR + s))`` (see
+    :func:`inverse_liquidation_price`), so ``d(1/LP) = -f / (P*(1 + s*MMR))``: ``-f/(P*(1 + MMR))`` for longs and
+    ``-f/(P*(1 - MMR))`` for shorts. The move does not depend on ``Q``, ``EP`` or ``L``: funding shifts every
+    inverse level of a side by the same amount in reciprocal price (for linear contracts, by the same amount in
+    price, :func:`funding_shift`). With ``f > 0`` longs pay and their liquidation price rises toward the price;
+    shorts receive and theirs rises away from it.
+
+    Parameters
+    ----------
+    rate : array-like
+        Funding rate of the settlement [fraction, per interval], positive when longs pay.
+    mark_price : array-like
+        Mark price at settlement [quote], > 0.
+    side : str, int or array-like
+        ``"long"``/``"short"`` or ``+1``/``-1``.
+    mmr : array-like
+        Maintenance-margin rate of the position's bracket [fraction].
+
+    Returns
+    -------
+    float or ndarray
+        Signed change of ``1/LP`` [1/quote]; the new level is ``1 / (1/LP + d)`` (a short whose ``1/LP`` falls to
+        or below 0 can no longer be liquidated).
+
+    Examples
+    --------
+    >>> d = inverse_funding_shift(0.0001, 100_000.0, "long", 0.004)
+    >>> lp = inverse_liquidation_price(100_000.0, 20, "long", mmr=0.004)
+    >>> round(lp, 2), round(1.0 / (1.0 / lp + d), 2)     # the long's level rises by ~ f * LP**2 / (P * (1 + MMR))
+    (95619.05, 95628.16)
+    """
+    f = _as_float("rate", rate)
+    p = _positive("mark_price", mark_price)
+    s = side_sign(side)
+    m = _mmr(mmr)
+    return _out(-f / (p * (1.0 + s * m)))

@@ -1,6 +1,6 @@
 """Fast engine: per-side position mass on the log-price grid, shift-invariant liquidation-price kernels.
 
-State per side: ``mass`` ``(B, P)`` [base] (one row, or one row per age block for the ``"oldest"`` and
+State per side: ``mass`` ``(B, P)`` [base] (face value [quote] for inverse contracts) (one row, or one row per age block for the ``"oldest"`` and
 ``"profitable"`` exits) with its within-bin first moment ``mom`` (see :mod:`heatmap.engine.steps`), ``off``
 ``(B,)`` mass held off the grid (long leverage <= 1, levels beyond the edges), ``tot`` ``(B,)`` = row mass + off. Per bar: funding shift, consumption, reconciliation with open
 interest (closes by the exit policy, opens with the kernels), turnover, decay, snapshot — a handful of numpy
@@ -19,14 +19,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from heatmap.engine import compiled
-from heatmap.engine.base import Bars, EngineConfig, Outputs, size_laws
+from heatmap.engine.base import Bars, EngineConfig, Outputs, engine_bars, size_laws
 from heatmap.engine.kernels import Kernel, build_kernel, combine_kernels
 from heatmap.engine.steps import (
     consume_long,
     consume_short,
     level_prices,
     shift_levels,
+    shift_reciprocal,
     shift_uniform,
+    shift_uniform_reciprocal,
     take,
     triangular_bin_masses,
     triangular_bin_masses_small,
@@ -77,6 +79,9 @@ class GridEngine:
         c, g = self.config, self.grid
         span = g.n_bins + 2
         kw: dict[str, Any] = {"log_step": g.log_step, "span": span, "subbins": c.subbins}
+        if c.contract != "linear":
+            kw["contract"] = c.contract
+        self.inverse = c.contract == "inverse"
 
         def kernel(lev: Leverage, side: str) -> Kernel:
             # one kernel per position-size node (its bracket and leverage cap), mixed by the size weights
@@ -180,7 +185,11 @@ class GridEngine:
         P = self.P
         a, b = (0, min(self.hi, P)) if si == 0 else (max(self.lo, 0), P)
         out = np.zeros(P)
-        if b > a:
+        if b > a and self.inverse:  # inverse: a cell holds the face value [quote] itself
+            q = self.mass[si, :, a:b]
+            out[a:b] = q[0] if q.shape[0] == 1 else q.sum(axis=0)
+            out[a:b] *= self.scale[si]
+        elif b > a:
             q, z = self.mass[si, :, a:b], self.mom[si, :, a:b]
             v = q * level_prices(q, z, self.grid, a)
             out[a:b] = v[0] if v.shape[0] == 1 else v.sum(axis=0)
@@ -188,7 +197,7 @@ class GridEngine:
         return out
 
     def snapshot(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Current liquidation notional per bin [quote] (long, short): mass × level price."""
+        """Current liquidation notional per bin [quote] (long, short): mass × level price (inverse: face value)."""
         return self._values(0), self._values(1)
 
     # -- per-bar loop -----------------------------------------------------------------------------------------
@@ -200,8 +209,15 @@ class GridEngine:
             self.run_python(bars, out)
 
     def run_python(self, bars: Bars, out: Outputs) -> None:
-        """The per-bar loop in Python (the reference for :mod:`heatmap.engine.compiled`)."""
+        """The per-bar loop in Python (the reference for :mod:`heatmap.engine.compiled`).
+
+        Inverse contracts (``config.contract == "inverse"``) run here only: open interest and turnover are taken
+        as face value (:func:`heatmap.engine.base.engine_bars`), funding moves levels in reciprocal price and
+        liquidated notional is the face value liquidated.
+        """
         c = self.config
+        bars = engine_bars(bars, c)
+        inverse = self.inverse
         grid = self.grid
         P = grid.n_bins
         h, lx0 = self.h, self.lx0
@@ -234,9 +250,24 @@ class GridEngine:
             zL, zS = self._zbuf
         edges_list = grid.edges.tolist()
         for t in range(len(bars)):
-            # 1. funding settlement: every level moves by the same dollar amount (mass conserved; off-grid -> off)
+            # 1. funding settlement: every level moves by the same dollar amount (mass conserved; off-grid -> off);
+            # inverse contracts: by the same amount in reciprocal price
             f = fr[t]
-            if f != 0.0:
+            if f != 0.0 and inverse:
+                price = fp[t]
+                for si, sgn in ((0, 1.0), (1, -1.0)):
+                    d = -f / (price * (1.0 + sgn * mmr))
+                    if self.point_levels:
+                        bd = [0, self.hi] if si == 0 else [self.lo, P]
+                        off[si] += shift_reciprocal(mass[si], mom[si], grid, d, bd) * sc[si]
+                    else:
+                        off[si] += shift_uniform_reciprocal(mass[si], mom[si], grid, d) * sc[si]
+                        bd = [0, P]
+                    if si == 0:
+                        self.hi = bd[1]
+                    else:
+                        self.lo = bd[0]
+            elif f != 0.0:
                 price = fp[t]
                 bl = [0, self.hi]
                 bs = [self.lo, P]
@@ -260,6 +291,8 @@ class GridEngine:
                     removed, liq_v_l = consume_long(mass[0], mom[0], x, grid, self.hi)
                     tot[0] -= removed
                     liq_q_l = float(removed.sum())
+                    if inverse:
+                        liq_v_l = liq_q_l
                 self.hi = max(math.floor(x) + 1, 0)
             y = (log(chi[t]) - lx0) * inv_h
             liq_q_s = liq_v_s = 0.0
@@ -271,6 +304,8 @@ class GridEngine:
                     removed, liq_v_s = consume_short(mass[1], mom[1], y, grid, self.lo)
                     tot[1] -= removed
                     liq_q_s = float(removed.sum())
+                    if inverse:
+                        liq_v_s = liq_q_s
                 self.lo = min(math.floor(y), P)
             liq[t, 0] = liq_v_l
             liq[t, 1] = liq_v_s
@@ -375,10 +410,13 @@ class GridEngine:
             self._finish_snapshots(snapS, zS, written)
 
     def _finish_snapshots(self, snap: NDArray[Any], zs: NDArray[Any], written: list[int]) -> None:
-        """Rows of (mass, moment) -> notional ``mass x level price``, vectorised over snapshots."""
+        """Rows of (mass, moment) -> notional ``mass x level price`` (inverse: the face value), vectorised."""
         lower = self.grid.edges.astype(np.float32)[:-1]
         h = np.float32(self.h)
         idx = np.asarray(written)
+        if self.inverse:
+            snap[idx] = zs[idx][..., 0]
+            return
         for a in range(0, idx.size, 256):
             rows = idx[a : a + 256]
             qz = zs[rows]
@@ -392,7 +430,10 @@ class GridEngine:
 
     # -- helpers ----------------------------------------------------------------------------------------------
     def _consume_single(self, si: int, x: float) -> tuple[float, float]:
-        """Single-row :func:`steps.consume_long` / :func:`steps.consume_short`: (qty [base], notional [quote])."""
+        """Single-row :func:`steps.consume_long` / :func:`steps.consume_short`: (qty [base], notional [quote]).
+
+        Inverse contracts: (face value [quote], the same face value as notional [quote]).
+        """
         qz = self.qz[si, 0]
         P = self.P
         i = math.floor(x)
@@ -421,6 +462,8 @@ class GridEngine:
                 value += qi * self.lower_list[i] * math.exp(self.h * zi / qi)
                 qz[i] = 0.0
         sc = self.scale[si]
+        if self.inverse:
+            return qty * sc, qty * sc
         return qty * sc, value * sc
 
     def _add_point(

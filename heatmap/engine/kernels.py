@@ -12,6 +12,17 @@ So ``y = log(LP/E)`` has a distribution that does not depend on ``E``, with CDF
 * short: ``G(y) = P(1/L <= (1 + m) e^y - 1)``,
 
 both read off :meth:`Leverage.cdf` / :meth:`Leverage.margin_fraction_cdf` without ever evaluating a density.
+
+Inverse (coin-margined, Binance COIN-M form: face value ``Q`` [USD], margin ``Q u / E`` and maintenance
+``m Q / P - cum`` [coin]) positions have ratios that are again independent of ``E``:
+
+* long:  ``LP / E = (1 + m) / (1 + u + c)`` (always > 0: the collateral falls with the price),
+* short: ``LP / E = (1 - m) / (1 - u - c)`` (``u + c >= 1``, e.g. ``L <= 1``: never liquidated),
+
+with ``c = cum E / Q`` the maintenance amount over the coin notional at entry, so
+
+* long:  ``G(y) = P(L <= 1 / ((1 + m) e^-y - 1 - c))`` (``= 1`` when ``(1 + m) e^-y <= 1 + c``),
+* short: ``G(y) = P(1/L <= 1 - c - (1 - m) e^-y)`` (tends to ``P(u < 1 - c) <= 1``: the rest is never liquidated).
 On a grid of log step ``h``, an entry at fractional bin coordinate ``j + theta`` puts the mass
 ``G((o + 1 - theta) h) - G((o - theta) h)`` into the bin ``j + o``. :func:`build_kernel` tabulates that for
 ``theta = s / S`` (``s = 0 … S-1``): entries are placed to within ``h / (2 S)`` of their price, and the table is
@@ -39,7 +50,7 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from heatmap.leverage import Leverage
 
-__all__ = ["DEFAULT_SUBBINS", "Kernel", "build_kernel", "combine_kernels", "lp_ratio_cdf"]
+__all__ = ["DEFAULT_SUBBINS", "Kernel", "build_kernel", "combine_kernels", "lp_ratio", "lp_ratio_cdf"]
 
 #: Sub-bin positions per bin at which point entries are resolved (entries land within ``h / (2 S)``).
 DEFAULT_SUBBINS = 32
@@ -51,10 +62,13 @@ def lp_ratio_cdf(
     mmr: float,
     y: NDArray[np.float64],
     cum_ratio: float = 0.0,
+    *,
+    contract: Literal["linear", "inverse"] = "linear",
 ) -> NDArray[np.float64]:
-    """``P(log(LP/E) <= y)`` over positions that *can* be liquidated plus, for longs, those that never can.
+    """``P(log(LP/E) <= y)`` over positions that *can* be liquidated plus, for linear longs, those that never can.
 
-    For longs the value at ``y -> -inf`` is ``P(L <= 1)``: the never-liquidated mass (kept off the grid).
+    For linear longs the value at ``y -> -inf`` is ``P(L <= 1)``: the never-liquidated mass (kept off the grid).
+    For inverse shorts the value at ``y -> +inf`` is ``P(u < 1 - cum_ratio)``: the rest is never liquidated.
 
     Parameters
     ----------
@@ -66,7 +80,10 @@ def lp_ratio_cdf(
     y : ndarray
         Log price ratios.
     cum_ratio : float, default 0
-        ``cum / N``: the bracket's maintenance amount over the position's entry notional (0 for small positions).
+        ``cum / N``: the bracket's maintenance amount over the position's entry notional in the bracket's unit
+        ([quote] linear, [coin] inverse; 0 for small positions).
+    contract : {"linear", "inverse"}, default "linear"
+        Liquidation-price form (see the module docstring).
 
     Examples
     --------
@@ -75,8 +92,15 @@ def lp_ratio_cdf(
     >>> y = np.log(np.array([0.9, 0.95, 0.96]) / 0.996)
     >>> lp_ratio_cdf(lev, "long", 0.004, y).tolist()   # 10x at 0.9/0.996, 20x at 0.95/0.996
     [0.5, 1.0, 1.0]
+    >>> y = np.log(np.array([1.004 / 1.1, 1.004 / 1.05, 1.0]))
+    >>> lp_ratio_cdf(lev, "long", 0.004, y, contract="inverse").tolist()  # inverse: 10x at 1.004/1.1
+    [0.5, 1.0, 1.0]
     """
     y = np.asarray(y, dtype=np.float64)
+    if contract == "inverse":
+        return _inverse_cdf(leverage, side, mmr, y, cum_ratio)
+    if contract != "linear":
+        raise ValueError(f"contract must be 'linear' or 'inverse', got {contract!r}")
     if side == "long":
         v = 1.0 - cum_ratio - (1.0 - mmr) * np.exp(y)
         pos = v > 0
@@ -88,6 +112,55 @@ def lp_ratio_cdf(
         u = (1.0 + mmr) * np.exp(y) - 1.0 - cum_ratio
         return np.asarray(leverage.margin_fraction_cdf(u * (1.0 + 1e-12)), dtype=np.float64)
     raise ValueError(f"side must be 'long' or 'short', got {side!r}")
+
+
+def _inverse_cdf(
+    leverage: Leverage, side: str, mmr: float, y: NDArray[np.float64], cum_ratio: float
+) -> NDArray[np.float64]:
+    if side == "long":
+        # LP/E <= e^y  <=>  1 + u + c >= (1 + m) e^-y  <=>  L <= 1/v with v = (1 + m) e^-y - 1 - c
+        v = (1.0 + mmr) * np.exp(-y) - 1.0 - cum_ratio
+        pos = v > 0
+        lev = np.divide(1.0, v, out=np.full(y.shape, np.inf), where=pos)
+        out = np.where(pos, leverage.cdf(lev * (1.0 + 1e-12)), 1.0)
+        return np.asarray(out, dtype=np.float64)
+    if side == "short":
+        # LP/E <= e^y  <=>  1 - u - c >= (1 - m) e^-y  <=>  u <= 1 - c - (1 - m) e^-y
+        w = 1.0 - cum_ratio - (1.0 - mmr) * np.exp(-y)
+        return np.asarray(leverage.margin_fraction_cdf(w * (1.0 + 1e-12)), dtype=np.float64)
+    raise ValueError(f"side must be 'long' or 'short', got {side!r}")
+
+
+def lp_ratio(
+    leverage: NDArray[np.float64] | float,
+    side: Literal["long", "short"],
+    mmr: float,
+    cum_ratio: float = 0.0,
+    *,
+    contract: Literal["linear", "inverse"] = "linear",
+) -> NDArray[np.float64]:
+    """``LP / E`` of fresh isolated positions at ``leverage`` (``nan`` where they can never be liquidated).
+
+    Linear: ``(1 - u - c)/(1 - m)`` (long), ``(1 + u + c)/(1 + m)`` (short); inverse: ``(1 + m)/(1 + u + c)``
+    (long), ``(1 - m)/(1 - u - c)`` (short), with ``u = 1/L`` and ``c`` = ``cum_ratio``.
+
+    Examples
+    --------
+    >>> lp_ratio(np.array([1.0, 10.0]), "long", 0.0).tolist(), lp_ratio(2.0, "short", 0.0, contract="inverse")
+    ([nan, 0.9], array(2.))
+    """
+    u = 1.0 / np.asarray(leverage, dtype=np.float64)
+    if contract == "linear":
+        k = (1.0 - u - cum_ratio) / (1.0 - mmr) if side == "long" else (1.0 + u + cum_ratio) / (1.0 + mmr)
+    elif contract == "inverse":
+        if side == "long":
+            k = (1.0 + mmr) / (1.0 + u + cum_ratio)
+        else:
+            den = 1.0 - u - cum_ratio
+            k = np.divide(1.0 - mmr, den, out=np.full(np.shape(den), np.nan), where=den > 0)
+    else:
+        raise ValueError(f"contract must be 'linear' or 'inverse', got {contract!r}")
+    return np.where(k > 0, k, np.nan)
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +180,7 @@ class Kernel:
     offset : int
         Bin offset of column 0.
     never : float
-        Share that can never be liquidated (long leverage <= 1).
+        Share that can never be liquidated (linear longs, inverse shorts at leverage <= 1).
     cumw, cumu : ndarray
         Prefix sums of ``weights`` (per row, leading 0) and ``uniform`` for O(1) off-grid accounting.
     atoms, atom_weights : ndarray or None
@@ -133,10 +206,19 @@ class Kernel:
 
 
 def _atoms(
-    leverage: Leverage, side: str, mmr: float, h: float, cum_ratio: float = 0.0
+    leverage: Leverage,
+    side: str,
+    mmr: float,
+    h: float,
+    cum_ratio: float = 0.0,
+    contract: str = "linear",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
     nodes, w = leverage.discretize()
     nodes, w = np.asarray(nodes, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    if contract == "inverse":
+        k = lp_ratio(nodes, side, mmr, cum_ratio, contract="inverse")  # type: ignore[arg-type]
+        ok = np.isfinite(k)
+        return np.log(k[ok]) / h, w[ok], float(w[~ok].sum())
     if side == "long":
         k = (1.0 - 1.0 / nodes - cum_ratio) / (1.0 - mmr)
         ok = k > 0
@@ -155,6 +237,7 @@ def build_kernel(
     span: int,
     subbins: int = DEFAULT_SUBBINS,
     cum_ratio: float = 0.0,
+    contract: Literal["linear", "inverse"] = "linear",
 ) -> Kernel:
     """Tabulate the liquidation-price kernel of one side on a grid of log step ``log_step``.
 
@@ -178,6 +261,8 @@ def build_kernel(
         ``S``, sub-bin entry positions.
     cum_ratio : float, default 0
         ``cum / N`` of the bracket for positions of entry notional ``N`` (see :func:`lp_ratio_cdf`).
+    contract : {"linear", "inverse"}, default "linear"
+        Liquidation-price form (see the module docstring).
 
     Returns
     -------
@@ -189,12 +274,14 @@ def build_kernel(
         raise ValueError(f"mmr must be in [0, 1), got {mmr!r}")
     if not (math.isfinite(log_step) and log_step > 0):
         raise ValueError(f"log_step must be > 0, got {log_step!r}")
+    if contract not in ("linear", "inverse"):
+        raise ValueError(f"contract must be 'linear' or 'inverse', got {contract!r}")
     h, S = float(log_step), int(subbins)
     theta = np.arange(S) / S
     atoms: NDArray[np.float64] | None
     atom_w: NDArray[np.float64] | None
     if leverage.is_discrete:
-        y, wa, never = _atoms(leverage, side, mmr, h, cum_ratio)
+        y, wa, never = _atoms(leverage, side, mmr, h, cum_ratio, contract)
         keep = (y > -span) & (y < span)
         y, wa = y[keep], wa[keep]
         if y.size == 0:
@@ -211,7 +298,9 @@ def build_kernel(
         np.add.at(z, (rows, cols), np.tile(wa, S) * (pos - o).ravel())
         atoms, atom_w = y, wa
     else:
-        if side == "long":
+        if contract == "inverse":
+            o_lo, o_hi, never = _inverse_bounds(leverage, side, mmr, h, span, cum_ratio)
+        elif side == "long":
             top = -math.log1p(-mmr)  # log k_long at u = 0
             o_lo, o_hi = -span, math.floor(top / h) + 1
             u_max = 1.0 / leverage.min_leverage
@@ -222,16 +311,19 @@ def build_kernel(
             bottom = math.log((1.0 + 1.0 / leverage.max_leverage + cum_ratio) / (1.0 + mmr))
             o_lo = math.floor(bottom / h) - 1
             o_hi = max(o_lo + 1, min(span, math.ceil(math.log((2.0 + cum_ratio) / (1.0 + mmr)) / h) + 1))
-        never = (
-            float(lp_ratio_cdf(leverage, "long", mmr, np.array([-np.inf]), cum_ratio)[0])
-            if side == "long"
-            else 0.0
-        )
+        if contract == "linear":
+            never = (
+                float(lp_ratio_cdf(leverage, "long", mmr, np.array([-np.inf]), cum_ratio)[0])
+                if side == "long"
+                else 0.0
+            )
         n = o_hi - o_lo + 1
         # G on the fine lattice v = m / S (bin units, relative to the entry bin's lower edge)
         m0 = o_lo * S - (S - 1)
         m = np.arange(m0, (o_hi + 1) * S + 1)
-        Gf = lp_ratio_cdf(leverage, side, mmr, np.asarray(m * (h / S), dtype=np.float64), cum_ratio)
+        Gf = lp_ratio_cdf(
+            leverage, side, mmr, np.asarray(m * (h / S), dtype=np.float64), cum_ratio, contract=contract
+        )
         trap = np.concatenate([[0.0], np.cumsum(0.5 * (Gf[1:] + Gf[:-1]) / S)])
         # row s (entry at j + s/S): bin o of the LP spans v in [o, o + 1) -> lattice m in [o S - s, o S - s + S]
         a = (np.arange(o_lo, o_hi + 1)[None, :] * S - np.arange(S)[:, None]) - m0
@@ -261,6 +353,31 @@ def build_kernel(
         atoms=atoms,
         atom_weights=atom_w,
     )
+
+
+def _inverse_bounds(
+    leverage: Leverage, side: str, mmr: float, h: float, span: int, c: float
+) -> tuple[int, int, float]:
+    """Offset range ``(o_lo, o_hi)`` [bins] holding an inverse kernel's mass, and its never-liquidated share."""
+    u_min = 1.0 / leverage.max_leverage
+    u_max = 1.0 / leverage.min_leverage
+    if side == "long":  # LP/E = (1 + m)/(1 + u + c) falls with u
+        top = math.log((1.0 + mmr) / (1.0 + u_min + c))
+        lowest = math.log((1.0 + mmr) / (1.0 + u_max + c)) if math.isfinite(u_max) else -math.inf
+        o_hi = min(span, math.floor(top / h) + 1)
+        o_lo = max(-span, math.floor(lowest / h) - 1) if math.isfinite(lowest) else -span
+        return min(o_lo, o_hi - 1), o_hi, 0.0
+    # short: LP/E = (1 - m)/(1 - u - c) rises with u, without bound as u -> 1 - c
+    never = 1.0 - float(leverage.margin_fraction_cdf(np.array([(1.0 - c) * (1.0 - 1e-12)]))[0])
+    if u_min + c >= 1.0:  # nothing can be liquidated
+        return 0, 1, never
+    bottom = math.log((1.0 - mmr) / (1.0 - u_min - c))
+    o_lo = max(-span, math.floor(bottom / h) - 1)
+    if u_max + c < 1.0:
+        o_hi = min(span, math.ceil(math.log((1.0 - mmr) / (1.0 - u_max - c)) / h) + 1)
+    else:
+        o_hi = span
+    return o_lo, max(o_lo + 1, o_hi), never
 
 
 def combine_kernels(parts: list[tuple[float, Kernel]]) -> Kernel:

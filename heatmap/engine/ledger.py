@@ -6,6 +6,12 @@ node × leverage node × {speculative, passive} and side. Liquidation prices com
 liquidated whole when the bar's low (long) or high (short) reaches its level, and exits act on cohorts in the
 order the policy defines. Snapshots histogram ``qty × LP`` [quote] into the grid bins by the exact level.
 
+Inverse (coin-margined) contracts: ``qty`` is face value ``Q`` [quote] (open interest and turnover converted by
+:func:`heatmap.engine.base.engine_bars`), liquidation prices come from the COIN-M formula
+(:func:`heatmap.margin.inverse_liquidation_price`), funding moves ``1/LP`` by
+:func:`heatmap.margin.inverse_funding_shift`, and snapshots histogram ``Q`` itself (the quote notional of an
+inverse position does not depend on the price).
+
 Continuous leverage laws are discretised with :meth:`Leverage.discretize` (``leverage_nodes`` nodes) and
 triangular entries with ``entry_nodes`` equal-probability quantile midpoints per bar. With a discrete leverage
 law and point entries it represents exactly what the grid engine represents, which is what the agreement tests
@@ -19,10 +25,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from heatmap.engine.base import Bars, EngineConfig, Outputs, size_laws
+from heatmap.engine.base import Bars, EngineConfig, Outputs, engine_bars, size_laws
 from heatmap.grid import PriceGrid
 from heatmap.leverage import Leverage
-from heatmap.margin import funding_shift, liquidation_price
+from heatmap.margin import funding_shift, inverse_funding_shift, liquidation_price
 
 __all__ = ["LedgerEngine", "triangular_quantiles"]
 
@@ -95,19 +101,20 @@ class LedgerEngine:
         self.bar = int(arrays["bar"][0])
 
     def cohorts(self) -> dict[str, NDArray[Any]]:
-        """Live cohorts (copies): side (0 long, 1 short), bar, entry, leverage, qty [base], lp [quote], mmr, funding."""
+        """Live cohorts (copies): side (0 long, 1 short), bar, entry, leverage, qty [base] (inverse: face value
+        [quote]), lp [quote], mmr, funding (cumulative ``s * f * P`` [quote per unit of base])."""
         return {k: v.copy() for k, v in self.c.items()}
 
     def _binned(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         c, P = self.c, self.grid.n_bins
         idx = self.grid.index_of(c["lp"])
         on = (idx >= 0) & (idx < P) & (c["lp"] > 0)
+        inverse = self.config.contract == "inverse"
         out: list[NDArray[np.float64]] = []
         for s in (0, 1):
             m = on & (c["side"] == s)
-            out.append(
-                np.bincount(idx[m], weights=c["qty"][m] * c["lp"][m], minlength=P)[:P].astype(np.float64)
-            )
+            value = c["qty"][m] if inverse else c["qty"][m] * c["lp"][m]
+            out.append(np.bincount(idx[m], weights=value, minlength=P)[:P].astype(np.float64))
         offgrid = np.array([c["qty"][~on & (c["side"] == s)].sum() for s in (0, 1)])
         return out[0], out[1], offgrid
 
@@ -119,12 +126,26 @@ class LedgerEngine:
     # -- per-bar loop -----------------------------------------------------------------------------------------
     def run(self, bars: Bars, out: Outputs) -> None:
         cfg = self.config
+        bars = engine_bars(bars, cfg)
+        inverse = cfg.contract == "inverse"
         for t in range(len(bars)):
             c = self.c
             live_long = c["side"] == 0
             # 1. funding: exact per-cohort shift (longs with LP <= 0 can never be liquidated and stay there)
             f = bars.funding[t]
-            if f != 0.0 and c["qty"].size:
+            if f != 0.0 and c["qty"].size and inverse:
+                # 1/LP moves by the same amount for every cohort of a side; a short whose 1/LP reaches 0 can
+                # no longer be liquidated (LP = inf, kept there), a long's 1/LP at or below 0 means liquidated
+                side = np.where(live_long, 1.0, -1.0)
+                movable = np.isfinite(c["lp"])
+                d = inverse_funding_shift(f, bars.funding_price[t], side, c["mmr"])
+                with np.errstate(divide="ignore"):
+                    r = 1.0 / c["lp"] + d
+                    c["lp"] = np.where(
+                        movable, np.where(r > 0, 1.0 / np.where(r > 0, r, 1.0), np.inf), c["lp"]
+                    )
+                c["funding"] = c["funding"] + side * f * bars.funding_price[t]
+            elif f != 0.0 and c["qty"].size:
                 movable = c["lp"] > 0
                 side = np.where(live_long, 1.0, -1.0)
                 d = funding_shift(f, bars.funding_price[t], side, c["mmr"])
@@ -135,8 +156,11 @@ class LedgerEngine:
             hit_l = live_long & (c["lp"] > 0) & (c["lp"] >= bars.cons_low[t])
             hit_s = ~live_long & (c["lp"] <= bars.cons_high[t])
             liq_q = [float(c["qty"][hit_l].sum()), float(c["qty"][hit_s].sum())]
-            out.liquidations[t, 0] = float((c["qty"][hit_l] * c["lp"][hit_l]).sum())
-            out.liquidations[t, 1] = float((c["qty"][hit_s] * c["lp"][hit_s]).sum())
+            if inverse:  # the liquidated quote notional of an inverse position is its face value
+                out.liquidations[t] = liq_q
+            else:
+                out.liquidations[t, 0] = float((c["qty"][hit_l] * c["lp"][hit_l]).sum())
+                out.liquidations[t, 1] = float((c["qty"][hit_s] * c["lp"][hit_s]).sum())
             c["qty"] = np.where(hit_l | hit_s, 0.0, c["qty"])
             # 3. reconcile with open interest, turnover
             opened = [0.0, 0.0]
@@ -245,10 +269,15 @@ class LedgerEngine:
                     E, L = E2.ravel(), L2.ravel()
                     W = (np.outer(we, wl) * amount * share * w_size).ravel()
                     side = "long" if s == 0 else "short"
-                    if notional > 0:  # a position of this entry notional: qty = N / E, the bracket's cum
+                    if notional > 0 and cfg.contract == "inverse":
+                        # a position of coin notional N at entry: face value N * E, the bracket's cum [coin]
+                        lp = liquidation_price(
+                            E, L, side, mmr=mmr, cum=cum, qty=notional * E, contract="inverse"
+                        )
+                    elif notional > 0:  # a position of this entry notional: qty = N / E, the bracket's cum
                         lp = liquidation_price(E, L, side, mmr=mmr, cum=cum, qty=notional / E)
                     else:
-                        lp = liquidation_price(E, L, side, mmr=mmr)
+                        lp = liquidation_price(E, L, side, mmr=mmr, contract=cfg.contract)
                     self._append(new, s, E, L, W, np.asarray(lp, dtype=np.float64), mmr)
         if new["qty"]:
             self.c = {k: np.concatenate([self.c[k], *new[k]]) for k in _FIELDS}

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,8 +35,12 @@ __all__ = [
     "consume_long",
     "consume_short",
     "level_prices",
+    "map_levels",
+    "map_uniform",
     "shift_levels",
+    "shift_reciprocal",
     "shift_uniform",
+    "shift_uniform_reciprocal",
     "take",
     "triangular_bin_masses",
     "triangular_bin_masses_small",
@@ -218,6 +223,150 @@ def shift_uniform(
     q[:] = np.clip(np.diff(new_cum, axis=1), 0.0, None)
     z[:] = 0.5 * q
     return np.asarray(total - q.sum(axis=1))
+
+
+def _reciprocal_forward(d: float) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:
+    def forward(p: NDArray[np.float64]) -> NDArray[np.float64]:
+        r = 1.0 / p + d
+        return np.divide(1.0, r, out=np.full(r.shape, np.inf), where=r > 0)
+
+    return forward
+
+
+def map_levels(
+    q: NDArray[np.float64],
+    z: NDArray[np.float64],
+    grid: PriceGrid,
+    forward: Callable[[NDArray[np.float64]], NDArray[np.float64]],
+    bounds: list[int] | None = None,
+) -> NDArray[np.float64]:
+    """Move every level ``p`` to ``forward(p)`` [quote] in place; returns the mass pushed off the grid per row.
+
+    The general form of :func:`shift_levels` for any increasing price map (a level that ``forward`` sends to a
+    non-finite or non-positive price, or outside the grid, leaves the grid). Mass is conserved exactly and a
+    single level lands exactly on ``forward(p)``. ``bounds`` as in :func:`shift_levels`.
+
+    Examples
+    --------
+    >>> g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
+    >>> q, z = np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]])      # one level at 1.0
+    >>> map_levels(q, z, g, lambda p: 2.5 * p).tolist(), q.tolist()
+    ([0.0], [[0.0, 1.0]])
+    >>> round(float(level_prices(q, z, g)[0, 1]), 12)
+    2.5
+    """
+    B, P = q.shape
+    lost = np.zeros(B)
+    a, b = (0, P) if bounds is None else (max(bounds[0], 0), min(bounds[1], P))
+    rows, cols = np.nonzero(q[:, a:b] > 0)
+    cols = cols + a
+    if rows.size == 0:
+        return lost
+    qq = q[rows, cols]
+    price = np.asarray(
+        forward(grid.edges[cols] * np.exp(grid.log_step * (z[rows, cols] / qq))), dtype=np.float64
+    )
+    ok = np.isfinite(price) & (price > 0)
+    v = np.full(price.shape, -1.0)
+    v[ok] = grid.position(price[ok])
+    idx = np.floor(v).astype(np.int64)
+    inside = ok & (idx >= 0) & (idx < P)
+    np.add.at(lost, rows[~inside], qq[~inside])
+    q[rows, cols] = 0.0
+    z[rows, cols] = 0.0
+    r, c = rows[inside], idx[inside]
+    np.add.at(q, (r, c), qq[inside])
+    np.add.at(z, (r, c), qq[inside] * np.clip(v[inside] - c, 0.0, 1.0))
+    if bounds is not None and c.size:
+        bounds[0], bounds[1] = int(c.min()), int(c.max()) + 1
+    return lost
+
+
+def map_uniform(
+    q: NDArray[np.float64],
+    z: NDArray[np.float64],
+    grid: PriceGrid,
+    backward: Callable[[NDArray[np.float64]], NDArray[np.float64]],
+) -> NDArray[np.float64]:
+    """Move content spread through its bins by an increasing price map, in place (general :func:`shift_uniform`).
+
+    ``backward(e)`` is the price that the map sends to ``e`` (its inverse; ``+inf`` where nothing below infinity
+    maps to ``e``, ``<= 0`` where everything above 0 maps above ``e``). The cumulative mass at each new edge is
+    the old cumulative mass at its source (linear in log price inside a bin), so mass is conserved exactly and
+    what leaves the grid is returned per row. Moments are reset to the bin middle.
+
+    Examples
+    --------
+    >>> g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
+    >>> q, z = np.array([[1.0, 0.0]]), np.array([[0.5, 0.0]])
+    >>> map_uniform(q, z, g, lambda e: e / 2.0).tolist(), q.round(6).tolist()   # [1, 2) -> [2, 4)
+    ([0.0], [[0.0, 1.0]])
+    """
+    B, P = q.shape
+    src = np.asarray(backward(grid.edges), dtype=np.float64)
+    pos = np.full(src.shape, -1.0)
+    ok = src > 0  # False for nan and <= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pos[ok] = grid.position(src[ok])
+    pos = np.clip(pos, 0.0, float(P))
+    k = np.minimum(np.floor(pos).astype(np.intp), P - 1)
+    frac = pos - k
+    cum = np.zeros((B, P + 1))
+    np.cumsum(q, axis=1, out=cum[:, 1:])
+    total = cum[:, -1].copy()
+    new_cum = cum[:, k] + frac * (cum[:, k + 1] - cum[:, k])
+    q[:] = np.clip(np.diff(new_cum, axis=1), 0.0, None)
+    z[:] = 0.5 * q
+    return np.asarray(total - q.sum(axis=1))
+
+
+def shift_reciprocal(
+    q: NDArray[np.float64],
+    z: NDArray[np.float64],
+    grid: PriceGrid,
+    shift: float,
+    bounds: list[int] | None = None,
+) -> NDArray[np.float64]:
+    """Move every level ``p`` so that ``1/p`` changes by ``shift`` [1/quote], in place (inverse-contract funding).
+
+    A level whose reciprocal falls to or below 0 can no longer be reached and leaves the grid (returned per row
+    with whatever leaves through the edges). Exact for point levels; see :func:`map_levels`.
+
+    Examples
+    --------
+    >>> g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
+    >>> q, z = np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]])      # one level at 1.0
+    >>> shift_reciprocal(q, z, g, -0.6).tolist(), q.tolist()        # 1/p: 1 -> 0.4, p -> 2.5
+    ([0.0], [[0.0, 1.0]])
+    >>> round(float(level_prices(q, z, g)[0, 1]), 12)
+    2.5
+    >>> shift_reciprocal(q, z, g, -0.5).tolist()                    # 1/p: 0.4 -> -0.1: never reached again
+    [1.0]
+    """
+    if shift == 0.0:
+        return np.zeros(q.shape[0])
+    return map_levels(q, z, grid, _reciprocal_forward(shift), bounds)
+
+
+def shift_uniform_reciprocal(
+    q: NDArray[np.float64], z: NDArray[np.float64], grid: PriceGrid, shift: float
+) -> NDArray[np.float64]:
+    """Reciprocal-price shift (``1/p -> 1/p + shift``) of content spread through its bins, in place.
+
+    The continuous-law counterpart of :func:`shift_reciprocal` (see :func:`map_uniform`, :func:`shift_uniform`).
+
+    Examples
+    --------
+    >>> g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
+    >>> q, z = np.array([[1.0, 0.0]]), np.array([[0.5, 0.0]])
+    >>> lost = shift_uniform_reciprocal(q, z, g, -0.5)   # 1/p in (0.5, 1] -> (0, 0.5]: [1, 2) -> [2, inf)
+    >>> q.round(6).tolist(), round(float(lost[0]), 6)    # what sat in [1, 4/3] stays below 4
+    ([[0.0, 0.415037]], 0.584963)
+    """
+    if shift == 0.0:
+        return np.zeros(q.shape[0])
+    # the edge e receives what sat at 1/(1/e - shift) (beyond infinity, i.e. nothing, when 1/e - shift <= 0)
+    return map_uniform(q, z, grid, _reciprocal_forward(-shift))
 
 
 def take(q: NDArray[np.float64], z: NDArray[np.float64], amount: float, *, from_top: bool) -> float:
