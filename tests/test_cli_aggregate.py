@@ -406,3 +406,20 @@ def test_common_time_needs_one_shared_instant():
     _check_common_time({"a": a, "b": Market.from_frame(overlapping)})  # the last bar of a is shared
     with pytest.raises(ValueError, match="the venues share no time: a 2025-01-01 00:00:00"):
         _check_common_time({"a": a, "b": Market.from_frame(touching)})
+
+
+def test_workers_give_the_same_map(tmp_path):
+    """--workers 2 estimates the venues in a process pool; the summary and the figure are the same."""
+    a = write_table(tmp_path / "a.csv", seed=1)
+    b = write_table(tmp_path / "b.csv", seed=2)
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}.png"
+        code, stdout = _main(
+            ["aggregate", "--venue", f"a={a}", "--venue", f"b={b}", "--bins", "100", "--dpi", "30",
+             "--workers", workers, "--out", str(out)]
+        )  # fmt: skip
+        assert code == 0
+        outputs.append((stdout.replace(str(out), "OUT"), out.read_bytes()))
+    assert outputs[0][0] == outputs[1][0]
+    assert outputs[0][1] == outputs[1][1]

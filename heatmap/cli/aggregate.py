@@ -13,8 +13,10 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +24,7 @@ from typing import Any, Literal
 from heatmap.cli.render import (
     _fmt_freq,
     _one_line,
+    _positive_int,
     _slice,
     add_figure_options,
     add_table_options,
@@ -98,7 +101,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="one venue or symbol: a Binance public-data folder or a table, optionally with a model preset",
     )
     add_table_options(src, what="tables")
-    add_window_and_model_options(p.add_argument_group("window and model"))
+    win = p.add_argument_group("window and model")
+    add_window_and_model_options(win)
+    win.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="estimate up to N venues at once in a process pool (default: 1, in this process)",
+    )
     fig = p.add_argument_group("figure")
     fig.add_argument(
         "--kind",
@@ -318,12 +329,15 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError(f"--venue {spec.name}: {_one_line(exc)}") from exc
         models[spec.name] = build_model(args, spec.model)
     _check_common_time(markets)
-    multi = estimate_many(
-        {name: (markets[name], models[name]) for name in markets},
-        bins=args.bins,
-        snapshot_every=args.snapshot_every,
-        engine=args.engine,
-    )
+    workers = min(args.workers, len(markets))
+    with ProcessPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext() as pool:
+        multi = estimate_many(
+            {name: (markets[name], models[name]) for name in markets},
+            bins=args.bins,
+            snapshot_every=args.snapshot_every,
+            engine=args.engine,
+            executor=pool,
+        )
     total = multi.total
     print(
         f"aggregate of {len(markets)} venue{'s' if len(markets) > 1 else ''}: {total.shape[0]} snapshots x "
@@ -434,7 +448,8 @@ def render_multi(
     )
     side = plot_kwargs.get("side", "both")
     sides = ("long", "short") if side == "both" else (side,)
-    values = np.concatenate([np.ravel(getattr(hm, s)) for _, hm in panels for s in sides])
+    step = -(-len(multi.total.times) // 2000)  # at most ~2,000 snapshots per panel for the percentiles
+    values = np.concatenate([np.ravel(getattr(hm, s)[::step]) for _, hm in panels for s in sides])
     vmin, vmax = color_limits(
         values, robust=plot_kwargs.get("robust", True), norm=plot_kwargs.get("norm", "log")
     )
