@@ -140,3 +140,34 @@ def test_csv_options_in_process(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert png_size(out) == (80, 40)
     assert "market: 48 bars of 1h" in capsys.readouterr().out
+
+
+def test_model_preset_with_overrides_in_process(tmp_path, capsys):
+    """--model picks a preset; --leverage/--side-split/--split-strength override only what they name."""
+    from heatmap.cli import main
+    from heatmap.engine import estimate
+    from heatmap.io.frames import read_csv_market
+    from heatmap.model import Model
+    from heatmap.plot import format_notional
+
+    out = tmp_path / "x.png"
+    base = ["render", "--csv", str(FIX / "bars.csv"), "--bins", "120", "--out", str(out), "--dpi", "20",
+            "--size", "4", "2", "--progress", "off"]  # fmt: skip
+    market = read_csv_market(FIX / "bars.csv")
+    printed: set[str] = set()
+    for extra, model in [
+        (["--model", "coinglass-like"], Model.preset("coinglass-like")),
+        (
+            ["--model", "coinglass-like", "--split-strength", "0.25"],
+            Model.preset("coinglass-like").replace(split_strength=0.25),
+        ),
+        ([], Model()),
+    ]:
+        assert main([*base, *extra]) == 0
+        stdout = capsys.readouterr().out
+        total = estimate(market, model, bins=120).at(-1).total
+        assert f"long {format_notional(total['long'])}, short {format_notional(total['short'])}" in stdout
+        printed.add(next(line for line in stdout.splitlines() if line.startswith("last price")))
+    assert len(printed) == 3  # the three models give three different maps
+    r = render("--csv", FIX / "bars.csv", "--model", "nope", "--out", tmp_path / "y.png")
+    assert r.returncode == 2 and "invalid choice: 'nope'" in r.stderr

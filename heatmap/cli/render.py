@@ -41,6 +41,11 @@ examples:
   # the fixed-tier assumption of commercial maps, even side split
   python -m heatmap render --csv bars.csv --leverage coinglass --side-split even --out tiers.png
 
+  # the model calibrated on Binance BTC liquidations (--model presets; --leverage etc. override them)
+  python -m heatmap render --csv bars.csv --model binance-btc --out calibrated.png
+
+  # several venues or symbols on one map: see `python -m heatmap aggregate --help`
+
 exit status: 0 on success, 2 on bad input (one line on stderr: which file or option, and why)
 """
 
