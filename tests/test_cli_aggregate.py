@@ -102,6 +102,7 @@ def test_binance_folder_and_table_to_png(tmp_path, binance_dir):
 def test_summary_matches_the_library(tmp_path):
     """What the command prints is what estimate_many gives for the same markets and models."""
     from heatmap.aggregate import estimate_many
+    from heatmap.exchanges import get
     from heatmap.model import Model
     from heatmap.plot import format_notional
 
@@ -109,16 +110,18 @@ def test_summary_matches_the_library(tmp_path):
     b = write_table(tmp_path / "b.parquet", seed=2, scale=0.5)
     out = tmp_path / "x.png"
     args = ["aggregate", "--venue", f"a={a}", "--venue", f"b={b}:coinglass-like", "--bins", "150"]
-    args += ["--split-strength", "0.8", "--out", str(out), "--dpi", "20", "--size", "4", "2"]
+    args += ["--split-strength", "0.8", "--schedule", "b=bybit:BTCUSDT"]
+    args += ["--out", str(out), "--dpi", "20", "--size", "4", "2"]
     code, stdout = _main(args)
     assert code == 0
+    assert "model coinglass-like, schedule bybit BTCUSDT; " in stdout and "model default; " in stdout
     markets = {
         "a": read_venue(VenueSpec("a", str(a))),
         "b": read_venue(VenueSpec("b", str(b))),
     }
     models = {
         "a": Model(split_strength=0.8),
-        "b": Model.preset("coinglass-like").replace(split_strength=0.8),
+        "b": Model.preset("coinglass-like").replace(split_strength=0.8, schedule=get("bybit", "BTCUSDT")),
     }
     multi = estimate_many({n: (markets[n], models[n]) for n in markets}, bins=150)
     last = multi.total.at(-1).total
@@ -254,6 +257,15 @@ def test_html_of_the_aggregate(tmp_path):
         (["a=a.csv"], ["--from", "2030-01-01"], "--venue a: the window --from 2030-01-01 holds 0 bars"),
         (["a=bad.csv"], [], "--venue a: missing required columns ['open', 'high', 'low', 'open_interest']"),
         (["a=empty"], [], "has no Binance klines files"),
+        (["a=a.csv"], ["--schedule", "a=bybit"], "--schedule 'a=bybit': expected NAME=EXCHANGE:SYMBOL"),
+        (["a=a.csv"], ["--schedule", "b=bybit:BTCUSDT"], "no --venue named 'b'; venues are ['a']"),
+        (
+            ["a=a.csv"],
+            ["--schedule", "a=bybit:BTCUSDT", "--schedule", "a=bybit:BTCUSDT"],
+            "'a' is given twice",
+        ),
+        (["a=a.csv"], ["--schedule", "a=okx:BTCUSDT"], "--schedule 'a=okx:BTCUSDT': venue: got 'okx'"),
+        (["a=a.csv"], ["--schedule", "a=bybit:DOGEUSDT"], "no schedule for 'DOGEUSDT' on bybit"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, venues, extra, message):
@@ -423,3 +435,25 @@ def test_workers_give_the_same_map(tmp_path):
         outputs.append((stdout.replace(str(out), "OUT"), out.read_bytes()))
     assert outputs[0][0] == outputs[1][0]
     assert outputs[0][1] == outputs[1][1]
+
+
+def test_venue_inputs_wire_presets_overrides_and_schedules(tmp_path):
+    from heatmap.cli import build_parser
+    from heatmap.cli.aggregate import venue_inputs
+    from heatmap.exchanges import get
+    from heatmap.leverage import Leverage
+    from heatmap.model import Model
+
+    a = write_table(tmp_path / "a.csv", seed=1, days=3)
+    b = write_table(tmp_path / "b.csv", seed=2)
+    args = build_parser().parse_args(
+        ["aggregate", "--venue", f"a={a}", "--venue", f"b={b}:coinglass-like", "--model", "binance-btc",
+         "--leverage", "institutional", "--schedule", "b=bybit:BTCUSDT", "--from", "2025-01-02"]
+    )  # fmt: skip
+    specs, markets, models = venue_inputs(args)
+    assert [s.name for s in specs] == ["a", "b"]
+    assert len(markets["a"]) == 48 and len(markets["b"]) == 24  # the window applies to every venue
+    assert models["a"] == Model.preset("binance-btc").replace(leverage=Leverage.preset("institutional"))
+    assert models["b"] == Model.preset("coinglass-like").replace(
+        leverage=Leverage.preset("institutional"), schedule=get("bybit", "BTCUSDT")
+    )

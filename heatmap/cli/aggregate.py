@@ -36,12 +36,22 @@ from heatmap.cli.render import (
     write_html,
 )
 
-__all__ = ["add_parser", "run", "VenueSpec", "parse_venue", "read_venue", "binance_folder_files"]
+__all__ = [
+    "add_parser",
+    "run",
+    "VenueSpec",
+    "parse_venue",
+    "read_venue",
+    "binance_folder_files",
+    "parse_schedules",
+    "render_multi",
+    "venue_inputs",
+]
 
 Kind = Literal["total", "stacked", "separate"]
 
 EPILOG = """\
-venues (give --venue two or more times; at least one):
+venues (one --venue per venue or symbol):
   --venue NAME=SOURCE[:MODEL]
     NAME    letters, digits, '.', '_' or '-'; unique; labels the layer in the summary and the figure
     SOURCE  a folder of Binance public-data files (https://data.binance.vision, USD-M futures, .csv or .zip):
@@ -54,6 +64,10 @@ venues (give --venue two or more times; at least one):
             or a .parquet table with the same columns (time as a datetime index or column)
     MODEL   a model preset for this venue (default: --model); --leverage, --side-split and
             --split-strength apply to every venue
+  --schedule NAME=EXCHANGE:SYMBOL
+    the venue's margin schedule (newest shipped table): binance-usdm:BTCUSDT, binance-usdm:ETHUSDT,
+    bybit:BTCUSDT, hyperliquid:BTC, ... (`heatmap.exchanges.available()`); default: the model's.
+    Layers add up in quote notional [USD]; inverse (coin-margined) schedules are an approximation.
 
 kinds (--kind):
   total     the aggregate heatmap (sum of the venues) with the first venue's price
@@ -65,9 +79,10 @@ examples:
   python -m heatmap aggregate --venue binance=data/binance-btcusdt/ --venue bybit=bybit_btc_1h.csv \\
       --kind stacked --out agg.png
 
-  # BTC and ETH on one map, each with its own preset, one panel each, plus interactive HTML of the sum
+  # BTC and ETH on one map, each with its own preset and schedule, one panel each, plus HTML of the sum
   python -m heatmap aggregate --venue btc=btc.csv:binance-btc --venue eth=eth.parquet:default \\
-      --kind separate --from 2025-01-01 --to 2025-01-31 --out pair.png --html pair.html
+      --schedule eth=binance-usdm:ETHUSDT --kind separate --from 2025-01-01 --to 2025-01-31 \\
+      --out pair.png --html pair.html
 
 exit status: 0 on success, 2 on bad input (one line on stderr: which venue, file or option, and why)
 """
@@ -99,6 +114,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         required=True,
         metavar="NAME=SOURCE[:MODEL]",
         help="one venue or symbol: a Binance public-data folder or a table, optionally with a model preset",
+    )
+    src.add_argument(
+        "--schedule",
+        action="append",
+        default=[],
+        metavar="NAME=EXCHANGE:SYMBOL",
+        help="margin schedule of a venue from heatmap.exchanges, e.g. bybit=bybit:BTCUSDT "
+        "(default: the model's, Binance USD-M BTCUSDT)",
     )
     add_table_options(src, what="tables")
     win = p.add_argument_group("window and model")
@@ -284,6 +307,36 @@ def read_venue(spec: VenueSpec, *, oi_unit: str = "base", assume_utc: bool = Fal
         raise FileNotFoundError(f"{what}: {_one_line(exc)}") from exc
 
 
+def parse_schedules(texts: list[str], *, names: list[str]) -> dict[str, Any]:
+    """Parse ``--schedule NAME=EXCHANGE:SYMBOL`` options into venue name -> shipped margin schedule.
+
+    The newest shipped table of :func:`heatmap.exchanges.get` is used. Errors name the option and list what
+    exists.
+
+    Examples
+    --------
+    >>> parse_schedules(["bybit=bybit:BTCUSDT"], names=["bybit"])["bybit"].venue
+    'bybit'
+    """
+    from heatmap.exchanges import get
+
+    out: dict[str, Any] = {}
+    for text in texts:
+        name, eq, rest = text.partition("=")
+        exchange, colon, symbol = rest.partition(":")
+        if not (eq and colon and name and exchange and symbol):
+            raise ValueError(f"--schedule {text!r}: expected NAME=EXCHANGE:SYMBOL, e.g. bybit=bybit:BTCUSDT")
+        if name not in names:
+            raise ValueError(f"--schedule {text!r}: no --venue named {name!r}; venues are {names}")
+        if name in out:
+            raise ValueError(f"--schedule: venue {name!r} is given twice")
+        try:
+            out[name] = get(exchange, symbol)
+        except ValueError as exc:
+            raise ValueError(f"--schedule {text!r}: {_one_line(exc)}") from exc
+    return out
+
+
 def _check_common_time(markets: dict[str, Any]) -> None:
     """Raise when the venues' spans ``[first open, last close)`` have no instant in common."""
     spans = {name: (m.start, m.end) for name, m in markets.items()}
@@ -306,19 +359,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
-def _run(args: argparse.Namespace) -> int:
-    from heatmap.aggregate import estimate_many
-    from heatmap.plot import format_notional
+def venue_inputs(args: argparse.Namespace) -> tuple[list[VenueSpec], dict[str, Any], dict[str, Any]]:
+    """The parsed ``--venue`` options, each venue's market (within ``--from``/``--to``) and model.
 
-    out = Path(args.out)
-    check_out_folder(out, "--out")
-    check_out_folder(args.html, "--html")
+    Raises
+    ------
+    ValueError
+        Repeated names, a bad ``--schedule``, a window without bars, or venues that share no time.
+    """
     specs = [parse_venue(text) for text in args.venue]
     seen: set[str] = set()
     for spec in specs:
         if spec.name in seen:
             raise ValueError(f"--venue: the name {spec.name!r} is given twice; names must be unique")
         seen.add(spec.name)
+    schedules = parse_schedules(args.schedule, names=[spec.name for spec in specs])
     markets: dict[str, Any] = {}
     models: dict[str, Any] = {}
     for spec in specs:
@@ -328,7 +383,21 @@ def _run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ValueError(f"--venue {spec.name}: {_one_line(exc)}") from exc
         models[spec.name] = build_model(args, spec.model)
+        if spec.name in schedules:
+            models[spec.name] = models[spec.name].replace(schedule=schedules[spec.name])
     _check_common_time(markets)
+    return specs, markets, models
+
+
+def _run(args: argparse.Namespace) -> int:
+    from heatmap.aggregate import estimate_many
+    from heatmap.plot import format_notional
+
+    out = Path(args.out)
+    check_out_folder(out, "--out")
+    check_out_folder(args.html, "--html")
+    specs, markets, models = venue_inputs(args)
+    schedules = {name: m.schedule for name, m in models.items() if m.schedule is not None}
     workers = min(args.workers, len(markets))
     with ProcessPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext() as pool:
         multi = estimate_many(
@@ -351,7 +420,12 @@ def _run(args: argparse.Namespace) -> int:
         share = last_share[name]
         print(
             f"  {name}: {market.symbol or 'market'}, {len(market)} bars of {_fmt_freq(market.freq)} "
-            f"from {market.start} to {market.end}; model {spec.model or args.model}; "
+            f"from {market.start} to {market.end}; model {spec.model or args.model}"
+            + (
+                f", schedule {schedules[name].venue} {schedules[name].symbol}; "
+                if name in schedules
+                else "; "
+            )
             + (
                 f"long {format_notional(float(layer_last['long']))}, "
                 f"short {format_notional(float(layer_last['short']))}"
