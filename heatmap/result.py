@@ -280,10 +280,19 @@ class Heatmap:
         return pos
 
     def at(self, t: int | str | pd.Timestamp) -> Snapshot:
-        """The snapshot at integer position ``t`` or at the latest snapshot time ≤ timestamp ``t``."""
+        """The snapshot at integer position ``t`` or at the latest snapshot time ≤ timestamp ``t``.
+
+        With the ledger engine the last snapshot also carries the live cohorts (``Snapshot.cohorts``).
+        """
         i = self._position(t)
         time = self.times[i]
         price = float(self.price.asof(time) if time >= self.price.index[0] else self.price.iloc[0])  # type: ignore[arg-type]
+        # the ledger engine keeps its live cohorts after the latest bar only: they belong to the last snapshot
+        cohorts = self.meta.get("cohorts")
+        if isinstance(cohorts, pd.DataFrame) and i == len(self.times) - 1 and time == self.price.index[-1]:
+            cohorts = cohorts.rename(columns={"lp": "liquidation_price"})
+        else:
+            cohorts = None
         return Snapshot(
             time=time,
             price_edges=self.price_edges,
@@ -292,6 +301,7 @@ class Heatmap:
             price=price,
             model=self.model,
             meta={"position": i},
+            cohorts=cohorts,
         )
 
     def __len__(self) -> int:

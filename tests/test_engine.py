@@ -398,3 +398,24 @@ def test_small_triangular_masses_match_the_array_version() -> None:
             np.testing.assert_allclose(small[1], w, atol=1e-12)
 
     check()
+
+
+def test_last_snapshot_of_the_ledger_engine_carries_its_cohorts(market: Market) -> None:
+    hm = estimate(market.iloc[:48], Model(entry="close"), bins=300, engine="ledger")
+    last = hm.at(-1)
+    assert last.cohorts is not None and hm.at(0).cohorts is None
+    c = last.cohorts
+    assert {"side", "liquidation_price", "qty", "notional"} <= set(c.columns)
+    # the cohorts binned on the grid are the last snapshot
+    edges = hm.price_edges
+    for side, row in (("long", last.long), ("short", last.short)):
+        sub = c[
+            (c["side"] == side) & (c["liquidation_price"] >= edges[0]) & (c["liquidation_price"] < edges[-1])
+        ]
+        binned = np.bincount(
+            np.searchsorted(edges, sub["liquidation_price"], side="right") - 1,
+            weights=sub["notional"],
+            minlength=len(edges) - 1,
+        )
+        np.testing.assert_allclose(binned, row, rtol=1e-5, atol=1e-6 * row.max())
+    assert estimate(market.iloc[:48], Model(), bins=300).at(-1).cohorts is None  # grid engine: no cohorts
