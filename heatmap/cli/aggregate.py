@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from heatmap.cli.render import (
     add_window_and_model_options,
     build_model,
     check_out_folder,
+    exit_code,
     print_clusters,
     read_table_market,
     write_html,
@@ -352,11 +352,7 @@ def _check_common_time(markets: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``aggregate``; returns the process exit code (2 on bad input)."""
-    try:
-        return _run(args)
-    except (ValueError, FileNotFoundError, KeyError, TypeError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return 2
+    return exit_code(_run, args)
 
 
 def venue_inputs(args: argparse.Namespace) -> tuple[list[VenueSpec], dict[str, Any], dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -302,8 +303,14 @@ def _slice(market: Any, start: str | None, end: str | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``render``; returns the process exit code (2 on bad input)."""
+    return exit_code(_run, args)
+
+
+def exit_code(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run ``command(args)``; bad input (ValueError, FileNotFoundError, KeyError, TypeError) prints one line
+    ``error: …`` on stderr and gives exit code 2."""
     try:
-        return _run(args)
+        return command(args)
     except (ValueError, FileNotFoundError, KeyError, TypeError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
