@@ -127,7 +127,9 @@ def _inverse_cdf(
     if side == "short":
         # LP/E <= e^y  <=>  1 - u - c >= (1 - m) e^-y  <=>  u <= 1 - c - (1 - m) e^-y
         w = 1.0 - cum_ratio - (1.0 - mmr) * np.exp(-y)
-        return np.asarray(leverage.margin_fraction_cdf(w * (1.0 + 1e-12)), dtype=np.float64)
+        # u = 1 - c itself is never liquidated (LP infinite), even where w rounds to 1 - c
+        w = np.minimum(w * (1.0 + 1e-12), (1.0 - cum_ratio) * (1.0 - 1e-12))
+        return np.asarray(leverage.margin_fraction_cdf(w), dtype=np.float64)
     raise ValueError(f"side must be 'long' or 'short', got {side!r}")
 
 
