@@ -81,13 +81,15 @@ def aggregate(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def test_binance_folder_and_table_to_png(tmp_path, binance_dir):
     """The real entry point: a Binance public-data folder beside a CSV table of another venue."""
     table = write_table(tmp_path / "bybit.csv", seed=3, scale=1.5)  # ~90,000 like the Binance fixture
-    out = tmp_path / "agg.png"
+    out, map_out = tmp_path / "agg.png", tmp_path / "map.png"
     r = aggregate(
         "--venue", f"binance={binance_dir}", "--venue", f"bybit={table}:coinglass-like",
-        "--bins", "200", "--out", out, "--size", "6", "3", "--dpi", "50", "--clusters",
+        "--bins", "200", "--out", out, "--size", "6", "3", "--dpi", "50", "--clusters", "--map-out", map_out,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert png_size(out) == (300, 150)
+    assert png_size(map_out) == (400, 350) and png_colours(map_out) > 20
+    assert f"wrote {map_out}" in r.stdout
     assert png_colours(out) > 50
     assert "aggregate of 2 venues: 48 snapshots x 200 bins" in r.stdout
     lines = r.stdout.splitlines()
@@ -295,6 +297,8 @@ def test_missing_output_folder_and_argparse_errors(tmp_path, capsys):
     assert "--out: folder" in capsys.readouterr().err
     assert main(["aggregate", "--venue", f"a={a}", "--html", str(tmp_path / "no" / "x.html")]) == 2
     assert "--html: folder" in capsys.readouterr().err
+    assert main(["aggregate", "--venue", f"a={a}", "--map-out", str(tmp_path / "no" / "m.png")]) == 2
+    assert "--map-out: folder" in capsys.readouterr().err
     for bad in (["--kind", "pie"], ["--model", "nope"], []):
         with pytest.raises(SystemExit) as info:
             main(["aggregate", *(["--venue", f"a={a}"] if bad else []), *bad])

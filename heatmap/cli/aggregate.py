@@ -142,6 +142,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "(default: total)",
     )
     add_figure_options(fig, out="aggregate.png", html="the aggregate heatmap", size=None)
+    fig.add_argument(
+        "--map-out",
+        type=Path,
+        default=None,
+        help="also write the aggregate liquidation map of the last bar (all venues summed)",
+    )
     return p
 
 
@@ -385,15 +391,35 @@ def venue_inputs(args: argparse.Namespace) -> tuple[list[VenueSpec], dict[str, A
     return specs, markets, models
 
 
+def _venue_line(spec: VenueSpec, market: Any, model: Any, multi: Any, last_share: Any, default: str) -> str:
+    """One summary line: the venue's data span, model, schedule and last-bar totals with its share."""
+    import math
+
+    from heatmap.plot import format_notional
+
+    line = (
+        f"  {spec.name}: {market.symbol or 'market'}, {len(market)} bars of {_fmt_freq(market.freq)} "
+        f"from {market.start} to {market.end}; model {spec.model or default}"
+    )
+    if model.schedule is not None:
+        line += f", schedule {model.schedule.venue} {model.schedule.symbol}"
+    if not bool(multi.coverage[spec.name].iloc[-1]):
+        return line + "; no data at the last time"
+    last = multi.layers[spec.name].total.iloc[-1]
+    line += f"; long {format_notional(float(last['long']))}, short {format_notional(float(last['short']))}"
+    share = float(last_share[spec.name])
+    return line if math.isnan(share) else line + f" ({share:.1%} of the total)"
+
+
 def _run(args: argparse.Namespace) -> int:
     from heatmap.aggregate import estimate_many
-    from heatmap.plot import format_notional
+    from heatmap.plot import format_notional, render_png
 
     out = Path(args.out)
     check_out_folder(out, "--out")
+    check_out_folder(args.map_out, "--map-out")
     check_out_folder(args.html, "--html")
     specs, markets, models = venue_inputs(args)
-    schedules = {name: m.schedule for name, m in models.items() if m.schedule is not None}
     workers = min(args.workers, len(markets))
     with ProcessPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext() as pool:
         multi = estimate_many(
@@ -410,26 +436,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     last_share = multi.share().iloc[-1]
     for spec in specs:
-        name, market = spec.name, markets[spec.name]
-        layer_last = multi.layers[name].total.iloc[-1]
-        covered = bool(multi.coverage[name].iloc[-1])
-        share = last_share[name]
-        print(
-            f"  {name}: {market.symbol or 'market'}, {len(market)} bars of {_fmt_freq(market.freq)} "
-            f"from {market.start} to {market.end}; model {spec.model or args.model}"
-            + (
-                f", schedule {schedules[name].venue} {schedules[name].symbol}; "
-                if name in schedules
-                else "; "
-            )
-            + (
-                f"long {format_notional(float(layer_last['long']))}, "
-                f"short {format_notional(float(layer_last['short']))}"
-                + ("" if share != share else f" ({share:.1%} of the total)")
-                if covered
-                else "no data at the last time"
-            )
-        )
+        print(_venue_line(spec, markets[spec.name], models[spec.name], multi, last_share, args.model))
     snap = total.at(-1)
     print(
         f"last price {snap.price:,.2f} ({specs[0].name}); aggregate liquidation notional long "
@@ -448,6 +455,9 @@ def _run(args: argparse.Namespace) -> int:
         clusters=args.clusters,
     )
     print(f"wrote {out}")
+    if args.map_out is not None:
+        render_png(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0))
+        print(f"wrote {args.map_out}")
     if args.html is not None:
         write_html(total, args.html, side=args.side, norm=args.norm)
         print(f"wrote {args.html}")
