@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from heatmap.cli import main
 from heatmap.cli.aggregate import VenueSpec, binance_folder_files, parse_venue, read_venue
@@ -461,3 +463,13 @@ def test_venue_inputs_wire_presets_overrides_and_schedules(tmp_path):
     assert models["b"] == Model.preset("coinglass-like").replace(
         leverage=Leverage.preset("institutional"), schedule=get("bybit", "BTCUSDT")
     )
+
+
+@given(
+    name=st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True),
+    source=st.from_regex(r"(/[a-z0-9_]{1,8}){1,3}(\.csv|\.parquet|/)", fullmatch=True),
+    model=st.none() | st.sampled_from(["default", "coinglass-like", "binance-btc", "binance-btc-4h"]),
+)
+def test_parse_venue_round_trip(name, source, model):
+    text = f"{name}={source}" + ("" if model is None else f":{model}")
+    assert parse_venue(text) == VenueSpec(name, source, model)
