@@ -182,10 +182,11 @@ def main() -> int:
         "Targets: " + "; ".join(f"{name} {'met' if ok else 'missed'}" for name, ok in targets) + ".",
         "",
         "The machine is shared (2 cores, other jobs running), so timings are indicative. Per bar the compiled "
-        "loop touches only the bins a bar crosses and the entries it opens, plus one pass over the grid per "
-        "funding settlement and per snapshot: time is linear in bars and grows slowly with bins. The Python "
-        "loop pays a fixed ≈ 20-90 µs of interpreter overhead per bar; the ledger engine grows with the number "
-        "of live cohorts.",
+        "loop touches the bins a bar crosses, adds one kernel (which spans the grid) per side and opening, "
+        "and passes over the grid once per funding settlement and per snapshot: time is linear in bars and, "
+        "past a few hundred bins, about linear in bins. Triangular entries cost more than point entries (the "
+        "kernel is convolved with the bar's entry masses). The Python loop adds ≈ 20-90 µs of interpreter "
+        "overhead per bar; the ledger engine grows with the number of live cohorts.",
         "",
         "Rerun: `python benchmarks/bench_engine.py` (rewrites this section only; `--quick` prints a smaller run).",
         END,
