@@ -439,6 +439,22 @@ def _spread(
 
 
 @_njit
+def _book(
+    si: int, amt: float, placed: float, first: int, end: int, off: Any, tot: Any, hi: int, lo: int
+) -> Any:
+    """Account an opening of ``amt`` of which ``placed`` landed in bins ``[first, end)``: returns (hi, lo)."""
+    if end > first:
+        if si == 0:
+            hi = max(hi, end)
+        else:
+            lo = min(lo, first)
+    if amt > placed:
+        off[si] += amt - placed
+    tot[si] += amt
+    return hi, lo
+
+
+@_njit
 def _loop(
     qz: Any,
     scale: Any,
@@ -615,14 +631,7 @@ def _loop(
                     amt, placed, first, end = _spread(
                         qz, si, j0, ew, ne, amount, shares, nparts, kzu, klen, koff, scale[si], vbuf
                     )
-                    if end > first:
-                        if si == 0:
-                            hi = max(hi, end)
-                        else:
-                            lo = min(lo, first)
-                    if amt > placed:
-                        off[si] += amt - placed
-                    tot[si] += amt
+                    hi, lo = _book(si, amt, placed, first, end, off, tot, hi, lo)
                     continue
                 for ki in range(nparts):
                     part = amount * shares[ki]
@@ -661,14 +670,7 @@ def _loop(
                             placed = pl
                             first = a0
                             end = a1
-                    if end > first:
-                        if si == 0:
-                            hi = max(hi, end)
-                        else:
-                            lo = min(lo, first)
-                    if amt > placed:
-                        off[si] += amt - placed
-                    tot[si] += amt
+                    hi, lo = _book(si, amt, placed, first, end, off, tot, hi, lo)
         # 4. decay
         dec_l = 0.0
         dec_s = 0.0
