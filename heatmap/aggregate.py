@@ -193,7 +193,8 @@ def estimate_many(
     """Estimate several venues on one price grid and sum them.
 
     Each venue keeps its own model (contract type, margin schedule, leverage assumptions); the engine
-    reports every layer in quote notional, so linear and inverse contracts add up directly.
+    reports every layer in quote notional (linear: ``qty × LP``; inverse: the positions' face value, with the
+    COIN-M liquidation prices and funding), so linear and inverse contracts add up directly.
 
     Parameters
     ----------
