@@ -484,3 +484,20 @@ def test_estimate_many_mixes_linear_and_inverse_in_quote() -> None:
     price = float(lin_m.frame["close"].iloc[-1])
     # a linear long's quote notional is qty x LP, below qty x price (levels below the price)
     assert 0.5 * oi * price < float(lin.long[-1].sum()) < oi * price
+
+
+def test_inverse_runs_the_python_loop_and_streams_exactly(market: Market, grid: PriceGrid) -> None:
+    """The compiled loop is linear-only: an inverse engine must not take it; chunks equal the batch run."""
+    from heatmap.engine import compiled
+    from heatmap.engine.estimator import Estimator
+
+    model = Model(schedule=COINM)
+    cfg = _resolve_config(model, market.freq, None)
+    assert cfg.contract == "inverse"
+    assert not compiled.supports(GridEngine(cfg, grid))
+    batch = estimate(market, model, grid=grid)
+    est = Estimator(model, grid=grid)
+    est.update(market.frame.iloc[:50])
+    est.update(market.frame.iloc[50:])
+    np.testing.assert_array_equal(est.heatmap.long, batch.long)
+    np.testing.assert_array_equal(est.heatmap.short, batch.short)
