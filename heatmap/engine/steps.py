@@ -1,8 +1,9 @@
 """Per-bar steps of the grid engine as pure functions on arrays (each one separately tested).
 
-Per side the grid engine keeps, per bin, the mass ``q`` [base] and its first moment ``z`` = mass × mean
-position inside the bin (in bin units from the bin's lower edge, so ``0 <= z <= q``). A bin's content is
-treated as sitting at its mean position ``i + z/q``: this is exact for any number of positions at one level
+Per side the grid engine keeps, per bin, the mass ``q`` [base] (face value [quote] for inverse contracts) and its
+first moment ``z`` = mass × mean position inside the bin (in bin units from the bin's lower edge, so
+``0 <= z <= q``). A bin's content is treated as sitting at its mean position ``i + z/q``: this is exact for any
+number of positions at one level
 (discrete leverage tiers entered at one price) and within a bin otherwise. Arrays are 2-D ``(blocks, bins)``:
 one row per age block (a single row unless the exit policy needs ages).
 
