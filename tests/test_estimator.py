@@ -409,6 +409,10 @@ def test_unusual_bars_take_the_market_path() -> None:
         est.update(frame.iloc[14].rename(None))
     with pytest.raises(MarketDataError, match="'time' entry"):
         est.update(frame.iloc[14].to_dict())
+    with pytest.raises(MarketDataError, match="not a timestamp"):
+        est.update({"time": "soon", **frame.iloc[14].to_dict()})
+    with pytest.raises(MarketDataError, match="not a timestamp"):
+        est.update(frame.iloc[14].rename("next week"))
     with pytest.raises(TypeError, match="Series or mapping"):
         est.update([1.0, 2.0])  # type: ignore[arg-type]
     assert est.n_bars == 14

@@ -247,6 +247,14 @@ def _is_utc(index: Any) -> bool:
     return index.tz is not None and str(index.tz) == "UTC"
 
 
+def _open_time(when: Any) -> pd.DatetimeIndex:
+    """One bar's open time as an index (checked by Market like any index); unreadable times are an error."""
+    try:
+        return pd.DatetimeIndex([when])
+    except (ValueError, TypeError) as exc:
+        raise MarketDataError(f"bar: open time {when!r} is not a timestamp (UTC bar open time)") from exc
+
+
 def _frame_arrays(frame: pd.DataFrame) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.int64]] | None:
     """Float64 column arrays and int64 [ns] open times of a plain numeric UTC frame; None for anything else."""
     if not _is_utc(frame.index):
@@ -436,7 +444,7 @@ class Estimator:
                 arrays = {c: values[j : j + 1].copy() for j, c in enumerate(names)}
                 time = np.array([when.value], dtype=np.int64)
             else:
-                row = pd.DataFrame([bars.to_numpy()], columns=bars.index, index=pd.DatetimeIndex([when]))
+                row = pd.DataFrame([bars.to_numpy()], columns=bars.index, index=_open_time(when))
                 return self._bar_arrays(row.infer_objects())
         elif isinstance(bars, Mapping):
             if "time" not in bars:
@@ -455,7 +463,7 @@ class Estimator:
                 arrays = {k: np.array([v], dtype=np.float64) for k, v in fields.items()}
                 time = np.array([when.value], dtype=np.int64)
             else:
-                row = pd.DataFrame({k: [v] for k, v in fields.items()}, index=pd.DatetimeIndex([when]))
+                row = pd.DataFrame({k: [v] for k, v in fields.items()}, index=_open_time(when))
                 return self._bar_arrays(row)
         else:
             raise TypeError(
