@@ -270,6 +270,11 @@ def test_html_of_the_aggregate(tmp_path):
         ),
         (["a=a.csv"], ["--schedule", "a=okx:BTCUSDT"], "--schedule 'a=okx:BTCUSDT': venue: got 'okx'"),
         (["a=a.csv"], ["--schedule", "a=bybit:DOGEUSDT"], "no schedule for 'DOGEUSDT' on bybit"),
+        (["a=a.csv"], ["--oi-unit", "usd"], "--oi-unit 'usd': expected base, quote, NAME=base or NAME=quote"),
+        (["a=a.csv"], ["--oi-unit", "=quote"], "--oi-unit '=quote': expected base"),
+        (["a=a.csv"], ["--oi-unit", "b=quote"], "--oi-unit 'b=quote': no --venue named 'b'"),
+        (["a=a.csv"], ["--oi-unit", "a=quote", "--oi-unit", "a=base"], "--oi-unit: venue 'a' is given twice"),
+        (["a=empty"], ["--oi-unit", "a=quote"], "a is a Binance folder, whose metrics are in coins"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, venues, extra, message):
@@ -473,3 +478,25 @@ def test_venue_inputs_wire_presets_overrides_and_schedules(tmp_path):
 def test_parse_venue_round_trip(name, source, model):
     text = f"{name}={source}" + ("" if model is None else f":{model}")
     assert parse_venue(text) == VenueSpec(name, source, model)
+
+
+def test_open_interest_unit_per_venue(tmp_path):
+    """A venue whose table holds open interest in USD reads like the same table in coins."""
+    from heatmap.cli import build_parser
+    from heatmap.cli.aggregate import parse_oi_units, venue_inputs
+
+    coins = write_table(tmp_path / "coins.csv", seed=5)
+    table = pd.read_csv(coins)
+    table["open_interest"] *= table["close"]  # USD
+    usd = tmp_path / "usd.csv"
+    table.to_csv(usd, index=False)
+    args = build_parser().parse_args(
+        ["aggregate", "--venue", f"c={coins}", "--venue", f"u={usd}", "--oi-unit", "u=quote"]
+    )
+    _, markets, _ = venue_inputs(args)
+    np.testing.assert_allclose(markets["u"].open_interest, markets["c"].open_interest, rtol=1e-12)
+    specs = [VenueSpec("a", "a.csv"), VenueSpec("b", "b.csv")]
+    assert parse_oi_units([], specs=specs) == {"a": "base", "b": "base"}
+    assert parse_oi_units(["quote"], specs=specs) == {"a": "quote", "b": "quote"}
+    assert parse_oi_units(["a=quote"], specs=specs) == {"a": "quote", "b": "base"}
+    assert parse_oi_units(["b=base", "quote"], specs=specs) == {"a": "quote", "b": "base"}

@@ -43,6 +43,7 @@ __all__ = [
     "parse_venue",
     "read_venue",
     "binance_folder_files",
+    "parse_oi_units",
     "parse_schedules",
     "render_multi",
     "venue_inputs",
@@ -60,14 +61,16 @@ venues (one --venue per venue or symbol):
               <SYMBOL>-fundingRate-<month>     funding (optional)
               <SYMBOL>-markPriceKlines-<interval>-<date>   mark price (optional); other files are ignored
             or a generic table (the --csv format of `render`): a .csv/.zip file or a quoted glob pattern,
-              header with a time column and open, high, low, close, open_interest [--oi-unit]
+              header with a time column and open, high, low, close, open_interest
+              (in coins, or USD with --oi-unit quote or --oi-unit NAME=quote for one venue)
             or a .parquet table with the same columns (time as a datetime index or column)
     MODEL   a model preset for this venue (default: --model); --leverage, --side-split and
             --split-strength apply to every venue
   --schedule NAME=EXCHANGE:SYMBOL
     the venue's margin schedule (newest shipped table): binance-usdm:BTCUSDT, binance-usdm:ETHUSDT,
     bybit:BTCUSDT, hyperliquid:BTC, ... (`heatmap.exchanges.available()`); default: the model's.
-    Layers add up in quote notional [USD]; inverse (coin-margined) schedules are an approximation.
+    Every layer is in quote notional [USD], so they add up; an inverse schedule (binance-coinm:BTCUSD_PERP,
+    bybit:BTCUSD) estimates a coin-margined venue in face value.
 
 kinds (--kind):
   total     the aggregate heatmap (sum of the venues) with the first venue's price
@@ -123,7 +126,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="margin schedule of a venue from heatmap.exchanges, e.g. bybit=bybit:BTCUSDT "
         "(default: the model's, Binance USD-M BTCUSDT)",
     )
-    add_table_options(src, what="tables")
+    src.add_argument(
+        "--oi-unit",
+        action="append",
+        default=[],
+        metavar="[NAME=]UNIT",
+        help="unit of open_interest in tables: base (coins) or quote (USD, divided by the close); "
+        "NAME=UNIT for one venue, UNIT for every table (default: base)",
+    )
+    add_table_options(src, what="tables", oi_unit=False)
     win = p.add_argument_group("window and model")
     add_window_and_model_options(win)
     win.add_argument(
@@ -343,6 +354,40 @@ def parse_schedules(texts: list[str], *, names: list[str]) -> dict[str, Any]:
     return out
 
 
+def parse_oi_units(texts: list[str], *, specs: list[VenueSpec]) -> dict[str, str]:
+    """Parse ``--oi-unit [NAME=]UNIT`` options into venue name -> ``"base"`` or ``"quote"``.
+
+    A bare unit sets every table venue; ``NAME=UNIT`` one venue (it wins over a bare unit). A unit for a
+    Binance folder is an error: its metrics files are in coins.
+
+    Examples
+    --------
+    >>> specs = [VenueSpec("a", "a.csv"), VenueSpec("b", "b.csv")]
+    >>> parse_oi_units(["quote", "b=base"], specs=specs)
+    {'a': 'quote', 'b': 'base'}
+    """
+    names = [spec.name for spec in specs]
+    default, own = "base", {}
+    for text in texts:
+        name, eq, unit = text.rpartition("=")
+        if unit not in ("base", "quote") or (eq and not name):
+            raise ValueError(f"--oi-unit {text!r}: expected base, quote, NAME=base or NAME=quote")
+        if not eq:
+            default = unit
+        elif name not in names:
+            raise ValueError(f"--oi-unit {text!r}: no --venue named {name!r}; venues are {names}")
+        elif name in own:
+            raise ValueError(f"--oi-unit: venue {name!r} is given twice")
+        else:
+            own[name] = unit
+    for spec in specs:
+        if spec.name in own and Path(spec.source).expanduser().is_dir():
+            raise ValueError(
+                f"--oi-unit {spec.name}={own[spec.name]}: {spec.name} is a Binance folder, whose metrics are in coins"
+            )
+    return {name: own.get(name, default) for name in names}
+
+
 def _check_common_time(markets: dict[str, Any]) -> None:
     """Raise when the venues' spans ``[first open, last close)`` have no instant in common."""
     spans = {name: (m.start, m.end) for name, m in markets.items()}
@@ -376,10 +421,11 @@ def venue_inputs(args: argparse.Namespace) -> tuple[list[VenueSpec], dict[str, A
             raise ValueError(f"--venue: the name {spec.name!r} is given twice; names must be unique")
         seen.add(spec.name)
     schedules = parse_schedules(args.schedule, names=[spec.name for spec in specs])
+    units = parse_oi_units(args.oi_unit, specs=specs)
     markets: dict[str, Any] = {}
     models: dict[str, Any] = {}
     for spec in specs:
-        market = read_venue(spec, oi_unit=args.oi_unit, assume_utc=args.assume_utc)
+        market = read_venue(spec, oi_unit=units[spec.name], assume_utc=args.assume_utc)
         try:
             markets[spec.name] = _slice(market, args.start, args.end)
         except ValueError as exc:

@@ -89,14 +89,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 # -- options and helpers shared with the ``aggregate`` command ----------------------------------------------------
 
 
-def add_table_options(group: Any, *, what: str) -> None:
-    """Add ``--oi-unit`` and ``--assume-utc`` (how generic tables are read) to an argument group."""
-    group.add_argument(
-        "--oi-unit",
-        choices=("base", "quote"),
-        default="base",
-        help=f"unit of open_interest in {what}: coins (base) or USD (quote) (default: base)",
-    )
+def add_table_options(group: Any, *, what: str, oi_unit: bool = True) -> None:
+    """Add ``--oi-unit`` (unless ``oi_unit`` is False) and ``--assume-utc`` (how generic tables are read)."""
+    if oi_unit:
+        group.add_argument(
+            "--oi-unit",
+            choices=("base", "quote"),
+            default="base",
+            help=f"unit of open_interest in {what}: coins (base) or USD (quote) (default: base)",
+        )
     group.add_argument(
         "--assume-utc", action="store_true", help=f"read naive times in {what} as UTC (default: error)"
     )
