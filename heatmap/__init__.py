@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "maintenance_margin": "heatmap.margin",
     "cross_liquidation_price": "heatmap.margin",
     "funding_shift": "heatmap.margin",
+    "inverse_funding_shift": "heatmap.margin",
     "side_sign": "heatmap.margin",
     "inverse_liquidation_price": "heatmap.margin",
     "bybit_liquidation_price": "heatmap.margin",

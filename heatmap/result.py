@@ -213,8 +213,8 @@ class Heatmap:
     model : Model, optional
         The assumptions.
     ledger : DataFrame, optional
-        Per-bar mass ledger [base]: ``opened_long, liquidated_long, closed_long, decayed_long, offgrid_long,
-        held_long`` and the same for ``short``.
+        Per-bar mass ledger [base] (face value [quote] for inverse contracts): ``opened_long, liquidated_long,
+        closed_long, decayed_long, offgrid_long, held_long`` and the same for ``short``.
     liquidations : DataFrame, optional
         Per-bar predicted liquidated notional [quote], columns ``long`` and ``short`` (what the model says was
         liquidated inside each bar, from the state before it).
