@@ -500,3 +500,30 @@ def test_open_interest_unit_per_venue(tmp_path):
     assert parse_oi_units(["quote"], specs=specs) == {"a": "quote", "b": "quote"}
     assert parse_oi_units(["a=quote"], specs=specs) == {"a": "quote", "b": "base"}
     assert parse_oi_units(["b=base", "quote"], specs=specs) == {"a": "quote", "b": "base"}
+
+
+def test_real_binance_usdm_and_coinm_open_interest(tmp_path):
+    """Binance BTC 4h: USDⓈ-M (coins) and COIN-M (USD, inverse schedule) open interest as two venues."""
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "coinglass-btc-4h" / "derived"
+    if not data.is_dir():
+        pytest.skip("../shared/data is absent")
+    price = pd.read_csv(data / "price_binance_btcusdt_4h.csv")[["time", "open", "high", "low", "close"]]
+    for name, file in (("usdm", "oi_binance_stablecoinmargined_btc_4h_coinunits.csv"),
+                       ("coinm", "oi_binance_coinmargined_btc_4h_usd.csv")):  # fmt: skip
+        oi = pd.read_csv(data / file)[["time", "close"]].rename(columns={"close": "open_interest"})
+        price.merge(oi, on="time").to_csv(tmp_path / f"{name}.csv", index=False)
+    out = tmp_path / "agg.png"
+    code, stdout = _main(
+        ["aggregate", "--venue", f"usdm={tmp_path / 'usdm.csv'}", "--venue", f"coinm={tmp_path / 'coinm.csv'}",
+         "--oi-unit", "coinm=quote", "--schedule", "coinm=binance-coinm:BTCUSD_PERP", "--from", "2025-04-01",
+         "--bins", "300", "--kind", "stacked", "--dpi", "40", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0 and png_colours(out) > 50
+    usdm = pd.read_csv(tmp_path / "usdm.csv").iloc[-1]
+    coinm = pd.read_csv(tmp_path / "coinm.csv").iloc[-1]
+    oi_share = coinm["open_interest"] / (coinm["open_interest"] + usdm["open_interest"] * usdm["close"])
+    line = next(line for line in stdout.splitlines() if line.startswith("  coinm: "))
+    assert "schedule binance-coinm BTCUSD_PERP" in line
+    share = float(line.rsplit("(", 1)[1].split("%")[0]) / 100
+    # the same model on both venues: each venue's share of liquidation notional follows its share of open interest
+    assert 0.5 * oi_share < share < 2 * oi_share
