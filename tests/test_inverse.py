@@ -9,6 +9,7 @@ face value the inverse layer holds.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from scipy.stats import wasserstein_distance
 from heatmap.aggregate import estimate_many
 from heatmap.engine import estimate
 from heatmap.engine.base import Bars, EngineConfig, Outputs, engine_bars
-from heatmap.engine.estimator import _resolve_config
+from heatmap.engine.estimator import Estimator, _resolve_config
 from heatmap.engine.grid import GridEngine
 from heatmap.engine.kernels import build_kernel, lp_ratio, lp_ratio_cdf
 from heatmap.engine.ledger import LedgerEngine
@@ -452,6 +453,25 @@ def test_inverse_size_nodes_take_coin_brackets(market: Market) -> None:
     assert (d / (b.snap_long.sum(1) + b.snap_short.sum(1))).max() <= 1e-6
 
 
+def test_estimate_with_inverse_sizes_uses_the_first_close_and_survives_a_checkpoint(
+    market: Market, tmp_path: Path
+) -> None:
+    model = Model(schedule=COINM, position_size=Leverage.tiers({50_000.0: 0.5, 8_000_000.0: 0.5}))
+    grid = PriceGrid.for_market(market, bins=400)
+    hm = estimate(market, model, grid=grid, snapshot_every=1)
+    first = float(market.frame["close"].iloc[0])
+    expected = _resolve_config(model, market.freq, None, reference_price=first)
+    est = Estimator(model, grid=grid, snapshot_every=1)
+    est.update(market.iloc[:30])
+    assert est._config == expected
+    est.save(tmp_path / "inv.npz")
+    back = Estimator.load(tmp_path / "inv.npz")
+    assert back._config == expected
+    back.update(market.iloc[30:])
+    np.testing.assert_array_equal(back.heatmap.long, hm.long)
+    np.testing.assert_array_equal(back.heatmap.short, hm.short)
+
+
 def test_engine_config_rejects_unknown_contract() -> None:
     with pytest.raises(ValueError, match="contract"):
         EngineConfig(Leverage.tiers({10: 1.0}), Leverage.tiers({10: 1.0}), 0.004, contract="quanto")  # type: ignore[arg-type]
@@ -501,3 +521,14 @@ def test_inverse_runs_the_python_loop_and_streams_exactly(market: Market, grid: 
     est.update(market.frame.iloc[50:])
     np.testing.assert_array_equal(est.heatmap.long, batch.long)
     np.testing.assert_array_equal(est.heatmap.short, batch.short)
+
+
+def test_ledger_cohorts_of_an_inverse_run_hold_face_value(market: Market) -> None:
+    hm = estimate(market.iloc[:36], Model(**TIERS, schedule=COINM, entry="close"), bins=300, engine="ledger")
+    c = hm.at(-1).cohorts
+    assert c is not None
+    np.testing.assert_array_equal(c["notional"], c["qty"])  # face value [quote], constant in price
+    on = (c["liquidation_price"] >= hm.price_edges[0]) & (c["liquidation_price"] < hm.price_edges[-1])
+    for side in SIDES:
+        sub = c[on & (c["side"] == side)]
+        assert float(sub["notional"].sum()) == pytest.approx(float(getattr(hm.at(-1), side).sum()), rel=1e-6)

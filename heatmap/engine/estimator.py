@@ -402,6 +402,7 @@ class Estimator:
         self.last_oi: float | None = None
         # the side split's memory: last non-zero funding rate settled so far [fraction] (0: none yet)
         self._funding_carry = 0.0
+        self._reference_price: float | None = None
         # stored results, appended per update: snapshots (rows on the current grid) and per-bar tables
         self._snap_long = _Rows.empty(np.float32, self.grid.n_bins if self.grid is not None else 0)
         self._snap_short = _Rows.empty(np.float32, self.grid.n_bins if self.grid is not None else 0)
@@ -594,13 +595,16 @@ class Estimator:
         arrays, time, freq, symbol = self._bar_arrays(bars)
         self._check_continuity(time, freq)
         t0 = time_module.perf_counter()
-        config = self._config or _resolve_config(self.model, freq, self.age_blocks)
+        # inverse schedules look position sizes [quote] up in coin at the first bar's close (kept for the run)
+        ref = self._reference_price if self._reference_price is not None else float(arrays["close"][0])
+        config = self._config or _resolve_config(self.model, freq, self.age_blocks, reference_price=ref)
         prepared, carry = self._prepare(arrays, time)
         # the input is valid: from here on the state changes
         if self.freq is None:
             self.freq = freq
             self.symbol = symbol
         self._config = config
+        self._reference_price = ref
         self._ensure_grid(prepared)
         assert self.grid is not None
         if self._engine is None:
@@ -673,7 +677,8 @@ class Estimator:
             # the live cohorts after the latest bar (side 0 long / 1 short, qty [base], lp [quote], ...)
             cohorts = pd.DataFrame(self._engine.cohorts())
             cohorts["side"] = np.where(cohorts["side"] == 0, "long", "short")
-            cohorts["notional"] = cohorts["qty"] * cohorts["lp"]
+            inverse = cfg is not None and cfg.contract == "inverse"  # qty is then the face value [quote]
+            cohorts["notional"] = cohorts["qty"] if inverse else cohorts["qty"] * cohorts["lp"]
             extra["cohorts"] = cohorts
         return Heatmap(
             times=idx if same else _time_index(snap_times),
@@ -774,6 +779,7 @@ class Estimator:
             "model": model_dict,
             "model_repr": repr(self.model),
             "funding_carry": self._funding_carry,
+            "reference_price": self._reference_price,
         }
         arrays["meta"] = np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -856,7 +862,8 @@ class Estimator:
         est.last_time = pd.Timestamp(meta["last_time"]).as_unit("ns")
         est.last_oi = meta["last_oi"]
         est._seconds = float(meta["seconds"])
-        est._config = _resolve_config(model, est.freq, est.age_blocks)
+        est._reference_price = meta.get("reference_price")
+        est._config = _resolve_config(model, est.freq, est.age_blocks, reference_price=est._reference_price)
         est._engine = est._make_engine(stored_grid)
         est._engine.load_state_arrays({k[6:]: v for k, v in data.items() if k.startswith("state_")})
         est._snap_long = _Rows(data["snap_long"].astype(np.float32, copy=False))
