@@ -131,7 +131,8 @@ class MultiHeatmap:
 
         ``kind="total"`` draws the aggregate with :func:`heatmap.plot_heatmap` and returns its mesh;
         ``"stacked"`` draws each layer's share of total notional as a stacked area (returns the artists);
-        ``"separate"`` needs a Figure (``fig=``) and draws one heatmap per layer (returns the meshes).
+        ``"separate"`` draws one heatmap per layer, titled with its name, on ``fig=`` or on the figure of ``ax``
+        (which it clears) or a new figure (returns the meshes).
         """
         from heatmap.plot import new_figure, plot_heatmap
 
@@ -148,13 +149,17 @@ class MultiHeatmap:
             return arts
         if kind == "separate":
             fig = kwargs.pop("fig", None)
+            if fig is None and ax is not None:
+                fig = ax.figure
             if fig is None:
                 fig, _ = new_figure((12, 3 * len(self.layers)))
-                fig.clear()
+            fig.clear()
             axes = fig.subplots(len(self.layers), 1, sharex=True, squeeze=False)[:, 0]
-            return [
-                plot_heatmap(hm, ax=a, **kwargs) for a, hm in zip(axes, self.layers.values(), strict=True)
-            ]
+            meshes = []
+            for a, (name, hm) in zip(axes, self.layers.items(), strict=True):
+                meshes.append(plot_heatmap(hm, ax=a, **kwargs))
+                a.set_title(str(name), loc="left", fontsize="medium")
+            return meshes
         raise ValueError(f"kind must be 'total', 'stacked' or 'separate', got {kind!r}")
 
     def to_png(self, path: str | Path, **kwargs: Any) -> Path:

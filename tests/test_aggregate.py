@@ -115,3 +115,21 @@ def test_bad_specs():
         estimate_many({})
     with pytest.raises(TypeError, match="Market"):
         estimate_many({"x": 3})
+
+
+@pytest.mark.parametrize("kind", ["total", "stacked", "separate"])
+def test_plot_kinds_draw_and_write_png(markets, tmp_path, kind):
+    import matplotlib.image as mpimg
+    from matplotlib.figure import Figure
+
+    multi = estimate_many({"a": markets[0], "b": markets[1]}, bins=200)
+    fig = Figure(figsize=(8, 6))
+    ax = fig.add_subplot()
+    out = multi.plot(ax=ax, kind=kind)
+    if kind == "separate":  # one titled panel per layer, on the given axes' figure
+        assert len(out) == 2
+        assert [a.get_title(loc="left") for a in fig.axes if a.get_title(loc="left")] == ["a", "b"]
+    path = multi.to_png(tmp_path / f"{kind}.png", kind=kind)
+    img = mpimg.imread(path)
+    assert img.shape[0] > 100 and img.shape[1] > 100
+    assert len(np.unique(img.reshape(-1, img.shape[-1])[::37], axis=0)) > 20  # a drawn picture, not a blank
