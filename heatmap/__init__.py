@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "MarginSchedule": "heatmap.exchanges",
     # market data
     "Market": "heatmap.market",
+    "validate_arrays": "heatmap.market",
     "MarketDataError": "heatmap.market",
     "simulate_world": "heatmap.synthetic",
     "synthetic_market": "heatmap.synthetic",
