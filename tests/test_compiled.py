@@ -13,6 +13,7 @@ import pytest
 from heatmap.engine import compiled, estimate
 from heatmap.engine.estimator import Estimator
 from heatmap.engine.grid import GridEngine
+from heatmap.exchanges import get
 from heatmap.grid import PriceGrid
 from heatmap.leverage import Leverage
 from heatmap.market import Market
@@ -68,7 +69,11 @@ def assert_agree(fast: Heatmap, ref: Heatmap) -> None:
     np.testing.assert_allclose(fast.liquidations.to_numpy(), qr, rtol=0, atol=1e-11 * max(qr.max(), 1e-300))
 
 
-TIERS = {"leverage": Leverage.tiers({10: 0.4, 25: 0.4, 100: 0.2}), "passive_leverage": Leverage.tiers({3: 1.0})}
+COINM = get("binance-coinm", "BTCUSD_PERP")
+TIERS = {
+    "leverage": Leverage.tiers({10: 0.4, 25: 0.4, 100: 0.2}),
+    "passive_leverage": Leverage.tiers({3: 1.0}),
+}
 
 CASES = [
     {},
@@ -85,6 +90,12 @@ CASES = [
     {**TIERS, "entry": "close", "exit": "nearest", "decay_half_life": "1D"},
     {"leverage": Leverage.tiers({20: 1.0}), "entry": "close"},  # discrete speculative, continuous passive
     {"position_size": Leverage.tiers({2_000.0: 0.5, 800_000.0: 0.3, 20_000_000.0: 0.2})},
+    # inverse (coin-margined): face-value mass, funding in reciprocal price
+    {"schedule": COINM},
+    {"schedule": COINM, "exit": "nearest", "entry": "typical", "turnover": 0.3, "decay_half_life": "1D"},
+    {**TIERS, "schedule": COINM, "entry": "close"},
+    {**TIERS, "schedule": COINM, "entry": "triangular", "exit": "nearest"},
+    {"schedule": COINM, "position_size": Leverage.tiers({50_000.0: 0.5, 8_000_000.0: 0.5})},
 ]
 
 
@@ -132,7 +143,7 @@ def test_streaming_through_the_compiled_loop_equals_batch(
     np.testing.assert_array_equal(est.heatmap.ledger.to_numpy(), full.ledger.to_numpy())
 
 
-def test_supports_only_single_block_linear_configurations(
+def test_supports_only_single_block_configurations(
     monkeypatch: pytest.MonkeyPatch, market: Market, grid: PriceGrid
 ) -> None:
     from heatmap.engine.estimator import _resolve_config
@@ -143,6 +154,7 @@ def test_supports_only_single_block_linear_configurations(
     assert compiled.supports(GridEngine(_resolve_config(Model(exit="nearest"), freq, None), grid))
     assert not compiled.supports(GridEngine(_resolve_config(Model(exit="oldest"), freq, None), grid))
     assert not compiled.supports(GridEngine(_resolve_config(Model(), freq, 4), grid))
+    assert compiled.supports(GridEngine(_resolve_config(Model(schedule=COINM), freq, None), grid))
     monkeypatch.setenv("HEATMAP_JIT", "0")
     assert not compiled.available()
     assert not compiled.supports(GridEngine(_resolve_config(Model(), freq, None), grid))

@@ -506,15 +506,13 @@ def test_estimate_many_mixes_linear_and_inverse_in_quote() -> None:
     assert 0.5 * oi * price < float(lin.long[-1].sum()) < oi * price
 
 
-def test_inverse_runs_the_python_loop_and_streams_exactly(market: Market, grid: PriceGrid) -> None:
-    """The compiled loop is linear-only: an inverse engine must not take it; chunks equal the batch run."""
-    from heatmap.engine import compiled
+def test_inverse_runs_stream_exactly(market: Market, grid: PriceGrid) -> None:
+    """Chunks equal the batch run (the compiled loop, when numba is installed, takes inverse engines too)."""
     from heatmap.engine.estimator import Estimator
 
     model = Model(schedule=COINM)
     cfg = _resolve_config(model, market.freq, None)
     assert cfg.contract == "inverse"
-    assert not compiled.supports(GridEngine(cfg, grid))
     batch = estimate(market, model, grid=grid)
     est = Estimator(model, grid=grid)
     est.update(market.frame.iloc[:50])

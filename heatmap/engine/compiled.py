@@ -4,7 +4,7 @@
 bars with a handful of numpy operations each, whose fixed cost per bar (≈ 20-90 µs) dominates runs on hourly or
 finer bars. This module runs the same steps — funding shift, consumption, reconciliation with open interest,
 turnover, decay, snapshot — for the common configuration (one age block, i.e. the ``"proportional"`` and
-``"nearest"`` exits, linear contracts) as one compiled function over the whole chunk. The two implementations
+``"nearest"`` exits; linear and inverse contracts) as one compiled function over the whole chunk. The two implementations
 are independent codes of the same equations and are tested to agree to rounding (``tests/test_compiled.py``);
 only the order of floating-point sums differs.
 
@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from heatmap.engine.base import engine_bars
 
 if TYPE_CHECKING:
     from heatmap.engine.base import Bars, Outputs
@@ -57,15 +59,10 @@ def available() -> bool:
 def supports(engine: GridEngine) -> bool:
     """Whether :func:`run` can advance ``engine`` (else its Python loop runs).
 
-    Needs numba, one age block (exits ``"proportional"`` and ``"nearest"``) and linear contracts.
+    Needs numba and one age block (exits ``"proportional"`` and ``"nearest"``); linear or inverse contracts.
     """
     c = engine.config
-    return (
-        available()
-        and not engine.blocks
-        and c.exit in _EXITS
-        and getattr(c, "contract", "linear") == "linear"
-    )
+    return available() and not engine.blocks and c.exit in _EXITS and c.contract in ("linear", "inverse")
 
 
 def _kernel_pack(engine: GridEngine) -> tuple[NDArray[Any], ...]:
@@ -117,6 +114,7 @@ def run(engine: GridEngine, bars: Bars, out: Outputs) -> None:
     """Advance ``engine`` over ``bars`` with the compiled loop (see :func:`supports`)."""
     c = engine.config
     g = engine.grid
+    bars = engine_bars(bars, c)  # inverse contracts: open interest and turnover as face value [quote]
     rows = np.ascontiguousarray(out.snap_rows, dtype=np.int64)
     scale = np.array(engine.scale, dtype=np.float64)
     bounds = np.array([engine.hi, engine.lo], dtype=np.int64)
@@ -140,6 +138,7 @@ def run(engine: GridEngine, bars: Bars, out: Outputs) -> None:
         _EXITS[c.exit],
         float(c.decay),
         bool(engine.same_kernels),
+        c.contract == "inverse",
         *_kernel_pack(engine),
         *(
             _c(x)
@@ -192,8 +191,13 @@ def _rescale(qz: Any, scale: Any, si: int, factor: float) -> None:
 
 
 @_njit
-def _consume(qz: Any, si: int, x: float, hi: int, lo: int, lower: Any, h: float, P: int) -> Any:
-    """Liquidate levels crossed by a bar (long: at/above ``x``; short: at/below); (qty, value) unscaled."""
+def _consume(
+    qz: Any, si: int, x: float, hi: int, lo: int, lower: Any, h: float, P: int, inverse: bool
+) -> Any:
+    """Liquidate levels crossed by a bar (long: at/above ``x``; short: at/below); (qty, value) unscaled.
+
+    Inverse contracts: the mass is face value [quote], which is also the value.
+    """
     i = math.floor(x)
     qty = 0.0
     value = 0.0
@@ -209,7 +213,7 @@ def _consume(qz: Any, si: int, x: float, hi: int, lo: int, lower: Any, h: float,
         q = qz[si, j, 0]
         if q > 0.0:
             qty += q
-            value += q * math.exp(h * (qz[si, j, 1] / q)) * lower[j]
+            value += q if inverse else q * math.exp(h * (qz[si, j, 1] / q)) * lower[j]
         qz[si, j, 0] = 0.0
         qz[si, j, 1] = 0.0
     if part:
@@ -218,7 +222,7 @@ def _consume(qz: Any, si: int, x: float, hi: int, lo: int, lower: Any, h: float,
         theta = (x - i) * qi  # the bin's content goes when its mean level is crossed
         if qi > 0.0 and ((si == 0 and zi >= theta) or (si == 1 and zi <= theta)):
             qty += qi
-            value += qi * lower[i] * math.exp(h * zi / qi)
+            value += qi if inverse else qi * lower[i] * math.exp(h * zi / qi)
             qz[si, i, 0] = 0.0
             qz[si, i, 1] = 0.0
     return qty, value
@@ -241,7 +245,9 @@ def _place(
 
 
 @_njit
-def _shift_levels(qz: Any, si: int, edges: Any, lx0: float, h: float, P: int, d: float, bd: Any) -> float:
+def _shift_levels(
+    qz: Any, si: int, edges: Any, lx0: float, h: float, P: int, d: float, bd: Any, inverse: bool
+) -> float:
     """Move every level of side ``si`` by ``d`` [quote] as points; returns the (unscaled) mass that left."""
     a = max(bd[0], 0)
     b = min(bd[1], P)
@@ -257,7 +263,12 @@ def _shift_levels(qz: Any, si: int, edges: Any, lx0: float, h: float, P: int, d:
     for j in range(a, b):
         q = qz[si, j, 0]
         if q > 0.0:
-            price = edges[j] * math.exp(h * (qz[si, j, 1] / q)) + d
+            p = edges[j] * math.exp(h * (qz[si, j, 1] / q))
+            if inverse:  # 1/p moves by d; a level whose reciprocal reaches 0 can no longer be reached
+                r = 1.0 / p + d
+                price = 1.0 / r if r > 0.0 else -1.0
+            else:
+                price = p + d
             qq[k] = q
             vv[k] = (math.log(price) - lx0) / h if price > 0.0 else -1.0
             qz[si, j, 0] = 0.0
@@ -283,7 +294,9 @@ def _shift_levels(qz: Any, si: int, edges: Any, lx0: float, h: float, P: int, d:
 
 
 @_njit
-def _shift_uniform(qz: Any, si: int, edges: Any, lx0: float, h: float, P: int, d: float) -> float:
+def _shift_uniform(
+    qz: Any, si: int, edges: Any, lx0: float, h: float, P: int, d: float, inverse: bool
+) -> float:
     """Funding shift of content uniform in log price inside its bins (cumulative-mass interpolation)."""
     cum = np.empty(P + 1)
     cum[0] = 0.0
@@ -293,7 +306,11 @@ def _shift_uniform(qz: Any, si: int, edges: Any, lx0: float, h: float, P: int, d
     prev = 0.0
     kept = 0.0
     for e in range(P + 1):
-        src = edges[e] - d
+        if inverse:  # the edge receives what sat at 1/(1/e - d); nothing below infinity when that is <= 0
+            r = 1.0 / edges[e] - d
+            src = 1.0 / r if r > 0.0 else math.inf
+        else:
+            src = edges[e] - d
         pos = (math.log(src) - lx0) / h if src > 0.0 else -1.0
         pos = min(max(pos, 0.0), float(P))
         k = min(math.floor(pos), P - 1)
@@ -471,6 +488,7 @@ def _loop(
     exit_code: int,
     decay: float,
     same: bool,
+    inverse: bool,
     kz: Any,
     cum: Any,
     kzu: Any,
@@ -519,7 +537,8 @@ def _loop(
             price = fp[t]
             for si in range(2):
                 sgn = 1.0 if si == 0 else -1.0
-                d = sgn * f * price / (sgn - mmr)
+                # linear: every level moves by the same dollar amount; inverse: by the same amount in 1/price
+                d = -f / (price * (1.0 + sgn * mmr)) if inverse else sgn * f * price / (sgn - mmr)
                 if point_levels:
                     if si == 0:
                         bd[0] = 0
@@ -527,13 +546,13 @@ def _loop(
                     else:
                         bd[0] = lo
                         bd[1] = P
-                    off[si] += _shift_levels(qz, si, edges, lx0, h, P, d, bd) * scale[si]
+                    off[si] += _shift_levels(qz, si, edges, lx0, h, P, d, bd, inverse) * scale[si]
                     if si == 0:
                         hi = bd[1]
                     else:
                         lo = bd[0]
                 else:
-                    off[si] += _shift_uniform(qz, si, edges, lx0, h, P, d) * scale[si]
+                    off[si] += _shift_uniform(qz, si, edges, lx0, h, P, d, inverse) * scale[si]
                     if si == 0:
                         hi = P
                     else:
@@ -543,7 +562,7 @@ def _loop(
         liq_q_l = 0.0
         liq_v_l = 0.0
         if x < hi:
-            q, v = _consume(qz, 0, x, hi, lo, lower, h, P)
+            q, v = _consume(qz, 0, x, hi, lo, lower, h, P, inverse)
             liq_q_l = q * scale[0]
             liq_v_l = v * scale[0]
             tot[0] -= liq_q_l
@@ -552,7 +571,7 @@ def _loop(
         liq_q_s = 0.0
         liq_v_s = 0.0
         if y >= lo:
-            q, v = _consume(qz, 1, y, hi, lo, lower, h, P)
+            q, v = _consume(qz, 1, y, hi, lo, lower, h, P, inverse)
             liq_q_s = q * scale[1]
             liq_v_s = v * scale[1]
             tot[1] -= liq_q_s
@@ -703,6 +722,11 @@ def _loop(
                 snap = snapL if si == 0 else snapS
                 for j in range(P):
                     q = qz[si, j, 0]
-                    snap[k, j] = q * sc * lower[j] * math.exp(h * (qz[si, j, 1] / q)) if q > 0.0 else 0.0
+                    if q <= 0.0:
+                        snap[k, j] = 0.0
+                    elif inverse:  # a cell holds the face value [quote] itself
+                        snap[k, j] = q * sc
+                    else:
+                        snap[k, j] = q * sc * lower[j] * math.exp(h * (qz[si, j, 1] / q))
     bounds[0] = hi
     bounds[1] = lo

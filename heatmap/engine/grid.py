@@ -211,8 +211,7 @@ class GridEngine:
     def run_python(self, bars: Bars, out: Outputs) -> None:
         """The per-bar loop in Python (the reference for :mod:`heatmap.engine.compiled`).
 
-        Inverse contracts (``config.contract == "inverse"``) run here only: open interest and turnover are taken
-        as face value (:func:`heatmap.engine.base.engine_bars`), funding moves levels in reciprocal price and
+        Inverse contracts (``config.contract == "inverse"``): open interest and turnover are taken as face value (:func:`heatmap.engine.base.engine_bars`), funding moves levels in reciprocal price and
         liquidated notional is the face value liquidated.
         """
         c = self.config
