@@ -1,8 +1,9 @@
 """Fast engine: per-side position mass on the log-price grid, shift-invariant liquidation-price kernels.
 
-State per side: ``mass`` ``(B, P)`` [base] (face value [quote] for inverse contracts) (one row, or one row per age block for the ``"oldest"`` and
-``"profitable"`` exits) with its within-bin first moment ``mom`` (see :mod:`heatmap.engine.steps`), ``off``
-``(B,)`` mass held off the grid (long leverage <= 1, levels beyond the edges), ``tot`` ``(B,)`` = row mass + off. Per bar: funding shift, consumption, reconciliation with open
+State per side: ``mass`` ``(B, P)`` [base] (face value [quote] for inverse contracts; one row, or one row per
+age block for the ``"oldest"`` and ``"profitable"`` exits) with its within-bin first moment ``mom`` (see
+:mod:`heatmap.engine.steps`), ``off`` ``(B,)`` mass held off the grid (long leverage <= 1, levels beyond the
+edges), ``tot`` ``(B,)`` = row mass + off. Per bar: funding shift, consumption, reconciliation with open
 interest (closes by the exit policy, opens with the kernels), turnover, decay, snapshot — a handful of numpy
 slice operations on the grid; the bins that can hold long mass are bounded above by ``hi`` and those that can
 hold short mass below by ``lo``, so consumption only touches the bins the bar actually crossed.
@@ -211,8 +212,9 @@ class GridEngine:
     def run_python(self, bars: Bars, out: Outputs) -> None:
         """The per-bar loop in Python (the reference for :mod:`heatmap.engine.compiled`).
 
-        Inverse contracts (``config.contract == "inverse"``): open interest and turnover are taken as face value (:func:`heatmap.engine.base.engine_bars`), funding moves levels in reciprocal price and
-        liquidated notional is the face value liquidated.
+        Inverse contracts (``config.contract == "inverse"``): open interest and turnover are taken as face value
+        (:func:`heatmap.engine.base.engine_bars`), funding moves levels in reciprocal price and liquidated
+        notional is the face value liquidated.
         """
         c = self.config
         bars = engine_bars(bars, c)
