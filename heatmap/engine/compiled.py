@@ -967,7 +967,7 @@ def _close_blocks(
         for r in range(B):
             for j in range(w):
                 col[j] += qz4[si, r, a + j, 0]
-        keep = np.zeros(w)
+        keepv = np.zeros(w)
         total = 0.0
         for t in range(w):  # summed in the order of removal, like the reference's cumulative sum
             total += col[w - 1 - t if si == 0 else t]
@@ -981,19 +981,19 @@ def _close_blocks(
                 if before + q >= amount:
                     kq = (q - (amount - before)) / q if q > 0.0 else 0.0
                     kq = min(max(kq, 0.0), 1.0)
-                    keep[j] = kq * q / q if q > 0.0 else 0.0
+                    keepv[j] = kq * q / q if q > 0.0 else 0.0
                     # the remaining bins on the far side keep everything
                     for u in range(t + 1, w):
-                        keep[w - 1 - u if si == 0 else u] = 1.0
+                        keepv[w - 1 - u if si == 0 else u] = 1.0
                     break
                 before += q
         for r in range(B):
             removed = 0.0
             for j in range(w):
                 q = qz4[si, r, a + j, 0]
-                removed += q * (1.0 - keep[j])
-                qz4[si, r, a + j, 0] = q * keep[j]
-                qz4[si, r, a + j, 1] *= keep[j]
+                removed += q * (1.0 - keepv[j])
+                qz4[si, r, a + j, 0] = q * keepv[j]
+                qz4[si, r, a + j, 1] *= keepv[j]
             tot2[si, r] -= removed
         rest = amount - taken
         if rest > 0.0:  # from the off-grid mass, proportionally over blocks
