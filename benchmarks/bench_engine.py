@@ -59,7 +59,14 @@ def random_walk_market(n: int, freq: str, seed: int = 0):
 
 
 def _child(
-    n: int, freq: str, bins: int, every: int, engine: str, entry: str, jit: bool = True
+    n: int,
+    freq: str,
+    bins: int,
+    every: int,
+    engine: str,
+    entry: str,
+    jit: bool = True,
+    exit: str = "proportional",
 ) -> dict[str, float]:
     """Run one estimate in this process and report wall time and peak RSS (after a small warm-up run)."""
     import resource
@@ -68,7 +75,7 @@ def _child(
     from heatmap.engine import compiled, estimate
     from heatmap.model import Model
 
-    model = Model(entry=entry)  # type: ignore[arg-type]
+    model = Model(entry=entry, exit=exit)  # type: ignore[arg-type]
     t0 = time.perf_counter()
     estimate(random_walk_market(48, freq), model, bins=bins, engine=engine)  # type: ignore[arg-type]
     warm = time.perf_counter() - t0  # compilation, or loading the cached machine code
@@ -135,6 +142,14 @@ def main() -> int:
     rp = run_child(n=8_760, freq="1h", bins=1000, every=1, engine="grid", entry="triangular", jit=False)
     rows.append(
         f"| the same, Python loop (`HEATMAP_JIT=0`) | {rp['seconds']:.2f} s | {rp['peak_rss_mib']:.0f} MiB | |"
+    )
+    ro = run_child(n=8_760, freq="1h", bins=1000, every=1, engine="grid", entry="triangular", exit="oldest")
+    rop = run_child(
+        n=8_760, freq="1h", bins=1000, every=1, engine="grid", entry="triangular", exit="oldest", jit=False
+    )
+    rows.append(
+        f'| the same, `exit="oldest"` (256 age blocks) | {ro["seconds"]:.1f} s (Python loop '
+        f"{rop['seconds']:.1f} s) | {ro['peak_rss_mib']:.0f} MiB | |"
     )
     n_cmp = 120 if quick else 240
     g = run_child(n=n_cmp, freq="1h", bins=1000, every=1, engine="grid", entry="triangular")

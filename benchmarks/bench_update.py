@@ -128,7 +128,7 @@ def main() -> int:
         "|---|---|---|---|---|",
         *rows,
         "",
-        "The issue's target of well under 1 ms per one-bar update is "
+        "The target of well under 1 ms per one-bar update is "
         + (
             f"met (median {median:.2f} ms for a DataFrame row)."
             if median < 1.0
