@@ -651,6 +651,47 @@ def _open_side(
 
 
 @_njit
+def _mix_buffer(klen: Any, koff: Any) -> Any:
+    """Scratch space for one side's mixed kernels (the widest offset range of a side's two kernels)."""
+    span = 0
+    for si in range(2):
+        lo = min(koff[si, 0], koff[si, 1])
+        span = max(span, max(koff[si, 0] + klen[si, 0], koff[si, 1] + klen[si, 1]) - lo)
+    return np.zeros((span, 2))
+
+
+@_njit
+def _ledger_row(
+    row: Any,
+    op_l: float,
+    liq_l: float,
+    cl_l: float,
+    dec_l: float,
+    off_l: float,
+    held_l: float,
+    op_s: float,
+    liq_s: float,
+    cl_s: float,
+    dec_s: float,
+    off_s: float,
+    held_s: float,
+) -> None:
+    """One bar's mass ledger in ``LEDGER_COLUMNS`` order."""
+    row[0] = op_l
+    row[1] = liq_l
+    row[2] = cl_l
+    row[3] = dec_l
+    row[4] = off_l
+    row[5] = held_l
+    row[6] = op_s
+    row[7] = liq_s
+    row[8] = cl_s
+    row[9] = dec_s
+    row[10] = off_s
+    row[11] = held_s
+
+
+@_njit
 def _loop(
     qz: Any,
     scale: Any,
@@ -700,12 +741,7 @@ def _loop(
     hi = bounds[0]
     lo = bounds[1]
     ew = np.empty(P + 1)
-    span = 0
-    for si in range(2):
-        span = max(
-            span, max(koff[si, 0] + klen[si, 0], koff[si, 1] + klen[si, 1]) - min(koff[si, 0], koff[si, 1])
-        )
-    vbuf = np.zeros((span, 2))
+    vbuf = _mix_buffer(klen, koff)
     amounts = np.empty(2)
     shares = np.empty(2)
     for t in range(fr.size):
@@ -837,18 +873,9 @@ def _loop(
             tot[0] *= decay
             tot[1] *= decay
         # 5. ledger and snapshot
-        ledger[t, 0] = op_l
-        ledger[t, 1] = liq_q_l
-        ledger[t, 2] = cl_l
-        ledger[t, 3] = dec_l
-        ledger[t, 4] = off[0]
-        ledger[t, 5] = tot[0]
-        ledger[t, 6] = op_s
-        ledger[t, 7] = liq_q_s
-        ledger[t, 8] = cl_s
-        ledger[t, 9] = dec_s
-        ledger[t, 10] = off[1]
-        ledger[t, 11] = tot[1]
+        _ledger_row(
+            ledger[t], op_l, liq_q_l, cl_l, dec_l, off[0], tot[0], op_s, liq_q_s, cl_s, dec_s, off[1], tot[1]
+        )
         k = rows[t]
         if k >= 0:  # notional = mass x level price, per side
             for si in range(2):
@@ -1090,12 +1117,7 @@ def _loop_blocks(
     ew = np.empty(P + 1)
     amounts = np.empty(2)
     shares = np.empty(2)
-    span = 0
-    for si in range(2):
-        span = max(
-            span, max(koff[si, 0] + klen[si, 0], koff[si, 1] + klen[si, 1]) - min(koff[si, 0], koff[si, 1])
-        )
-    vbuf = np.zeros((span, 2))
+    vbuf = _mix_buffer(klen, koff)
     colq = np.empty(P)
     colz = np.empty(P)
     for t in range(fr.size):
@@ -1219,18 +1241,21 @@ def _loop_blocks(
                     off2[si, r] *= decay
                     tot2[si, r] *= decay
         # 5. ledger and snapshot
-        ledger[t, 0] = op_l
-        ledger[t, 1] = liq_q_l
-        ledger[t, 2] = cl_l
-        ledger[t, 3] = dec_l
-        ledger[t, 4] = off2[0].sum()
-        ledger[t, 5] = tot2[0].sum()
-        ledger[t, 6] = op_s
-        ledger[t, 7] = liq_q_s
-        ledger[t, 8] = cl_s
-        ledger[t, 9] = dec_s
-        ledger[t, 10] = off2[1].sum()
-        ledger[t, 11] = tot2[1].sum()
+        _ledger_row(
+            ledger[t],
+            op_l,
+            liq_q_l,
+            cl_l,
+            dec_l,
+            off2[0].sum(),
+            tot2[0].sum(),
+            op_s,
+            liq_q_s,
+            cl_s,
+            dec_s,
+            off2[1].sum(),
+            tot2[1].sum(),
+        )
         k = rows[t]
         if k >= 0:
             # a bin's content over all blocks at its mass-weighted mean level (relative error <= h^2 / 8)
