@@ -162,31 +162,9 @@ def shift_levels(
     >>> round(float(level_prices(q, z, g)[0, 1]), 12)
     2.5
     """
-    B, P = q.shape
-    lost = np.zeros(B)
     if shift == 0.0:
-        return lost
-    a, b = (0, P) if bounds is None else (max(bounds[0], 0), min(bounds[1], P))
-    rows, cols = np.nonzero(q[:, a:b] > 0)
-    cols = cols + a
-    if rows.size == 0:
-        return lost
-    qq = q[rows, cols]
-    price = grid.edges[cols] * np.exp(grid.log_step * (z[rows, cols] / qq)) + shift
-    ok = price > 0
-    v = np.full(price.shape, -1.0)
-    v[ok] = grid.position(price[ok])
-    idx = np.floor(v).astype(np.int64)
-    inside = ok & (idx >= 0) & (idx < P)
-    np.add.at(lost, rows[~inside], qq[~inside])
-    q[rows, cols] = 0.0
-    z[rows, cols] = 0.0
-    r, c = rows[inside], idx[inside]
-    np.add.at(q, (r, c), qq[inside])
-    np.add.at(z, (r, c), qq[inside] * np.clip(v[inside] - c, 0.0, 1.0))
-    if bounds is not None and c.size:
-        bounds[0], bounds[1] = int(c.min()), int(c.max()) + 1
-    return lost
+        return np.zeros(q.shape[0])
+    return map_levels(q, z, grid, lambda p: p + shift, bounds)
 
 
 def shift_uniform(
@@ -207,23 +185,9 @@ def shift_uniform(
     >>> shift_uniform(q, z, g, 1.0).tolist(), q.round(6).tolist()   # [1, 2) -> [2, 3): all in bin [2, 4)
     ([0.0], [[0.0, 1.0]])
     """
-    B, P = q.shape
     if shift == 0.0:
-        return np.zeros(B)
-    src = grid.edges - shift
-    pos = np.full(src.shape, -1.0)
-    ok = src > 0
-    pos[ok] = grid.position(src[ok])
-    pos = np.clip(pos, 0.0, float(P))
-    k = np.minimum(np.floor(pos).astype(np.intp), P - 1)
-    frac = pos - k
-    cum = np.zeros((B, P + 1))
-    np.cumsum(q, axis=1, out=cum[:, 1:])
-    total = cum[:, -1].copy()
-    new_cum = cum[:, k] + frac * (cum[:, k + 1] - cum[:, k])
-    q[:] = np.clip(np.diff(new_cum, axis=1), 0.0, None)
-    z[:] = 0.5 * q
-    return np.asarray(total - q.sum(axis=1))
+        return np.zeros(q.shape[0])
+    return map_uniform(q, z, grid, lambda e: e - shift)
 
 
 def _reciprocal_forward(d: float) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:
