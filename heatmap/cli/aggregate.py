@@ -33,7 +33,7 @@ from heatmap.cli.render import (
     exit_code,
     print_clusters,
     read_table_market,
-    write_html,
+    write_extras,
 )
 
 __all__ = [
@@ -459,7 +459,7 @@ def _venue_line(spec: VenueSpec, market: Any, model: Any, multi: Any, last_share
 
 def _run(args: argparse.Namespace) -> int:
     from heatmap.aggregate import estimate_many
-    from heatmap.plot import format_notional, render_png
+    from heatmap.plot import format_notional
 
     out = Path(args.out)
     check_out_folder(out, "--out")
@@ -501,12 +501,7 @@ def _run(args: argparse.Namespace) -> int:
         clusters=args.clusters,
     )
     print(f"wrote {out}")
-    if args.map_out is not None:
-        render_png(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0))
-        print(f"wrote {args.map_out}")
-    if args.html is not None:
-        write_html(total, args.html, side=args.side, norm=args.norm)
-        print(f"wrote {args.html}")
+    write_extras(snap, total, args)
     return 0
 
 

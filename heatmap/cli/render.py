@@ -363,12 +363,7 @@ def _run(args: argparse.Namespace) -> int:
         clusters=args.clusters,
     )
     print(f"wrote {out}")
-    if args.map_out is not None:
-        render_png(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0))
-        print(f"wrote {args.map_out}")
-    if args.html is not None:
-        write_html(hm, args.html, side=args.side, norm=args.norm)
-        print(f"wrote {args.html}")
+    write_extras(snap, hm, args)
     return 0
 
 
@@ -377,3 +372,15 @@ def write_html(hm: Any, path: Path, *, side: str, norm: str) -> None:
     from heatmap.interactive import to_html
 
     to_html(hm, path, side=side, norm="linear" if norm == "linear" else "log")  # type: ignore[arg-type]
+
+
+def write_extras(snap: Any, hm: Any, args: argparse.Namespace) -> None:
+    """The optional outputs of ``render`` and ``aggregate``: the last bar's map (``--map-out``) and ``--html``."""
+    from heatmap.plot import render_png
+
+    if args.map_out is not None:
+        render_png(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0))
+        print(f"wrote {args.map_out}")
+    if args.html is not None:
+        write_html(hm, args.html, side=args.side, norm=args.norm)
+        print(f"wrote {args.html}")
