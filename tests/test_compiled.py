@@ -172,3 +172,23 @@ def test_supports(monkeypatch: pytest.MonkeyPatch, market: Market, grid: PriceGr
     monkeypatch.setenv("HEATMAP_JIT", "0")
     assert not compiled.available()
     assert not compiled.supports(GridEngine(_resolve_config(Model(), freq, None), grid))
+
+
+def test_a_growing_grid_repacks_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A default grid grows when a trend nears its edge; the compiled loop must use the new grid's kernels."""
+    m = synthetic_market(days=20, freq="1h", seed=2)
+    f = m.frame.copy()
+    trend = np.exp(np.linspace(0.0, 1.2, len(f)))  # +230 %: the first bars' grid cannot hold it
+    for c in ("open", "high", "low", "close"):
+        f[c] = f[c] * trend
+    market = Market(f)
+    results = []
+    for jit in ("1", "0"):
+        monkeypatch.setenv("HEATMAP_JIT", jit)
+        est = Estimator(Model(), bins=300, snapshot_every=1)
+        for a in range(0, len(market), 24):
+            est.update(market.iloc[a : a + 24])
+        results.append(est.heatmap)
+    fast, ref = results
+    assert fast.shape[1] > 300  # the grid grew
+    assert_agree(fast, ref)

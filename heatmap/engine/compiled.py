@@ -70,10 +70,13 @@ def supports(engine: GridEngine) -> bool:
 
 
 def _kernel_pack(engine: GridEngine) -> tuple[NDArray[Any], ...]:
-    """The four kernels (side × speculative/passive) as padded arrays, cached on the engine."""
-    key = (id(engine.k_spec["long"]), id(engine.k_pass["long"]), id(engine.k_spec["short"]))
+    """The four kernels (side × speculative/passive) as padded arrays, cached on the engine.
+
+    The cache is keyed by the kernel objects themselves (not their ids, which Python may reuse after a regrid).
+    """
+    kernels = (engine.k_spec["long"], engine.k_pass["long"], engine.k_spec["short"], engine.k_pass["short"])
     cached = getattr(engine, "_compiled_pack", None)
-    if cached is not None and cached[0] == key:
+    if cached is not None and all(a is b for a, b in zip(cached[0], kernels, strict=True)):
         return cached[1]
     ks: list[list[Kernel]] = [[engine.k_spec[s], engine.k_pass[s]] for s in ("long", "short")]
     S = ks[0][0].weights.shape[0]
@@ -105,7 +108,7 @@ def _kernel_pack(engine: GridEngine) -> tuple[NDArray[Any], ...]:
                 atoms[si, ki, : k.atoms.size] = k.atoms
                 aw[si, ki, : k.atoms.size] = k.atom_weights
     pack = (kz, cum, kzu, cumu, klen, koff, atoms, aw, alen)
-    engine._compiled_pack = (key, pack)  # type: ignore[attr-defined]
+    engine._compiled_pack = (kernels, pack)  # type: ignore[attr-defined]
     return pack
 
 
