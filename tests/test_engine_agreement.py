@@ -119,10 +119,13 @@ def test_engines_agree_on_discretised_continuous_leverage(
         return
     # on a grid fine enough that no two levels of one bar share a bin, funding moves every level exactly
     fine = PriceGrid.for_market(market, bins=2000)
-    assert l1(
-        estimate(market, model, grid=fine, age_blocks=len(market) + 1),
-        estimate(market, model, grid=fine, engine="ledger"),
-    ).max() <= 1e-6
+    assert (
+        l1(
+            estimate(market, model, grid=fine, age_blocks=len(market) + 1),
+            estimate(market, model, grid=fine, engine="ledger"),
+        ).max()
+        <= 1e-6
+    )
     # ... and with funding, levels that share a bin move together: they stay within a fraction of a bin
     x = np.arange(grid.n_bins)
     for side in ("long", "short"):
