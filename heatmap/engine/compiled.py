@@ -880,12 +880,13 @@ def _loop(
             ledger[t], op_l, liq_q_l, cl_l, dec_l, off[0], tot[0], op_s, liq_q_s, cl_s, dec_s, off[1], tot[1]
         )
         k = rows[t]
-        if k >= 0:  # notional = mass x level price, per side
+        if k >= 0:  # notional = mass x level price, per side (long mass lies below hi, short mass from lo)
             for si in range(2):
                 sc = scale[si]
                 snap = snapL if si == 0 else snapS
+                a, b = (0, min(hi, P)) if si == 0 else (max(lo, 0), P)
                 for j in range(P):
-                    q = qz[si, j, 0]
+                    q = qz[si, j, 0] if a <= j < b else 0.0
                     if q <= 0.0:
                         snap[k, j] = 0.0
                     elif inverse:  # a cell holds the face value [quote] itself
