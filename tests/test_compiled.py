@@ -192,3 +192,11 @@ def test_a_growing_grid_repacks_the_kernels(monkeypatch: pytest.MonkeyPatch) -> 
     fast, ref = results
     assert fast.shape[1] > 300  # the grid grew
     assert_agree(fast, ref)
+
+
+def test_a_misspelt_switch_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEATMAP_JIT", "of")
+    with pytest.raises(ValueError, match="HEATMAP_JIT='of'"):
+        compiled.available()
+    monkeypatch.setenv("HEATMAP_JIT", " Off ")
+    assert not compiled.available()

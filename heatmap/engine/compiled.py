@@ -12,8 +12,8 @@ the blocks' mass-weighted mean level (relative error at most ``h²/8``, 5·10⁻
 of block by block.
 
 The compiled loop is used automatically when numba is installed (``pip install "liquidation-heatmap[fast]"``);
-set the environment variable ``HEATMAP_JIT=0`` to force the Python loop. The first call compiles the loop (a few
-seconds) and caches the machine code on disk for later processes.
+set the environment variable ``HEATMAP_JIT=0`` to force the Python loop. The first call compiles the loop
+(≈ 10-15 s) and caches the machine code on disk for later processes.
 
 Examples
 --------
@@ -50,13 +50,31 @@ except ImportError:  # pragma: no cover - exercised when the extra is not instal
 _EXITS = {"proportional": 0, "nearest": 1, "oldest": 2, "profitable": 3}
 
 
+_SWITCH = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
 def available() -> bool:
-    """True when numba is installed and the compiled loop is not disabled (``HEATMAP_JIT=0``)."""
-    return _numba is not None and os.environ.get("HEATMAP_JIT", "1").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-    )
+    """True when numba is installed and the compiled loop is not turned off (``HEATMAP_JIT=0``).
+
+    Raises
+    ------
+    ValueError
+        ``HEATMAP_JIT`` set to something other than 1/0, true/false, yes/no or on/off.
+    """
+    raw = os.environ.get("HEATMAP_JIT", "1")
+    value = _SWITCH.get(raw.strip().lower())
+    if value is None:
+        raise ValueError(f"HEATMAP_JIT={raw!r}; allowed: 1/0, true/false, yes/no, on/off")
+    return _numba is not None and value
 
 
 def supports(engine: GridEngine) -> bool:
