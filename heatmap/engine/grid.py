@@ -538,13 +538,7 @@ class GridEngine:
                 seg[:, 0] += cq[t0:t1]
                 seg[:, 1] += cz[t0:t1]
                 placed = float(cq[t0:t1].sum()) * self.scale[si]
-                if si == 0:
-                    self.hi = max(self.hi, start + t1)
-                else:
-                    self.lo = min(self.lo, start + t0)
-            if amount > placed:
-                self.off[si, r] += amount - placed
-            self.tot[si, r] += amount
+            self._book(si, r, amount, placed, start + t0, start + t1)
             return
         parts = ((ks, 1.0),) if self.same_kernels else ((ks, w), (kp, 1.0 - w))
         for k, share in parts:
@@ -562,6 +556,19 @@ class GridEngine:
             cum = np.concatenate([[0.0], np.cumsum(conv)])
             self._place(si, r, j0 + k.offset, conv, cz, cum, a)
 
+    def _book(self, si: int, r: int, amount: float, placed: float, first: int, end: int) -> None:
+        """Account an opening of ``amount`` of which ``placed`` landed in bins ``[first, end)`` (none if empty):
+        widen the side's bounds, keep the rest off the grid, add the amount to the row's held mass."""
+        if end > first:
+            if si == 0:
+                if end > self.hi:
+                    self.hi = end
+            elif first < self.lo:
+                self.lo = first
+        if amount > placed:
+            self.off[si, r] += amount - placed
+        self.tot[si, r] += amount
+
     def _place_atoms(
         self, si: int, r: int, pos: NDArray[np.float64], w: NDArray[np.float64], amount: float
     ) -> None:
@@ -570,6 +577,7 @@ class GridEngine:
         idx = np.floor(pos).astype(np.int64)
         ok = (idx >= 0) & (idx < P)
         placed = 0.0
+        first, end = 0, 0
         if ok.any():
             i = idx[ok]
             q = amount * w[ok]
@@ -577,13 +585,8 @@ class GridEngine:
             np.add.at(self.mass[si, r], i, qs)
             np.add.at(self.mom[si, r], i, qs * (pos[ok] - i))
             placed = float(q.sum())
-            if si == 0:
-                self.hi = max(self.hi, int(i.max()) + 1)
-            else:
-                self.lo = min(self.lo, int(i.min()))
-        if amount > placed:
-            self.off[si, r] += amount - placed
-        self.tot[si, r] += amount
+            first, end = int(i.min()), int(i.max()) + 1
+        self._book(si, r, amount, placed, first, end)
 
     def _place_kz(
         self, si: int, r: int, start: int, wz: NDArray[np.float64], cumw: NDArray[np.float64], amount: float
@@ -600,14 +603,7 @@ class GridEngine:
             seg = self.qz[si, r, start + t0 : start + t1]
             seg += buf
             placed = amount * (cumw[t1] - cumw[t0])
-            if si == 0:
-                if start + t1 > self.hi:
-                    self.hi = start + t1
-            elif start + t0 < self.lo:
-                self.lo = start + t0
-        if amount > placed:
-            self.off[si, r] += amount - placed
-        self.tot[si, r] += amount
+        self._book(si, r, amount, placed, start + t0, start + t1)
 
     def _place_pair(
         self,
@@ -636,14 +632,7 @@ class GridEngine:
             seg = self.qz[si, r, start + t0 : start + t1]
             seg += self.buf2[:m]
             placed = a_spec * (cum[t1, 0] - cum[t0, 0]) + a_pass * (cum[t1, 1] - cum[t0, 1])
-            if si == 0:
-                if start + t1 > self.hi:
-                    self.hi = start + t1
-            elif start + t0 < self.lo:
-                self.lo = start + t0
-        if amount > placed:
-            self.off[si, r] += amount - placed
-        self.tot[si, r] += amount
+        self._book(si, r, amount, placed, start + t0, start + t1)
 
     def _place(
         self,
@@ -668,14 +657,7 @@ class GridEngine:
             np.multiply(z[t0:t1], amount / self.scale[si], out=buf)
             self.mom[si, r, start + t0 : start + t1] += buf
             placed = amount * float(cumw[t1] - cumw[t0])
-            if si == 0:
-                if start + t1 > self.hi:
-                    self.hi = start + t1
-            elif start + t0 < self.lo:
-                self.lo = start + t0
-        if amount > placed:
-            self.off[si, r] += amount - placed
-        self.tot[si, r] += amount
+        self._book(si, r, amount, placed, start + t0, start + t1)
 
     def _rescale(self, si: int, factor: float) -> None:
         """Multiply the (single-row) mass of a side by ``factor`` lazily."""
