@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Model",
     "PRESETS",
+    "long_share_arrays",
     "speculative_long_share",
     "CANDLE_SHARPNESS",
     "TAKER_SHARPNESS",
@@ -490,28 +491,82 @@ def speculative_long_share(
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"frame: got {type(frame).__name__}; allowed is a pandas.DataFrame or a Market")
     _choice("side_split", side_split, get_args(SideSplit))
+    columns = {k: _column(df, k, side_split) for k in SPLIT_COLUMNS[side_split]}
+    share, _ = long_share_arrays(columns, len(df), side_split, strength, sharpness=sharpness)
+    return share
+
+
+#: Columns each side split reads (see :func:`speculative_long_share`).
+SPLIT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "even": (),
+    "candle": ("open", "high", "low", "close"),
+    "taker": ("volume", "taker_buy_volume"),
+    "funding": ("funding_rate",),
+}
+
+
+def long_share_arrays(
+    columns: Mapping[str, np.ndarray],
+    n: int,
+    side_split: SideSplit,
+    strength: float,
+    *,
+    sharpness: float | None = None,
+    carry: float = 0.0,
+) -> tuple[np.ndarray, float]:
+    """:func:`speculative_long_share` of ``n`` bars given as column arrays, continuing a stream.
+
+    The one implementation of the side split (the DataFrame form calls it). Only ``"funding"`` has memory:
+    ``carry`` is the last non-zero funding rate settled before these bars [fraction] (0 before the first), and
+    the carry after them is returned, so bars fed in chunks give the batch result bit for bit.
+
+    Returns
+    -------
+    share : ndarray, shape (n,)
+        Speculative long share per bar [fraction].
+    carry : float
+        Last non-zero funding rate settled so far (``"funding"``; ``carry`` unchanged otherwise).
+
+    Examples
+    --------
+    >>> f = np.array([0.0, 1e-4, np.nan, 0.0])
+    >>> share, carry = long_share_arrays({"funding_rate": f}, 4, "funding", 1.0, carry=-1e-4)
+    >>> share.tolist(), carry
+    ([0.0, 1.0, 1.0, 1.0], 0.0001)
+    """
+    _choice("side_split", side_split, get_args(SideSplit))
     if not _is_real(strength) or not 0.0 <= float(strength) <= 1.0:
         raise ValueError(f"strength: got {strength!r}; allowed is a number in [0, 1]")
     if sharpness is not None and (not _is_real(sharpness) or not float(sharpness) > 0):
         raise ValueError(f"sharpness: got {sharpness!r}; allowed is a number > 0 or None")
-    n = len(df)
+    for name in SPLIT_COLUMNS[side_split]:
+        if name not in columns:
+            raise ValueError(
+                f"side_split={side_split!r} needs the column {name!r}, which the market does not have "
+                f"(columns: {list(columns)}); use side_split='candle' or 'even'"
+            )
     if side_split == "even":
         d = np.zeros(n)
     elif side_split == "candle":
-        o, h, lo, c = (_column(df, k, side_split) for k in ("open", "high", "low", "close"))
+        o, h, lo, c = (np.asarray(columns[k], dtype=float) for k in SPLIT_COLUMNS["candle"])
         rng = h - lo
         b = np.divide(c - o, rng, out=np.zeros(n), where=rng > 0)
         d = _sharpen(np.clip(b, -1.0, 1.0), CANDLE_SHARPNESS if sharpness is None else float(sharpness))
     elif side_split == "taker":
-        v = _column(df, "volume", side_split)
-        tb = _column(df, "taker_buy_volume", side_split)
+        v = np.asarray(columns["volume"], dtype=float)
+        tb = np.asarray(columns["taker_buy_volume"], dtype=float)
         i = np.divide(2.0 * tb - v, v, out=np.zeros(n), where=v > 0)
         d = _sharpen(np.clip(i, -1.0, 1.0), TAKER_SHARPNESS if sharpness is None else float(sharpness))
-    else:
-        f = _column(df, "funding_rate", side_split)
-        known = pd.Series(np.where(np.isfinite(f) & (f != 0), f, np.nan)).ffill().to_numpy()
-        d = np.nan_to_num(np.sign(known), nan=0.0)
-    return np.clip(0.5 + 0.5 * float(strength) * d, 0.0, 1.0)
+    else:  # sign of the last settled rate, carried forward (no look-ahead)
+        f = np.asarray(columns["funding_rate"], dtype=float)
+        settled = np.isfinite(f) & (f != 0)
+        pos = np.where(settled, np.arange(n), -1)
+        np.maximum.accumulate(pos, out=pos)
+        last = np.where(pos >= 0, f[np.maximum(pos, 0)], carry)
+        d = np.sign(last)
+        if n:
+            carry = float(last[-1])
+    return np.clip(0.5 + 0.5 * float(strength) * d, 0.0, 1.0), carry
 
 
 # ---------------------------------------------------------------------- presets

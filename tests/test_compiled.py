@@ -158,20 +158,20 @@ def test_streaming_through_the_compiled_loop_equals_batch(
 
 
 def test_supports(monkeypatch: pytest.MonkeyPatch, market: Market, grid: PriceGrid) -> None:
-    from heatmap.engine.estimator import _resolve_config
+    from heatmap.engine.config import resolve_config
 
     monkeypatch.setenv("HEATMAP_JIT", "1")
     freq = pd.Timedelta("1h")
-    assert compiled.supports(GridEngine(_resolve_config(Model(), freq, None), grid))
-    assert compiled.supports(GridEngine(_resolve_config(Model(exit="nearest"), freq, None), grid))
-    assert compiled.supports(GridEngine(_resolve_config(Model(exit="oldest"), freq, None), grid))
-    assert compiled.supports(GridEngine(_resolve_config(Model(), freq, 4), grid))
+    assert compiled.supports(GridEngine(resolve_config(Model(), freq, None), grid))
+    assert compiled.supports(GridEngine(resolve_config(Model(exit="nearest"), freq, None), grid))
+    assert compiled.supports(GridEngine(resolve_config(Model(exit="oldest"), freq, None), grid))
+    assert compiled.supports(GridEngine(resolve_config(Model(), freq, 4), grid))
     # the block exits on a single row (age_blocks=1) stay with the Python loop
-    assert not compiled.supports(GridEngine(_resolve_config(Model(exit="profitable"), freq, 1), grid))
-    assert compiled.supports(GridEngine(_resolve_config(Model(schedule=COINM), freq, None), grid))
+    assert not compiled.supports(GridEngine(resolve_config(Model(exit="profitable"), freq, 1), grid))
+    assert compiled.supports(GridEngine(resolve_config(Model(schedule=COINM), freq, None), grid))
     monkeypatch.setenv("HEATMAP_JIT", "0")
     assert not compiled.available()
-    assert not compiled.supports(GridEngine(_resolve_config(Model(), freq, None), grid))
+    assert not compiled.supports(GridEngine(resolve_config(Model(), freq, None), grid))
 
 
 def test_a_growing_grid_repacks_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -241,8 +241,7 @@ def test_default_grid_is_the_grid_for_the_first_bars() -> None:
 def test_array_share_equals_the_model_function(
     side_split: str, strength: float, cuts: list[int], seed: int
 ) -> None:
-    from heatmap.engine.estimator import _long_share
-    from heatmap.model import speculative_long_share
+    from heatmap.model import long_share_arrays, speculative_long_share
 
     rng = np.random.default_rng(seed)
     n = 60
@@ -266,7 +265,13 @@ def test_array_share_equals_the_model_function(
     got, carry = [], 0.0
     bounds = [0, *sorted(cuts), n]
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        part, carry = _long_share(model, {k: x[a:b] for k, x in cols.items()}, b - a, carry)
+        part, carry = long_share_arrays(
+            {k: x[a:b] for k, x in cols.items()},
+            b - a,
+            model.side_split,
+            model.split_strength,
+            carry=carry,
+        )
         got.append(part)
     np.testing.assert_array_equal(np.concatenate(got), expected)
     settled = f[f != 0]

@@ -22,7 +22,8 @@ from scipy.stats import wasserstein_distance
 from heatmap.aggregate import estimate_many
 from heatmap.engine import estimate
 from heatmap.engine.base import Bars, EngineConfig, Outputs, engine_bars
-from heatmap.engine.estimator import Estimator, _resolve_config
+from heatmap.engine.config import resolve_config
+from heatmap.engine.estimator import Estimator
 from heatmap.engine.grid import GridEngine
 from heatmap.engine.kernels import build_kernel, lp_ratio, lp_ratio_cdf
 from heatmap.engine.ledger import LedgerEngine
@@ -429,8 +430,8 @@ def test_inverse_size_nodes_take_coin_brackets(market: Market) -> None:
         position_size=Leverage.tiers({50_000.0: 0.5, 1_500_000.0: 0.3, 8_000_000.0: 0.2}),
     )
     with pytest.raises(ValueError, match="reference_price"):
-        _resolve_config(model, market.freq, None)
-    cfg = _resolve_config(model, market.freq, len(market) + 1, reference_price=100_000.0)
+        resolve_config(model, market.freq, None)
+    cfg = resolve_config(model, market.freq, len(market) + 1, reference_price=100_000.0)
     assert cfg.contract == "inverse"
     coin = [n for *_, n in cfg.sizes]
     np.testing.assert_allclose(coin, [0.5, 15.0, 80.0])  # USD / 100,000 USD per coin
@@ -460,7 +461,7 @@ def test_estimate_with_inverse_sizes_uses_the_first_close_and_survives_a_checkpo
     grid = PriceGrid.for_market(market, bins=400)
     hm = estimate(market, model, grid=grid, snapshot_every=1)
     first = float(market.frame["close"].iloc[0])
-    expected = _resolve_config(model, market.freq, None, reference_price=first)
+    expected = resolve_config(model, market.freq, None, reference_price=first)
     est = Estimator(model, grid=grid, snapshot_every=1)
     est.update(market.iloc[:30])
     assert est._config == expected
@@ -511,7 +512,7 @@ def test_inverse_runs_stream_exactly(market: Market, grid: PriceGrid) -> None:
     from heatmap.engine.estimator import Estimator
 
     model = Model(schedule=COINM)
-    cfg = _resolve_config(model, market.freq, None)
+    cfg = resolve_config(model, market.freq, None)
     assert cfg.contract == "inverse"
     batch = estimate(market, model, grid=grid)
     est = Estimator(model, grid=grid)

@@ -1,7 +1,7 @@
-"""What both engines share: the resolved configuration, the per-bar inputs and the output buffers.
+"""What both engines share: the resolved configuration, the per-bar inputs, the output buffers, the interface.
 
-An engine is a stateful object with ``run(bars, snap, out)`` that advances its state over a chunk of bars and
-writes the per-bar ledger, predicted liquidations and the requested snapshots; ``state_arrays()`` /
+An engine (:class:`Engine`) is a stateful object with ``run(bars, out)`` that advances its state over a chunk of
+bars and writes the per-bar ledger, predicted liquidations and the requested snapshots; ``state_arrays()`` /
 ``load_state_arrays()`` expose its state as plain numpy arrays for checkpoints.
 """
 
@@ -9,18 +9,35 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from heatmap.leverage import Leverage
 
-__all__ = ["LEDGER_COLUMNS", "Bars", "EngineConfig", "Outputs", "engine_bars"]
+if TYPE_CHECKING:
+    from heatmap.grid import PriceGrid
+
+__all__ = [
+    "DEFAULT_ENTRY_NODES",
+    "DEFAULT_LEVERAGE_NODES",
+    "LEDGER_COLUMNS",
+    "Bars",
+    "Engine",
+    "EngineConfig",
+    "Outputs",
+    "engine_bars",
+]
 
 Entry = Literal["close", "typical", "triangular"]
 Exit = Literal["proportional", "oldest", "profitable", "nearest"]
 Contract = Literal["linear", "inverse"]
+
+#: Ledger engine discretisation (see :mod:`heatmap.engine.ledger`): continuous-law leverage nodes per entry node
+#: and entry nodes per spread bar, chosen from the convergence study in ``docs/methodology.md``.
+DEFAULT_LEVERAGE_NODES = 64
+DEFAULT_ENTRY_NODES = 128
 
 #: Per-bar mass-ledger columns in the engine's mass unit ([base] for linear contracts, face value [quote] for
 #: inverse ones, see :func:`engine_bars`): flows ``opened, liquidated, closed, decayed`` and stocks ``offgrid,
@@ -53,7 +70,8 @@ class EngineConfig:
     subbins : int
         Sub-bin entry resolution of the grid kernels.
     leverage_nodes, entry_nodes : int
-        Discretisation of the ledger engine (continuous leverage laws; triangular entries).
+        Discretisation of the ledger engine: nodes of a continuous leverage law per entry node, and entry nodes
+        of a triangular (spread) bar (see :mod:`heatmap.engine.ledger`).
     sizes : tuple of (weight, mmr, cum_over_notional, max_leverage, notional)
         Position-size nodes (from ``Model.position_size``): each size's bracket (taken at the entry notional) and
         leverage cap. Empty: every position in the first bracket with ``cum = 0`` (the default). ``notional`` and
@@ -74,8 +92,8 @@ class EngineConfig:
     decay: float = 1.0
     age_blocks: int = 1
     subbins: int = 32
-    leverage_nodes: int = 64
-    entry_nodes: int = 16
+    leverage_nodes: int = DEFAULT_LEVERAGE_NODES
+    entry_nodes: int = DEFAULT_ENTRY_NODES
     sizes: tuple[tuple[float, float, float, float, float], ...] = ()
     contract: Contract = "linear"
 
@@ -151,27 +169,53 @@ class Outputs:
         )
 
 
+class Engine(Protocol):
+    """What the estimator needs of an engine (the grid engine and the ledger engine implement it)."""
+
+    name: str
+    config: EngineConfig
+    grid: PriceGrid
+
+    def run(self, bars: Bars, out: Outputs) -> None:
+        """Advance the state over ``bars``, writing per-bar ledger, liquidations and snapshots into ``out``."""
+
+    def regrid(self, grid: PriceGrid) -> None:
+        """Move the state onto ``grid``, an extension of the current grid (:meth:`PriceGrid.extend`)."""
+
+    def snapshot(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Current liquidation notional per bin [quote]: (long, short)."""
+
+    def state_arrays(self) -> dict[str, NDArray[Any]]:
+        """The state as plain numpy arrays (checkpoints)."""
+
+    def load_state_arrays(self, arrays: dict[str, NDArray[Any]]) -> None:
+        """Restore :meth:`state_arrays` (arrays already checked against the grid by the caller)."""
+
+
 def engine_bars(bars: Bars, config: EngineConfig) -> Bars:
     """``bars`` with open interest and turnover in the engine's mass unit for ``config.contract``.
 
-    Linear contracts: unchanged (base quantity [base]). Inverse contracts: the engines count face value ``Q``
-    [quote] (an inverse position's quote notional, constant in price), so open interest at the bar's close
-    becomes ``oi * close`` [quote] (the face value a venue reports in contracts, which the market data divides
-    by the same price to state it in coins) and the turnover opened at the entry price becomes
-    ``turnover * entry`` [quote].
+        Linear contracts: unchanged (base quantity [base]). Inverse contracts: the engines count face value ``Q``
+        [quote] (an inverse position's quote notional, constant in price), so open interest at the bar's close
+        becomes ``oi * close`` [quote] (the face value a venue reports in contracts, which the market data divides
+        by the same price to state it in coins) and the turnover opened at the entry price becomes
+        ``turnover * entry`` [quote].
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from heatmap.leverage import Leverage
-    >>> one = np.ones(1)
-    >>> b = Bars(time=np.zeros(1, np.int64), low=one, high=one, close=np.array([50.0]), cons_low=one,
-    ...          cons_high=one, entry=np.array([40.0]), funding=0 * one, funding_price=one,
-    ...          oi=np.array([2.0]), long_share=one, turnover=np.array([0.5]))
-    >>> cfg = EngineConfig(Leverage.tiers({10: 1.0}), Leverage.tiers({10: 1.0}), 0.004, contract="inverse")
-    >>> inv = engine_bars(b, cfg)
-    >>> float(inv.oi[0]), float(inv.turnover[0])
-    (100.0, 20.0)
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from heatmap.leverage import Leverage
+
+    if TYPE_CHECKING:
+        from heatmap.grid import PriceGrid
+        >>> one = np.ones(1)
+        >>> b = Bars(time=np.zeros(1, np.int64), low=one, high=one, close=np.array([50.0]), cons_low=one,
+        ...          cons_high=one, entry=np.array([40.0]), funding=0 * one, funding_price=one,
+        ...          oi=np.array([2.0]), long_share=one, turnover=np.array([0.5]))
+        >>> cfg = EngineConfig(Leverage.tiers({10: 1.0}), Leverage.tiers({10: 1.0}), 0.004, contract="inverse")
+        >>> inv = engine_bars(b, cfg)
+        >>> float(inv.oi[0]), float(inv.turnover[0])
+        (100.0, 20.0)
     """
     if config.contract == "linear":
         return bars

@@ -38,9 +38,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from heatmap.engine.base import LEDGER_COLUMNS, Bars, EngineConfig, Outputs, decay_factor
+from heatmap.engine.base import LEDGER_COLUMNS, Bars, Engine, EngineConfig, Outputs
+from heatmap.engine.config import make_engine, resolve_config
+from heatmap.engine.ledger import LedgerEngine
 from heatmap.grid import DEFAULT_MARGIN, PriceGrid
 from heatmap.market import ALL_COLUMNS, Market, MarketDataError, validate_arrays
+from heatmap.model import long_share_arrays
 from heatmap.result import Heatmap
 
 if TYPE_CHECKING:
@@ -58,8 +61,6 @@ CHECKPOINT_VERSION = 2
 _PROGRESS_CHUNK = 8192
 #: Extra factor a default grid grows by beyond what new prices need (see :meth:`Estimator.update`).
 GROWTH_HEADROOM = 1.25
-#: Age blocks of the grid engine for the "oldest" and "profitable" exits (see :class:`EngineConfig`).
-DEFAULT_AGE_BLOCKS = 256
 
 
 def snapshot_stride(n_bars: int, bins: int, *, budget: int = MEMORY_BUDGET) -> int:
@@ -83,150 +84,6 @@ def _default_model() -> Model:
     from heatmap.model import Model
 
     return Model()
-
-
-def _resolve_config(
-    model: Model, freq: pd.Timedelta, age_blocks: int | None, *, reference_price: float | None = None
-) -> EngineConfig:
-    """The engine configuration of ``model``.
-
-    The contract type comes from the schedule (``schedule.contract``). Inverse brackets are in coin: a
-    position-size node of face value ``N`` [quote] takes the bracket of the coin notional ``N / reference_price``
-    [coin] and is stored in coin (see :class:`EngineConfig`), so inverse models with ``position_size`` need
-    ``reference_price`` [quote].
-    """
-    schedule = model.resolved_schedule()
-    contract = schedule.contract
-    mmr = float(np.asarray(schedule.mmr)[0])
-    sizes: tuple[tuple[float, float, float, float, float], ...] = ()
-    if model.position_size is not None and contract == "inverse":
-        if reference_price is None or not (math.isfinite(reference_price) and reference_price > 0):
-            raise ValueError(
-                f"reference_price: got {reference_price!r}; an inverse schedule with position_size needs a price "
-                "> 0 [quote] to convert sizes [quote] to the coin notional its brackets are in"
-            )
-        ref = float(reference_price)
-
-        class _InCoin:  # the schedule looked up at quote notionals converted to coin
-            @staticmethod
-            def lookup(notional: Any, *, clip: bool = False) -> Any:
-                return schedule.lookup(np.asarray(notional, dtype=float) / ref, clip=clip)
-
-        sizes = tuple(
-            (w, m, cr * ref, ml, n / ref) for w, m, cr, ml, n in _size_nodes(model.position_size, _InCoin)
-        )
-        mmr = float(sum(w * m for w, m, *_ in sizes))
-    elif model.position_size is not None:
-        sizes = _size_nodes(model.position_size, schedule)
-        # funding moves every level of a bin together: use the size-weighted bracket rate for the shift
-        mmr = float(sum(w * m for w, m, *_ in sizes))
-    max_lev = float(schedule.max_leverage)
-    lev = model.leverage
-    passive = model.passive_leverage
-    if model.max_leverage_from_schedule:
-        if lev.max_leverage > max_lev:
-            lev = lev.truncate(max_lev)
-        if passive.max_leverage > max_lev:
-            passive = passive.truncate(max_lev)
-    if age_blocks is None:
-        age_blocks = DEFAULT_AGE_BLOCKS if model.exit in ("oldest", "profitable") else 1
-    return EngineConfig(
-        leverage=lev,
-        passive_leverage=passive,
-        mmr=mmr,
-        entry=model.entry,
-        exit=model.exit,
-        decay=decay_factor(model.decay_half_life, freq),
-        age_blocks=int(age_blocks),
-        sizes=sizes,
-        contract=contract,
-    )
-
-
-#: Nodes used to discretise a continuous position-size distribution.
-SIZE_NODES = 12
-
-
-def _size_nodes(dist: Any, schedule: Any) -> tuple[tuple[float, float, float, float, float], ...]:
-    """Discretise a position-size law [quote] and look up each node's bracket at its entry notional."""
-    from heatmap.leverage import Leverage
-
-    if isinstance(dist, Leverage):
-        nodes, weights = dist.discretize(SIZE_NODES)
-    else:
-        q = (np.arange(SIZE_NODES) + 0.5) / SIZE_NODES
-        nodes, weights = np.asarray(dist.ppf(q), dtype=float), np.full(SIZE_NODES, 1.0 / SIZE_NODES)
-    nodes = np.asarray(nodes, dtype=float)
-    weights = np.asarray(weights, dtype=float)
-    if np.any(~np.isfinite(nodes)) or np.any(nodes <= 0):
-        raise ValueError(
-            f"position_size: nodes must be finite positive notionals [quote], got {nodes.tolist()}"
-        )
-    mmr, cum, max_lev = schedule.lookup(nodes, clip=True)
-    return tuple(
-        (float(w), float(m), float(c) / float(n), float(ml), float(n))
-        for w, m, c, ml, n in zip(
-            weights, np.atleast_1d(mmr), np.atleast_1d(cum), np.atleast_1d(max_lev), nodes, strict=True
-        )
-        if w > 0
-    )
-
-
-def _share(model: Model, frame: pd.DataFrame) -> NDArray[np.float64]:
-    from heatmap.model import speculative_long_share
-
-    out = np.asarray(speculative_long_share(frame, model.side_split, model.split_strength), dtype=np.float64)
-    if out.shape != (len(frame),):
-        raise ValueError(f"speculative_long_share returned shape {out.shape}, expected ({len(frame)},)")
-    return out
-
-
-#: Columns each side split reads (see :func:`heatmap.model.speculative_long_share`).
-_SHARE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "even": (),
-    "candle": ("open", "high", "low", "close"),
-    "taker": ("volume", "taker_buy_volume"),
-    "funding": ("funding_rate",),
-}
-
-
-def _long_share(
-    model: Model, arrays: dict[str, NDArray[np.float64]], n: int, carry: float
-) -> tuple[NDArray[np.float64], float]:
-    """Speculative long share of ``n`` new bars from their column arrays, and the carry for the next bars.
-
-    The array form of :func:`heatmap.model.speculative_long_share` (same formulas and constants, so a chunked
-    run equals the batch run bit for bit). Only the ``"funding"`` split has memory: ``carry`` is the last
-    non-zero funding rate settled before these bars (0 before the first settlement).
-    """
-    from heatmap.model import CANDLE_SHARPNESS, TAKER_SHARPNESS, _sharpen
-
-    mode = model.side_split
-    need = _SHARE_COLUMNS.get(mode)
-    if need is None or any(c not in arrays for c in need):
-        # the model's own function raises its message (missing column) or handles a mode it alone knows
-        return _share(model, pd.DataFrame(arrays)), carry
-    if mode == "even":
-        d = np.zeros(n)
-    elif mode == "candle":
-        o, h, lo, c = (arrays[k] for k in need)
-        rng = h - lo
-        b = np.divide(c - o, rng, out=np.zeros(n), where=rng > 0)
-        d = _sharpen(np.clip(b, -1.0, 1.0), CANDLE_SHARPNESS)
-    elif mode == "taker":
-        v, tb = arrays["volume"], arrays["taker_buy_volume"]
-        i = np.divide(2.0 * tb - v, v, out=np.zeros(n), where=v > 0)
-        d = _sharpen(np.clip(i, -1.0, 1.0), TAKER_SHARPNESS)
-    else:  # sign of the last settled rate, carried forward (no look-ahead)
-        f = arrays["funding_rate"]
-        settled = np.isfinite(f) & (f != 0)
-        pos = np.where(settled, np.arange(n), -1)
-        np.maximum.accumulate(pos, out=pos)
-        last = np.where(pos >= 0, f[np.maximum(pos, 0)], carry)
-        d = np.sign(last)
-        if n:
-            carry = float(last[-1])
-    return np.clip(0.5 + 0.5 * float(model.split_strength) * d, 0.0, 1.0), carry
 
 
 _UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
@@ -335,6 +192,10 @@ class Estimator:
         Grid engine only: keep the openings of up to this many bars in separate rows (default 1, or 256 for
         the ``"oldest"``/``"profitable"`` exits). More blocks keep levels of different bars apart (no merging
         inside a bin) at a cost proportional to the number of blocks.
+    leverage_nodes, entry_nodes : int, optional
+        Ledger engine only: nodes of a continuous leverage law per entry node (default 64) and entry nodes per
+        bar for triangular entries (default 128); see :mod:`heatmap.engine.ledger` and the convergence study in
+        ``docs/methodology.md``. The cost per bar is proportional to their product.
 
     Notes
     -----
@@ -368,7 +229,18 @@ class Estimator:
         engine: EngineName = "grid",
         progress: bool = False,
         age_blocks: int | None = None,
+        leverage_nodes: int | None = None,
+        entry_nodes: int | None = None,
     ) -> None:
+        for name, v in (("leverage_nodes", leverage_nodes), ("entry_nodes", entry_nodes)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+                raise ValueError(f"{name}: got {v!r}; allowed is a positive integer or None")
+            if v is not None and engine != "ledger":
+                raise ValueError(
+                    f"{name}: got {v!r} with engine={engine!r}; node counts are for engine='ledger'"
+                )
+        self.leverage_nodes = None if leverage_nodes is None else int(leverage_nodes)
+        self.entry_nodes = None if entry_nodes is None else int(entry_nodes)
         if age_blocks is not None and (
             isinstance(age_blocks, bool) or not isinstance(age_blocks, (int, np.integer)) or age_blocks < 1
         ):
@@ -393,7 +265,7 @@ class Estimator:
         self.progress = bool(progress)
         self._user_grid = grid is not None
         self.grid: PriceGrid | None = grid
-        self._engine: Any = None
+        self._engine: Engine | None = None
         self._config: EngineConfig | None = None
         self.freq: pd.Timedelta | None = None
         self.symbol: str | None = None
@@ -512,7 +384,9 @@ class Estimator:
             turn = turnover * arrays["volume"]
         else:
             turn = np.zeros(n)
-        share, carry = _long_share(model, arrays, n, self._funding_carry)
+        share, carry = long_share_arrays(
+            arrays, n, model.side_split, model.split_strength, carry=self._funding_carry
+        )
         if share.shape != (n,):
             raise ValueError(f"the side-split share has shape {share.shape}, expected ({n},)")
         bars = Bars(
@@ -531,15 +405,19 @@ class Estimator:
         )
         return bars, carry
 
-    def _make_engine(self, grid: PriceGrid) -> Any:
+    def _make_engine(self, grid: PriceGrid) -> Engine:
         assert self._config is not None
-        if self.engine_name == "grid":
-            from heatmap.engine.grid import GridEngine
+        return make_engine(self.engine_name, self._config, grid)
 
-            return GridEngine(self._config, grid)
-        from heatmap.engine.ledger import LedgerEngine
-
-        return LedgerEngine(self._config, grid)
+    def _resolve(self, freq: pd.Timedelta, reference_price: float | None) -> EngineConfig:
+        return resolve_config(
+            self.model,
+            freq,
+            self.age_blocks,
+            reference_price=reference_price,
+            leverage_nodes=self.leverage_nodes,
+            entry_nodes=self.entry_nodes,
+        )
 
     def _ensure_grid(self, bars: Bars) -> None:
         lo = float(min(bars.cons_low.min(), bars.low.min()))
@@ -597,7 +475,7 @@ class Estimator:
         t0 = time_module.perf_counter()
         # inverse schedules look position sizes [quote] up in coin at the first bar's close (kept for the run)
         ref = self._reference_price if self._reference_price is not None else float(arrays["close"][0])
-        config = self._config or _resolve_config(self.model, freq, self.age_blocks, reference_price=ref)
+        config = self._config or self._resolve(freq, ref)
         prepared, carry = self._prepare(arrays, time)
         # the input is valid: from here on the state changes
         if self.freq is None:
@@ -673,7 +551,7 @@ class Estimator:
         )
         cfg = self._config
         extra: dict[str, Any] = {}
-        if self.engine_name == "ledger" and self._engine is not None:
+        if isinstance(self._engine, LedgerEngine):
             # the live cohorts after the latest bar (side 0 long / 1 short, qty [base], lp [quote], ...)
             cohorts = pd.DataFrame(self._engine.cohorts())
             cohorts["side"] = np.where(cohorts["side"] == 0, "long", "short")
@@ -698,7 +576,13 @@ class Estimator:
                 "seconds": self._seconds,
                 "mmr": None if cfg is None else cfg.mmr,
                 "symbol": self.symbol,
-                "units": {"long": "quote", "short": "quote", "ledger": "base", "liquidations": "quote"},
+                "units": {
+                    "long": "quote",
+                    "short": "quote",
+                    # the engines' mass unit: face value [quote] for inverse contracts
+                    "ledger": "quote" if cfg is not None and cfg.contract == "inverse" else "base",
+                    "liquidations": "quote",
+                },
                 **extra,
             },
         )
@@ -767,6 +651,8 @@ class Estimator:
             "version": CHECKPOINT_VERSION,
             "engine": self.engine_name,
             "age_blocks": self.age_blocks,
+            "leverage_nodes": self.leverage_nodes,
+            "entry_nodes": self.entry_nodes,
             "snapshot_every": self.snapshot_every,
             "bins": self.bins,
             "user_grid": self._user_grid,
@@ -854,6 +740,8 @@ class Estimator:
             snapshot_every=int(meta["snapshot_every"]),
             engine=meta["engine"],
             age_blocks=meta.get("age_blocks"),
+            leverage_nodes=meta.get("leverage_nodes"),
+            entry_nodes=meta.get("entry_nodes"),
         )
         est._user_grid = bool(meta["user_grid"])
         est.freq = pd.Timedelta(meta["freq"])
@@ -863,7 +751,7 @@ class Estimator:
         est.last_oi = meta["last_oi"]
         est._seconds = float(meta["seconds"])
         est._reference_price = meta.get("reference_price")
-        est._config = _resolve_config(model, est.freq, est.age_blocks, reference_price=est._reference_price)
+        est._config = est._resolve(est.freq, est._reference_price)
         est._engine = est._make_engine(stored_grid)
         est._engine.load_state_arrays({k[6:]: v for k, v in data.items() if k.startswith("state_")})
         est._snap_long = _Rows(data["snap_long"].astype(np.float32, copy=False))
@@ -892,6 +780,8 @@ def estimate(
     engine: EngineName = "grid",
     progress: bool = False,
     age_blocks: int | None = None,
+    leverage_nodes: int | None = None,
+    entry_nodes: int | None = None,
 ) -> Heatmap:
     """Estimate the liquidation heatmap of ``market`` under ``model``.
 
@@ -916,6 +806,8 @@ def estimate(
         Show a tqdm progress bar.
     age_blocks : int, optional
         Grid engine age blocks (see :class:`Estimator`).
+    leverage_nodes, entry_nodes : int, optional
+        Ledger engine discretisation (see :class:`Estimator`).
 
     Returns
     -------
@@ -936,6 +828,8 @@ def estimate(
         engine=engine,
         progress=progress,
         age_blocks=age_blocks,
+        leverage_nodes=leverage_nodes,
+        entry_nodes=entry_nodes,
     )
     est.update(market)
     return est.heatmap

@@ -12,54 +12,97 @@ Inverse (coin-margined) contracts: ``qty`` is face value ``Q`` [quote] (open int
 :func:`heatmap.margin.inverse_funding_shift`, and snapshots histogram ``Q`` itself (the quote notional of an
 inverse position does not depend on the price).
 
-Continuous leverage laws are discretised with :meth:`Leverage.discretize` (``leverage_nodes`` nodes) and
-triangular entries with ``entry_nodes`` equal-probability quantile midpoints per bar. With a discrete leverage
-law and point entries it represents exactly what the grid engine represents, which is what the agreement tests
-compare.
+Discretisation (the only approximation; its node counts are :class:`EngineConfig` fields, set with the
+``leverage_nodes`` / ``entry_nodes`` arguments of :func:`heatmap.estimate`): triangular entries become the
+``entry_nodes`` equal-probability quantile midpoints of the bar's law (``scipy.stats.triang.ppf``); discrete
+leverage tiers are kept exactly (every tier at every entry node); a continuous leverage law becomes
+``leverage_nodes`` nodes *per entry node*, placed at the exact quantile midpoints of the ``leverage_nodes x
+entry_nodes`` finer partition of its probability and stratified over the entry nodes (entry node ``j`` takes
+every ``entry_nodes``-th of them, shifted by a fixed permutation of ``j``). The leverage marginal of a bar's
+cohorts is then the quantile discretisation with ``leverage_nodes x entry_nodes`` distinct levels at the cost of
+``leverage_nodes x entry_nodes`` cohorts, which is what makes the per-bin histogram converge (see the
+convergence study in ``docs/methodology.md``). With a discrete leverage law and point entries it represents
+exactly what the grid engine represents.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import stats
 
 from heatmap.engine.base import Bars, EngineConfig, Outputs, engine_bars, size_laws
 from heatmap.grid import PriceGrid
 from heatmap.leverage import Leverage
 from heatmap.margin import funding_shift, inverse_funding_shift, liquidation_price
 
-__all__ = ["LedgerEngine", "triangular_quantiles"]
+_SizeNodes = tuple[float, float, float, float, NDArray[np.float64], NDArray[np.float64]]
+
+__all__ = ["LedgerEngine", "entry_quantiles", "leverage_quantiles"]
 
 _FIELDS = ("side", "bar", "entry", "leverage", "qty", "lp", "mmr", "funding")
 
 
-def triangular_quantiles(low: float, mode: float, high: float, n: int) -> NDArray[np.float64]:
-    """``n`` equal-probability quantile midpoints of the triangular law on ``[low, high]`` with mode ``mode``.
+def entry_quantiles(low: float, mode: float, high: float, n: int) -> NDArray[np.float64]:
+    """``n`` equal-probability quantile midpoints [quote] of the triangular law on ``[low, high]`` with mode ``mode``.
 
     Examples
     --------
-    >>> triangular_quantiles(0.0, 0.0, 1.0, 2).round(4).tolist()   # ppf(q) = 1 - sqrt(1 - q)
+    >>> entry_quantiles(0.0, 0.0, 1.0, 2).round(4).tolist()   # ppf(q) = 1 - sqrt(1 - q)
     [0.134, 0.5]
     """
     q = (np.arange(n) + 0.5) / n
     span = high - low
     if span <= 0:
         return np.full(n, float(low))
-    c = (mode - low) / span
-    left = q < c
-    out = np.where(
-        left,
-        low + np.sqrt(np.clip(q * span * (mode - low), 0.0, None)),
-        high - np.sqrt(np.clip((1.0 - q) * span * (high - mode), 0.0, None)),
-    )
-    return np.asarray(out, dtype=np.float64)
+    return np.asarray(stats.triang.ppf(q, (mode - low) / span, loc=low, scale=span), dtype=np.float64)
 
 
-def _nodes(lev: Leverage, n: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    nodes, w = lev.discretize(n)
-    return np.asarray(nodes, dtype=np.float64), np.asarray(w, dtype=np.float64)
+def _stride(n: int) -> int:
+    """A step coprime with ``n`` near ``n / golden ratio``: ``j -> j * step mod n`` spreads neighbours apart."""
+    step = max(1, round(n * 0.6180339887))
+    while math.gcd(step, n) != 1:
+        step += 1
+    return step % n if n > 1 else 0
+
+
+def leverage_quantiles(
+    law: Leverage, n: int, per_entry: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Leverage nodes ``(per_entry, k)`` and weights ``(per_entry, k)`` (each row sums to 1) of ``law``.
+
+    Discrete parts keep their tiers exactly (the same in every row). A continuous part of weight ``w`` is cut
+    into ``n * per_entry`` equal-probability cells whose quantile midpoints are dealt to the rows in strides:
+    row ``j`` takes cells ``k * per_entry + sigma(j)`` (``k < n``), each of weight ``w / n``, with ``sigma`` a
+    fixed permutation, so every row is a stratified ``n``-node sample of the law and all rows together are its
+    ``n * per_entry``-node quantile discretisation.
+
+    Examples
+    --------
+    >>> nodes, w = leverage_quantiles(Leverage.tiers({10: 0.5, 50: 0.5}), 8, per_entry=3)
+    >>> nodes.shape, nodes[2].tolist(), w[2].tolist()
+    ((3, 2), [10.0, 50.0], [0.5, 0.5])
+    >>> nodes, w = leverage_quantiles(Leverage.lognormal(median=10, sigma=0.5), 4, per_entry=2)
+    >>> nodes.shape, float(w.sum(axis=1)[0])
+    ((2, 4), 1.0)
+    """
+    parts = [(1.0, law)] if law.kind != "mixture" else list(zip(law.weights, law.parts, strict=True))
+    rows_n: list[NDArray[np.float64]] = []
+    rows_w: list[NDArray[np.float64]] = []
+    sigma = (np.arange(per_entry) * _stride(per_entry)) % per_entry
+    for weight, part in parts:
+        if part.is_discrete:
+            nodes, w = part.discretize(n)
+            rows_n.append(np.tile(np.asarray(nodes, dtype=np.float64), (per_entry, 1)))
+            rows_w.append(np.tile(float(weight) * np.asarray(w, dtype=np.float64), (per_entry, 1)))
+            continue
+        cells = np.arange(n)[None, :] * per_entry + sigma[:, None]
+        rows_n.append(np.asarray(part.quantile((cells + 0.5) / (n * per_entry)), dtype=np.float64))
+        rows_w.append(np.full((per_entry, n), float(weight) / n))
+    return np.concatenate(rows_n, axis=1), np.concatenate(rows_w, axis=1)
 
 
 class LedgerEngine:
@@ -70,9 +113,9 @@ class LedgerEngine:
     def __init__(self, config: EngineConfig, grid: PriceGrid) -> None:
         self.config = config
         self.grid = grid
-        self.spec = self._laws(config.leverage)
-        self.passive = self._laws(config.passive_leverage)
         self.same = config.passive_leverage == config.leverage
+        # per entry-node count (1: point entries, entry_nodes: a spread bar): the laws' nodes per size node
+        self._tables: dict[tuple[bool, int], list[_SizeNodes]] = {}
         self.c: dict[str, NDArray[Any]] = {
             "side": np.zeros(0, np.int8),
             "bar": np.zeros(0, np.int64),
@@ -80,14 +123,17 @@ class LedgerEngine:
         }
         self.bar = 0
 
-    def _laws(
-        self, lev: Leverage
-    ) -> list[tuple[float, float, float, float, NDArray[np.float64], NDArray[np.float64]]]:
-        """Per position-size node: ``(weight, mmr, cum, notional, leverage nodes, leverage weights)``."""
-        return [
-            (w, m, cr * n, n, *_nodes(law, self.config.leverage_nodes))
-            for w, m, cr, law, n in size_laws(self.config, lev)
-        ]
+    def _laws(self, passive: bool, per_entry: int) -> list[_SizeNodes]:
+        """Per position-size node: ``(weight, mmr, cum, notional, leverage nodes, leverage weights)``, the nodes
+        and weights of shape ``(per_entry, k)`` (see :func:`leverage_quantiles`)."""
+        key = (passive, per_entry)
+        if key not in self._tables:
+            lev = self.config.passive_leverage if passive else self.config.leverage
+            self._tables[key] = [
+                (w, m, cr * n, n, *leverage_quantiles(law, self.config.leverage_nodes, per_entry))
+                for w, m, cr, law, n in size_laws(self.config, lev)
+            ]
+        return self._tables[key]
 
     # -- state ------------------------------------------------------------------------------------------------
     def regrid(self, grid: PriceGrid) -> None:
@@ -105,23 +151,24 @@ class LedgerEngine:
         [quote]), lp [quote], mmr, funding (cumulative ``s * f * P`` [quote per unit of base])."""
         return {k: v.copy() for k, v in self.c.items()}
 
-    def _binned(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    def _offgrid(self) -> NDArray[np.float64]:
+        """Mass per side [engine unit] whose level is not on the grid (beyond an edge, or a long at LP <= 0)."""
+        c, edges = self.c, self.grid.edges
+        off = ~((c["lp"] >= edges[0]) & (c["lp"] < edges[-1]))
+        return np.array([c["qty"][off & (c["side"] == s)].sum() for s in (0, 1)])
+
+    def snapshot(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Current liquidation notional per bin [quote] (long, short): ``qty x LP`` (inverse: ``qty``) by level."""
         c, P = self.c, self.grid.n_bins
         idx = self.grid.index_of(c["lp"])
-        on = (idx >= 0) & (idx < P) & (c["lp"] > 0)
+        on = (idx >= 0) & (idx < P)
         inverse = self.config.contract == "inverse"
         out: list[NDArray[np.float64]] = []
         for s in (0, 1):
             m = on & (c["side"] == s)
             value = c["qty"][m] if inverse else c["qty"][m] * c["lp"][m]
             out.append(np.bincount(idx[m], weights=value, minlength=P)[:P].astype(np.float64))
-        offgrid = np.array([c["qty"][~on & (c["side"] == s)].sum() for s in (0, 1)])
-        return out[0], out[1], offgrid
-
-    def snapshot(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Current liquidation notional per bin [quote] (long, short)."""
-        lo, sh, _ = self._binned()
-        return lo, sh
+        return out[0], out[1]
 
     # -- per-bar loop -----------------------------------------------------------------------------------------
     def run(self, bars: Bars, out: Outputs) -> None:
@@ -191,7 +238,7 @@ class LedgerEngine:
             if not keep.all():
                 self.c = {k: v[keep] for k, v in self.c.items()}
             # 5. ledger and snapshot
-            lo, sh, offgrid = self._binned()
+            offgrid = self._offgrid()
             c = self.c
             for s in (0, 1):
                 held = float(c["qty"][c["side"] == s].sum())
@@ -205,8 +252,7 @@ class LedgerEngine:
                 )
             k = out.snap_rows[t]
             if k >= 0:
-                out.snap_long[k] = lo
-                out.snap_short[k] = sh
+                out.snap_long[k], out.snap_short[k] = self.snapshot()
             self.bar += 1
 
     # -- helpers ----------------------------------------------------------------------------------------------
@@ -250,24 +296,24 @@ class LedgerEngine:
     def _open(self, bars: Bars, t: int, amounts: list[float]) -> None:
         cfg = self.config
         if cfg.entry == "triangular" and bars.high[t] > bars.low[t]:
-            e = triangular_quantiles(bars.low[t], bars.close[t], bars.high[t], cfg.entry_nodes)
+            e = entry_quantiles(bars.low[t], bars.close[t], bars.high[t], cfg.entry_nodes)
         else:
             e = np.array([bars.entry[t] if cfg.entry != "triangular" else bars.close[t]])
-        we = np.full(e.size, 1.0 / e.size)
         new: dict[str, list[NDArray[Any]]] = {k: [] for k in _FIELDS}
         w_long = bars.long_share[t]
         for s, amount in ((0, amounts[0]), (1, amounts[1])):
             if amount <= 0:
                 continue
             ws = w_long if s == 0 else 1.0 - w_long
-            parts = [(self.spec, 1.0)] if self.same else [(self.spec, ws), (self.passive, 1.0 - ws)]
-            for laws, share in parts:
+            parts = [(False, 1.0)] if self.same else [(False, ws), (True, 1.0 - ws)]
+            for passive, share in parts:
                 if share <= 0:
                     continue
-                for w_size, mmr, cum, notional, nodes, wl in laws:
-                    E2, L2 = np.meshgrid(e, nodes, indexing="ij")
-                    E, L = E2.ravel(), L2.ravel()
-                    W = (np.outer(we, wl) * amount * share * w_size).ravel()
+                for w_size, mmr, cum, notional, nodes, wl in self._laws(passive, e.size):
+                    # entry node j carries its own row of leverage nodes, each with weight wl / e.size
+                    E = np.repeat(e, nodes.shape[1])
+                    L = nodes.ravel()
+                    W = wl.ravel() * (amount * share * w_size / e.size)
                     side = "long" if s == 0 else "short"
                     if notional > 0 and cfg.contract == "inverse":
                         # a position of coin notional N at entry: face value N * E, the bracket's cum [coin]
