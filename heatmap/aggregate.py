@@ -290,6 +290,12 @@ class BatchItem:
     heatmap: Heatmap | None = None
 
 
+def _store_target(out: str | Path, name: str, fmt: StoreFormat) -> Path:
+    from heatmap.io.store import store_path
+
+    return store_path(out, name, suffix=".zarr" if fmt == "zarr" else ".heatmap")
+
+
 def _batch_job(
     name: str,
     market: Market,
@@ -300,6 +306,7 @@ def _batch_job(
     fmt: StoreFormat,
     sparse: bool,
     keep: bool,
+    overwrite: bool = False,
 ) -> BatchItem:
     from heatmap.engine import estimate
     from heatmap.io.store import write_heatmap
@@ -309,7 +316,7 @@ def _batch_job(
     path = None
     if out is not None:
         path = write_heatmap(
-            hm, Path(out) / f"{name}.{'zarr' if fmt == 'zarr' else 'heatmap'}", format=fmt, sparse=sparse
+            hm, _store_target(out, name, fmt), format=fmt, sparse=sparse, overwrite=overwrite
         )
     return BatchItem(
         name=name,
@@ -334,6 +341,7 @@ def batch(
     format: StoreFormat = "parquet",
     sparse: bool = True,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, BatchItem]:
     """Run one model over many markets, in parallel, optionally streaming results to disk.
 
@@ -357,6 +365,9 @@ def batch(
         Parquet only: store only non-zero cells.
     progress : bool
         tqdm progress bar over finished markets.
+    overwrite : bool, default False
+        Replace existing stores of this library under ``out``. A path there that is not such a store (a file,
+        another directory) is never replaced: the batch refuses before computing anything.
 
     Returns
     -------
@@ -368,9 +379,25 @@ def batch(
         raise ValueError("batch needs at least one market")
     keep = out is None
     if out is not None:
+        from heatmap.io.store import check_store_target
+
+        targets = {name: _store_target(out, name, format) for name in markets}  # names checked first
+        for target in targets.values():
+            check_store_target(target, overwrite=overwrite)
         Path(out).mkdir(parents=True, exist_ok=True)
     args = {
-        name: (name, m, model, bins, snapshot_every, None if out is None else str(out), format, sparse, keep)
+        name: (
+            name,
+            m,
+            model,
+            bins,
+            snapshot_every,
+            None if out is None else str(out),
+            format,
+            sparse,
+            keep,
+            overwrite,
+        )
         for name, m in markets.items()
     }
     own_pool = None

@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -386,7 +387,8 @@ class MarginSchedule:
         )
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.__repr__()}</p>" + self.to_frame().to_html()
+        # the repr carries user text (venue, symbol, source): escaped, as are the table's cells
+        return f"<p>{html.escape(self.__repr__())}</p>" + self.to_frame().to_html(escape=True)
 
 
 def _utc_day(name: str, value: Any) -> pd.Timestamp:

@@ -41,6 +41,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from heatmap.io.atomic import atomic_write
 from heatmap.result import Heatmap
 
 __all__ = ["FORMAT", "from_json", "from_xarray", "to_json", "to_xarray"]
@@ -88,11 +89,12 @@ def to_json(
     ----------
     hm : Heatmap
     path : str or Path, optional
-        Also write the JSON there (UTF-8).
+        Also write the JSON there (UTF-8, atomically: a failed write leaves an existing file untouched).
     side : {"long", "short", "both"}
         Which sides to include.
     threshold : float, default 0
-        Keep cells with value > threshold [quote] (0 drops empty cells), >= 0.
+        Keep cells with ``abs(value) > threshold`` [quote] (0 drops exactly empty cells and keeps negative ones,
+        so that :func:`from_json` gives the heatmap back), >= 0.
     precision : int or None, default 6
         Significant digits of the values (1–17); None writes them exactly. Prices and edges are always exact.
     indent : int, optional
@@ -102,6 +104,12 @@ def to_json(
     -------
     str
         The JSON text.
+
+    Raises
+    ------
+    ValueError
+        NaN or infinite cells (naming the side, the count and the first cell): JSON has no such numbers and
+        dropping them would read back as 0.
 
     Examples
     --------
@@ -138,14 +146,22 @@ def to_json(
         if side not in (s, "both"):
             continue
         arr = np.asarray(getattr(hm, s), dtype=float)
-        ti, pi = np.nonzero(arr > threshold)
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            bt, bp = (int(i[0]) for i in np.nonzero(bad))
+            raise ValueError(
+                f"{s}: {int(bad.sum())} cells are not finite (first at snapshot {bt}, bin {bp}: {float(arr[bt, bp])!r}); "
+                "JSON holds finite notionals only"
+            )
+        ti, pi = np.nonzero(np.abs(arr) > threshold)
         vals = _round_sig(arr[ti, pi], precision)
         doc[s] = [list(c) for c in zip(ti.tolist(), pi.tolist(), vals, strict=True)]
     doc["model"] = None if hm.model is None else repr(hm.model)
     doc["meta"] = _json_safe(dict(hm.meta))
     text = json.dumps(doc, indent=indent, allow_nan=False)
     if path is not None:
-        Path(path).write_text(text, encoding="utf-8")
+        with atomic_write(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
     return text
 
 

@@ -317,6 +317,8 @@ def to_html(
     """
     import plotly.io as pio
 
+    from heatmap.io.atomic import atomic_write
+
     fig = figure(hm, side=side, norm=norm, max_times=max_times, max_bins=max_bins)
     grid = reduce_for_display(hm, max_times=max_times, max_bins=max_bins)
     page = pio.to_html(
@@ -331,7 +333,8 @@ def to_html(
     # the data must precede plotly's script so the hover hook finds it
     page = page.replace("<body>", "<body>\n" + data_tag, 1)
     out = Path(path)
-    out.write_text(page, encoding="utf-8")
+    with atomic_write(out, "w", encoding="utf-8") as fh:  # a failed write keeps an existing file
+        fh.write(page)
     return out
 
 

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -87,16 +88,66 @@ def symbol_from_filename(path: str | Path) -> str | None:
     return m.group(1) if m else None
 
 
-def _read_all(source: Source | pd.DataFrame, names: list[str], what: str) -> tuple[pd.DataFrame, list[Path]]:
-    paths = expand_paths(source, what=what)  # type: ignore[arg-type]
+_SOURCE = "_source"
+
+
+def _read_all(
+    source: Source,
+    names: list[str],
+    what: str,
+    convert: Callable[[pd.DataFrame, str], pd.DataFrame],
+    *,
+    optional: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Read every file (and zip member) into ``names`` by header or position, ``convert`` each part (so that
+    errors name the file), and stack them with a ``_source`` column naming the file of every row."""
+    paths = expand_paths(source, what=what)
     parts = []
     for p in paths:
         for where, text in iter_texts(p):
-            parts.append(read_csv_text(text, names=names, where=where))
-    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=names)
-    if df.empty:
-        raise MarketDataError(f"{what}: the files hold no rows ({[str(p) for p in paths]})")
-    return df, paths
+            part = convert(read_csv_text(text, names=names, where=where, optional=optional), where)
+            part[_SOURCE] = where
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _finish(
+    df: pd.DataFrame, *, duplicates: Literal["error", "drop"], what: str, time_name: str
+) -> pd.DataFrame:
+    """Drop or refuse exact duplicates, index by ``time`` (sorted) and refuse times that differ in value."""
+    df = check_duplicates(df, duplicates=duplicates, where=what, source_col=_SOURCE)
+    df = df.sort_values("time", kind="stable")
+    dup = df["time"].duplicated(keep=False).to_numpy()
+    if dup.any():
+        shown = ", ".join(str(x) for x in df["time"][dup].unique()[:5])
+        files = sorted(set(df[_SOURCE][dup]))[:4]
+        raise MarketDataError(
+            f"{what}: {int(dup.sum())} rows share {time_name} with different values: {shown} (in {files})"
+        )
+    out = df.drop(columns=[_SOURCE]).set_index("time")
+    out.index = pd.DatetimeIndex(out.index).rename("time")
+    return out
+
+
+_KLINE_NUMERIC = [
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+]
+
+
+def _klines_part(raw: pd.DataFrame, where: str) -> pd.DataFrame:
+    df = numeric(raw, _KLINE_NUMERIC, where=where)
+    out = df[_KLINE_NUMERIC].copy()
+    out.insert(5, "close_time", epoch_to_utc(df["close_time"], where=f"{where} close_time"))
+    out.insert(0, "time", epoch_to_utc(df["open_time"], where=f"{where} open_time"))
+    return out
 
 
 def read_binance_klines(
@@ -109,7 +160,8 @@ def read_binance_klines(
     Parameters
     ----------
     source : path, glob pattern, or list of them
-        ``.csv`` or ``.zip`` files in the 12-column kline layout, with or without header.
+        ``.csv`` or ``.zip`` files in the 12-column kline layout. With a header row the columns are taken by
+        name (any order; ``ignore`` may be absent); without one by position.
     duplicates : {"error", "drop"}
         Exact duplicate rows (overlapping daily and monthly files) raise, or are dropped explicitly.
 
@@ -120,41 +172,42 @@ def read_binance_klines(
         ``close_time`` (UTC), ``quote_volume`` [quote], ``count``, ``taker_buy_volume`` [base],
         ``taker_buy_quote_volume`` [quote]; sorted by time. Duplicate open times with different values raise.
 
+    Raises
+    ------
+    MarketDataError
+        Naming the file (and zip member): unreadable or truncated zip, no CSV member, not UTF-8, empty or
+        header-only file, a header that does not name the kline columns, wrong column count, non-numeric cells,
+        bad epochs; duplicates name the files involved.
+
     Examples
     --------
     >>> k = read_binance_klines("BTCUSDT-1h-2025-01-*.zip")  # doctest: +SKIP
     """
-    df, _ = _read_all(source, KLINE_COLUMNS, "klines")
-    df = check_duplicates(df, duplicates=duplicates, where="klines")
-    num = [
-        "open",
-        "high",
-        "low",
-        "close",
-        "volume",
-        "quote_volume",
-        "count",
-        "taker_buy_volume",
-        "taker_buy_quote_volume",
-    ]
-    df = numeric(df, num, where="klines")
-    t = epoch_to_utc(df["open_time"], where="klines open_time")
-    ct = epoch_to_utc(df["close_time"], where="klines close_time")
-    out = df[num].copy()
-    out.insert(5, "close_time", ct)
-    out.index = t.rename("time")
-    out = out.sort_index(kind="stable")
-    dup = out.index.duplicated(keep=False)
-    if dup.any():
-        shown = ", ".join(str(x) for x in out.index[dup].unique()[:5])
-        raise MarketDataError(
-            f"klines: {int(dup.sum())} rows share an open time with different values: {shown}"
-        )
-    return out
+    df = _read_all(source, KLINE_COLUMNS, "klines", _klines_part, optional=("ignore",))
+    return _finish(df, duplicates=duplicates, what="klines", time_name="an open time")
+
+
+def _metrics_part(raw: pd.DataFrame, where: str) -> pd.DataFrame:
+    df = numeric(raw, METRICS_COLUMNS[2:], where=where)
+    t = parse_times(df["create_time"], where=f"{where} create_time", assume_utc=True)
+    return pd.DataFrame(
+        {
+            "time": t,
+            "symbol": df["symbol"].astype(str).to_numpy(),
+            "open_interest": df["sum_open_interest"].to_numpy(),
+            "open_interest_value": df["sum_open_interest_value"].to_numpy(),
+            "top_trader_account_ratio": df["count_toptrader_long_short_ratio"].to_numpy(),
+            "top_trader_position_ratio": df["sum_toptrader_long_short_ratio"].to_numpy(),
+            "long_short_ratio": df["count_long_short_ratio"].to_numpy(),
+            "taker_buy_sell_ratio": df["sum_taker_long_short_vol_ratio"].to_numpy(),
+        }
+    )
 
 
 def read_binance_metrics(source: Source, *, duplicates: Literal["error", "drop"] = "error") -> pd.DataFrame:
     """Read Binance ``metrics`` files (5-minute open interest and long/short ratios).
+
+    Columns are taken by header name when the file has a header (any order), else by position.
 
     Returns
     -------
@@ -169,35 +222,23 @@ def read_binance_metrics(source: Source, *, duplicates: Literal["error", "drop"]
     --------
     >>> metrics = read_binance_metrics("BTCUSDT-metrics-2025-01-*.zip")  # doctest: +SKIP
     """
-    df, _ = _read_all(source, METRICS_COLUMNS, "metrics")
-    df = check_duplicates(df, duplicates=duplicates, where="metrics")
-    num = METRICS_COLUMNS[2:]
-    df = numeric(df, num, where="metrics")
-    t = parse_times(df["create_time"], where="metrics create_time", assume_utc=True)
-    out = pd.DataFrame(
+    df = _read_all(source, METRICS_COLUMNS, "metrics", _metrics_part)
+    return _finish(df, duplicates=duplicates, what="metrics", time_name="a create_time")
+
+
+def _funding_part(raw: pd.DataFrame, where: str) -> pd.DataFrame:
+    df = numeric(raw, ["funding_interval_hours", "last_funding_rate"], where=where)
+    return pd.DataFrame(
         {
-            "symbol": df["symbol"].astype(str).to_numpy(),
-            "open_interest": df["sum_open_interest"].to_numpy(),
-            "open_interest_value": df["sum_open_interest_value"].to_numpy(),
-            "top_trader_account_ratio": df["count_toptrader_long_short_ratio"].to_numpy(),
-            "top_trader_position_ratio": df["sum_toptrader_long_short_ratio"].to_numpy(),
-            "long_short_ratio": df["count_long_short_ratio"].to_numpy(),
-            "taker_buy_sell_ratio": df["sum_taker_long_short_vol_ratio"].to_numpy(),
-        },
-        index=t.rename("time"),
+            "time": epoch_to_utc(df["calc_time"], where=f"{where} calc_time"),
+            "funding_rate": df["last_funding_rate"].to_numpy(),
+            "funding_interval_hours": df["funding_interval_hours"].to_numpy(),
+        }
     )
-    out = out.sort_index(kind="stable")
-    dup = out.index.duplicated(keep=False)
-    if dup.any():
-        shown = ", ".join(str(x) for x in out.index[dup].unique()[:5])
-        raise MarketDataError(
-            f"metrics: {int(dup.sum())} rows share a create_time with different values: {shown}"
-        )
-    return out
 
 
 def read_binance_funding(source: Source, *, duplicates: Literal["error", "drop"] = "error") -> pd.DataFrame:
-    """Read Binance ``fundingRate`` files.
+    """Read Binance ``fundingRate`` files (columns by header name when there is a header, else by position).
 
     Returns
     -------
@@ -209,17 +250,10 @@ def read_binance_funding(source: Source, *, duplicates: Literal["error", "drop"]
     --------
     >>> fr = read_binance_funding("BTCUSDT-fundingRate-2025-01.zip")  # doctest: +SKIP
     """
-    df, _ = _read_all(source, FUNDING_COLUMNS, "fundingRate")
-    df = check_duplicates(df, duplicates=duplicates, where="fundingRate")
-    df = numeric(df, ["funding_interval_hours", "last_funding_rate"], where="fundingRate")
-    t = epoch_to_utc(df["calc_time"], where="fundingRate calc_time")
-    out = pd.DataFrame(
-        {
-            "funding_rate": df["last_funding_rate"].to_numpy(),
-            "funding_interval_hours": df["funding_interval_hours"].to_numpy(),
-        },
-        index=t.rename("time"),
-    ).sort_index(kind="stable")
+    df = _read_all(source, FUNDING_COLUMNS, "fundingRate", _funding_part)
+    df = check_duplicates(df, duplicates=duplicates, where="fundingRate", source_col=_SOURCE)
+    out = df.drop(columns=[_SOURCE]).set_index("time").sort_index(kind="stable")
+    out.index = pd.DatetimeIndex(out.index).rename("time")
     return out
 
 

@@ -137,7 +137,10 @@ def _detect(text: str, where: str) -> str:
 def _parse_json(text: str, where: str) -> pd.DataFrame:
     stripped = text.strip()
     if stripped.startswith("["):
-        items = json.loads(stripped)
+        try:
+            items = json.loads(stripped)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise MarketDataError(f"{where}: not a JSON array of forceOrder messages: {exc}") from None
     else:
         items = []
         for n, line in enumerate(stripped.splitlines(), 1):
@@ -145,7 +148,7 @@ def _parse_json(text: str, where: str) -> pd.DataFrame:
                 continue
             try:
                 items.append(json.loads(line))
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 raise MarketDataError(f"{where}: line {n} is not JSON: {exc}") from exc
     rows = []
     for n, msg in enumerate(items, 1):
@@ -173,9 +176,14 @@ def _liq_header(text: str) -> bool:
 
 def _parse_csv(text: str, names: list[str], where: str, *, extra_ok: int) -> pd.DataFrame:
     hdr = _liq_header(text)
-    df = pd.read_csv(
-        io.StringIO(text), header=None, skiprows=1 if hdr else 0, dtype=str, skip_blank_lines=True
-    )
+    try:
+        df = pd.read_csv(
+            io.StringIO(text), header=None, skiprows=1 if hdr else 0, dtype=str, skip_blank_lines=True
+        )
+    except pd.errors.EmptyDataError:  # a header without rows: no liquidations in the file
+        return pd.DataFrame(columns=names, dtype=object)
+    except pd.errors.ParserError as exc:
+        raise MarketDataError(f"{where}: not a readable CSV table ({' '.join(str(exc).split())})") from None
     if not (len(names) <= df.shape[1] <= len(names) + extra_ok):
         raise MarketDataError(
             f"{where}: expected {len(names)} columns ({', '.join(names)}), found {df.shape[1]}"
