@@ -71,6 +71,7 @@ _EXPORTS: dict[str, str] = {
     "plot_map": "heatmap.plot",
     "plot_leverage": "heatmap.plot",
     "render_png": "heatmap.plot",
+    "save_figure": "heatmap.plot",
     # scale-out
     "estimate_many": "heatmap.aggregate",
     "batch": "heatmap.aggregate",

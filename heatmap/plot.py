@@ -1,25 +1,35 @@
-"""Figures: the time × price heatmap, the one-time liquidation map, leverage laws, PNG rendering, Jupyter views.
+"""Figures: the time × price heatmap, the one-time liquidation map, leverage laws, file output, Jupyter views.
 
-Everything here builds :class:`matplotlib.figure.Figure` objects directly and renders them with the Agg canvas:
-no ``pyplot``, no global figure registry, so the functions are safe in threads, web servers and tests. Plotting
-never computes model quantities; it only draws what :mod:`heatmap.result` and :mod:`heatmap.clusters` hold.
+Everything here builds :class:`matplotlib.figure.Figure` objects directly and renders them with matplotlib's own
+canvases: no ``pyplot``, no global figure registry, so the functions are safe in threads, web servers and tests.
+Plotting never computes model quantities; what is shown (window, visible cells, colour limits) comes from
+:mod:`heatmap.view`, the data from :mod:`heatmap.result` and :mod:`heatmap.clusters`.
 
-Colour scheme
--------------
-Long positions (liquidated when price falls, mass mostly **below** the price path) are drawn in blue, short
-positions (liquidated when price rises, mass mostly **above**) in orange. Blue/orange is the pair that stays
-distinguishable under the common colour-vision deficiencies. With ``side="both"`` each side is a single-hue
-colormap whose lightness *and* opacity grow with the notional ("Blues" and "Oranges", both monotone in
-lightness), drawn as two transparent layers, so where both sides overlap the colours mix instead of one side
-hiding or cancelling the other (a signed diverging scheme would cancel them). One side alone uses ``viridis``
-(perceptually uniform, colour-blind safe). Both sides always share one colour scale, so equal colour intensity
-means equal notional.
+Look
+----
+The heatmap is drawn the way traders read liquidation heatmaps: a dark plot area, one perceptually uniform
+sequential colormap (``viridis``) for the total liquidation notional, a power colour scale whose top is the 99th
+percentile of the *visible* cells (so near-price bands stand out and only about 1 % of cells saturate), the price
+path on top, the current price labelled, the largest clusters labelled at the right edge and a window around the
+price path. ``side="long"``/``"short"`` draws one side, ``side="both"`` the two sides as two layers.
+
+Side colours
+------------
+One convention everywhere (figures, HTML, docs): **long = blue** (:data:`SIDE_COLORS` ``"long"``; liquidated when
+price falls, mass below the price) and **short = orange** (liquidated when price rises, mass above). Blue/orange
+stays distinguishable under the common colour-vision deficiencies, on white and on the dark plot area.
+
+Text
+----
+Every label is plain text: titles, labels and annotations are drawn with ``parse_math=False`` and
+``usetex=False``, and tick labels escape ``$``, so a symbol such as ``$\\foo$`` or a label "price $51,756" prints
+as written.
 
 Examples
 --------
 >>> import heatmap as lh
 >>> hm = lh.estimate(lh.synthetic_market(days=10, freq="1h", seed=7), bins=300)  # doctest: +SKIP
->>> lh.render_png(hm, "heatmap.png")  # doctest: +SKIP
+>>> hm.save("heatmap.svg")  # doctest: +SKIP
 >>> fig, ax = new_figure((8, 4))
 >>> format_notional(12_345_678)
 '$12.3M'
@@ -42,16 +52,20 @@ from matplotlib import patheffects
 from matplotlib import ticker as mticker
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+
+from heatmap.view import HeatmapView, SideView, heatmap_view
 
 if TYPE_CHECKING:
     from heatmap.leverage import Leverage
+    from heatmap.market import Market
     from heatmap.result import Heatmap, Snapshot
 
 __all__ = [
     "SIDE_COLORS",
     "NOTIONAL_LABEL",
+    "FORMATS",
     "new_figure",
     "format_price_axis",
     "format_notional",
@@ -60,24 +74,33 @@ __all__ = [
     "plot_heatmap",
     "plot_map",
     "plot_leverage",
+    "save_figure",
+    "figure_format",
     "render_png",
     "png_bytes",
     "summary_html",
 ]
 
-#: Colours of the two position sides (colour-blind-safe blue/orange pair).
-SIDE_COLORS: dict[str, str] = {"long": "#2166ac", "short": "#e66101"}
+#: Colours of the two position sides, used by every figure and the HTML: long blue, short orange.
+SIDE_COLORS: dict[str, str] = {"long": "#3a8fd9", "short": "#f28e2b"}
 #: Colour-bar label of heatmap cells.
 NOTIONAL_LABEL = "liquidation notional per band [USD]"
+#: File suffixes :func:`save_figure` writes, and matplotlib's format name for each.
+FORMATS: dict[str, str] = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpeg", ".jpeg": "jpeg"}
+#: The sequential colormap of total intensity.
+HEATMAP_CMAP = "viridis"
+#: Plain text: no mathtext, no TeX (``$`` in a symbol or a price label prints as a dollar sign).
+PLAIN: dict[str, Any] = {"parse_math": False, "usetex": False}
 
-_SIDE_CMAPS = {"long": "Blues", "short": "Oranges"}
+_HALO = [patheffects.withStroke(linewidth=2.6, foreground="black")]
 _PRICE_STYLE: dict[str, Any] = {
-    "color": "black",
+    "color": "white",
     "lw": 1.0,
-    "path_effects": [patheffects.withStroke(linewidth=2.4, foreground="white")],
+    "path_effects": [patheffects.withStroke(linewidth=2.2, foreground="black")],
 }
+_DARK = "#0b0b14"
 
-Norm = Literal["log", "linear", "power"]
+Norm = Literal["power", "asinh", "log", "linear"]
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -172,6 +195,11 @@ def _fmt_price(p: float) -> str:
     return f"{p:,.0f}" if abs(p) >= 1000 else f"{p:.4g}"
 
 
+def _tick_text(text: str) -> str:
+    """A tick label as plain text: ``$`` escaped (tick labels are parsed for mathtext)."""
+    return text.replace("$", r"\$")
+
+
 def format_price_axis(ax: Axes, *, axis: Literal["x", "y"] = "y", label: str | None = "price [USD]") -> Axes:
     """Thousands separators on a price axis (also for a log scale) and an axis label.
 
@@ -192,23 +220,29 @@ def format_price_axis(ax: Axes, *, axis: Literal["x", "y"] = "y", label: str | N
         return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.4g}"
 
     if target.get_scale() == "log":
-        target.set_major_locator(mticker.LogLocator(base=10.0, subs=(1.0, 2.0, 3.0, 5.0, 7.0), numticks=12))
+        lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+        if lo > 0 and hi / lo < 4:  # a narrow window: evenly spaced round prices read better than decades
+            target.set_major_locator(mticker.MaxNLocator(nbins=7))
+        else:
+            target.set_major_locator(
+                mticker.LogLocator(base=10.0, subs=(1.0, 2.0, 3.0, 5.0, 7.0), numticks=12)
+            )
     target.set_major_formatter(mticker.FuncFormatter(fmt))
     target.set_minor_formatter(mticker.NullFormatter())
     if label is not None:
-        target.set_label_text(label)
+        target.set_label_text(label, **PLAIN)
     return ax
 
 
 def _notional_axis(target: Any) -> None:
-    target.set_major_formatter(mticker.FuncFormatter(lambda v, _p=None: format_notional(v)))
+    target.set_major_formatter(mticker.FuncFormatter(lambda v, _p=None: _tick_text(format_notional(v))))
 
 
 def color_limits(values: np.ndarray, *, robust: bool = True, norm: Norm = "log") -> tuple[float, float]:
     """Colour limits from the positive cells: 2nd–98th percentile when ``robust``, else min–max [quote].
 
     All-zero input gives ``(1, 10)`` for ``norm="log"`` and ``(0, 1)`` otherwise; equal limits are widened so a
-    norm can always be built.
+    norm can always be built. (The heatmap's own limits come from :func:`heatmap.view.heatmap_view`.)
 
     Examples
     --------
@@ -231,22 +265,29 @@ def color_limits(values: np.ndarray, *, robust: bool = True, norm: Norm = "log")
     return lo, hi
 
 
-def _make_norm(norm: str, vmin: float, vmax: float) -> mcolors.Normalize:
+def _make_norm(norm: str, vmin: float, vmax: float, gamma: float = 0.5) -> mcolors.Normalize:
+    if norm == "power":
+        return mcolors.PowerNorm(gamma=gamma, vmin=vmin, vmax=vmax, clip=True)
+    if norm == "asinh":
+        # linear up to a tenth of the top, logarithmic above: faint bands visible, strong ones separated
+        return mcolors.AsinhNorm(linear_width=max(vmax / 10.0, 1e-300), vmin=vmin, vmax=vmax, clip=True)
     if norm == "log":
-        return mcolors.LogNorm(vmin=vmin, vmax=vmax, clip=True)
+        lo = vmin if vmin > 0 else vmax / 1e3
+        return mcolors.LogNorm(vmin=lo, vmax=vmax, clip=True)
     if norm == "linear":
         return mcolors.Normalize(vmin=vmin, vmax=vmax, clip=True)
-    if norm == "power":
-        return mcolors.PowerNorm(gamma=0.5, vmin=vmin, vmax=vmax, clip=True)
-    raise ValueError(f"norm must be 'log', 'linear' or 'power', got {norm!r}")
+    raise ValueError(f"norm: got {norm!r}; allowed are 'power', 'asinh', 'log', 'linear'")
 
 
-def _layer_cmap(base: str | mcolors.Colormap) -> mcolors.Colormap:
-    """Single-hue colormap whose opacity grows with the value (light end transparent), for composited layers."""
-    source = mpl.colormaps[base] if isinstance(base, str) else base
-    rgba = source(np.linspace(0.3, 1.0, 256))
-    rgba[:, 3] = np.linspace(0.35, 1.0, 256)
-    cmap = mcolors.ListedColormap(rgba, name=f"{source.name}_layer")
+def _layer_cmap(color: str) -> mcolors.Colormap:
+    """Transparent-to-``color``-to-light colormap for one side's layer on the dark plot area."""
+    rgb = np.array(mcolors.to_rgb(color))
+    light = rgb + (1.0 - rgb) * 0.6
+    x = np.linspace(0.0, 1.0, 256)[:, None]
+    rgba = np.empty((256, 4))
+    rgba[:, :3] = np.where(x < 0.7, rgb, rgb + (light - rgb) * (x - 0.7) / 0.3)
+    rgba[:, 3] = np.clip(x[:, 0] / 0.7, 0.0, 1.0) ** 0.8
+    cmap = mcolors.ListedColormap(rgba, name=f"layer_{color}")
     return cmap.with_extremes(bad=(0, 0, 0, 0), under=(0, 0, 0, 0))
 
 
@@ -271,7 +312,7 @@ def time_edges(hm: Heatmap, columns: np.ndarray | None = None) -> np.ndarray:
 
     Snapshot ``i`` (the state after the bar opening at ``times[i]`` closed) spans ``[times[i], times[i+1])``;
     the last spans one bar width (the median spacing of the price path). ``columns`` (increasing snapshot
-    positions ending with the last one) draws only those snapshots, each up to the next one drawn.
+    positions ending with the last one) keeps only those snapshots, each up to the next one kept.
     """
     times = pd.DatetimeIndex(hm.times)
     if len(times) == 0:
@@ -282,34 +323,55 @@ def time_edges(hm: Heatmap, columns: np.ndarray | None = None) -> np.ndarray:
     return _to_num(edges)
 
 
-def _columns(n: int, max_columns: int | None) -> np.ndarray | None:
-    """Every k-th snapshot position (and the last) when there are more than ``max_columns``; else None."""
-    if max_columns is None or n <= max_columns:
+def _axes_pixels(ax: Axes) -> tuple[int, int]:
+    """Width and height of the axes in display pixels (before layout: the subplot's slot)."""
+    bbox = ax.get_position()
+    fig: Any = ax.figure
+    while not isinstance(fig, Figure):  # a SubFigure: its root figure has the size
+        fig = fig.figure
+    w_in, h_in = fig.get_size_inches()
+    dpi = float(fig.dpi)
+    return max(1, int(np.ceil(bbox.width * w_in * dpi))), max(1, int(np.ceil(bbox.height * h_in * dpi)))
+
+
+def _model_label(model: Any) -> str | None:
+    """The model preset's name when the model is one, else its leverage law's name; None without a model."""
+    if model is None:
         return None
-    k = -(-n // max_columns)
-    return np.unique(np.r_[np.arange(0, n, k), n - 1])
+    from heatmap.model import PRESETS
+
+    for name, make in PRESETS.items():
+        try:
+            if make() == model:
+                return str(name)
+        except Exception:  # a preset that cannot be built or compared names nothing
+            continue
+    law = getattr(model, "leverage", None)
+    return f"leverage {getattr(law, 'name', None) or law}" if law is not None else None
 
 
-def _auto_ylim(hm: Heatmap, mass: np.ndarray, t0: pd.Timestamp, t1: pd.Timestamp) -> tuple[float, float]:
-    """Price range of the central 80 % of the drawn mass, widened to the price path ± 3 %, inside the grid."""
-    edges = hm.price_edges
-    lo, hi = float(edges[0]), float(edges[-1])
-    per_bin = mass.sum(axis=0)
-    total = per_bin.sum()
-    ranges = []
-    if total > 0:
-        cum = np.cumsum(per_bin) / total
-        i0 = int(np.searchsorted(cum, 0.10))
-        i1 = int(np.searchsorted(cum, 0.90))
-        ranges.append((edges[i0], edges[min(i1 + 1, edges.size - 1)]))
-    path = hm.price.loc[(hm.price.index >= t0) & (hm.price.index <= t1)] if len(hm.price) else hm.price
-    if len(path):
-        ranges.append((float(path.min()) * 0.97, float(path.max()) * 1.03))
-    if not ranges:
-        return lo, hi
-    a = min(r[0] for r in ranges)
-    b = max(r[1] for r in ranges)
-    return max(lo, a), min(hi, b)
+def _heatmap_title(hm: Heatmap, view: HeatmapView) -> str:
+    parts = [str(v) for v in (hm.meta.get("symbol"), hm.meta.get("venue")) if v]
+    parts.append("liquidation heatmap")
+    label = _model_label(hm.model)
+    if label:
+        parts.append(f"model {label}")
+    t0, t1 = view.time_edges[0], view.time_edges[-1]
+    parts.append(f"{t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} UTC")
+    return " · ".join(parts)
+
+
+def _fit_title(text: str, ax: Axes, *, fontsize: float) -> str:
+    """Break a " · "-separated title into lines that fit the axes width (about 0.55 em per character)."""
+    width_pt = _axes_pixels(ax)[0] / float(ax.figure.dpi) * 72.0
+    max_chars = max(12, int(width_pt / (0.55 * fontsize)))
+    lines: list[str] = []
+    for part in text.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= max_chars:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------ heatmap
@@ -317,174 +379,241 @@ def plot_heatmap(
     hm: Heatmap,
     ax: Axes | None = None,
     *,
-    side: Literal["both", "long", "short"] = "both",
-    norm: Norm = "log",
-    robust: bool = True,
-    cmap: str | mcolors.Colormap | tuple[str | mcolors.Colormap, str | mcolors.Colormap] | None = None,
+    side: SideView = "total",
+    norm: Norm = "power",
+    gamma: float = 0.5,
+    cmap: str | mcolors.Colormap | None = None,
     price: bool = True,
-    clusters: bool = False,
+    candles: bool | Market = False,
+    clusters: bool | int = True,
     colorbar: bool = True,
     yscale: Literal["linear", "log"] = "linear",
     ylim: tuple[float, float] | Literal["auto", "grid"] = "auto",
+    within: float | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
-    max_columns: int | None = 2000,
-) -> QuadMesh:
-    """Time × price heatmap of liquidation notional, with the price path on top.
+    max_columns: int | None = None,
+    title: str | None = None,
+    note: bool = True,
+) -> AxesImage:
+    """Time × price heatmap of liquidation notional, with the price path, current price and top clusters.
 
-    Cells are drawn with :meth:`~matplotlib.axes.Axes.pcolormesh` on time edges (the snapshot times plus one bar
-    width, as matplotlib dates) and the price-band edges. Empty cells are transparent (masked).
+    The visible window, cells and colour limits come from :func:`heatmap.view.heatmap_view`; the regular grid
+    is drawn as one image sampled at the axes' pixel resolution (:meth:`HeatmapView.raster`), so drawing six
+    months of hourly snapshots costs about as much as drawing one week.
 
     Parameters
     ----------
     hm : Heatmap
     ax : Axes, optional
         Target axes; a new pyplot-free figure when omitted (``ax.figure`` holds it).
-    side : {"both", "long", "short"}, default "both"
-        ``"both"`` composites long (blue) and short (orange) layers on one shared colour scale; see the module
-        notes. One side alone uses ``cmap`` (default ``"viridis"``).
-    norm : {"log", "linear", "power"}, default "log"
-        Colour scale: :class:`~matplotlib.colors.LogNorm`, linear, or :class:`~matplotlib.colors.PowerNorm`
-        with ``gamma=0.5``.
-    robust : bool, default True
-        Colour limits from the 2nd–98th percentile of the non-zero cells (as seaborn's ``robust``) instead of
-        their min–max. Values outside are clipped to the end colours.
-    cmap : str, Colormap or (long, short) pair, optional
-        Colormap of a single side (default ``"viridis"``); with ``side="both"`` a pair of light-to-dark
-        single-hue colormaps for the long and short layers (default ``("Blues", "Oranges")``).
+    side : {"total", "long", "short", "both"}, default "total"
+        ``"total"``: long + short as one intensity with ``cmap`` (default ``"viridis"``); ``"long"`` /
+        ``"short"``: one side with ``cmap``; ``"both"``: the two sides as blue (long) and orange (short)
+        layers on one shared colour scale.
+    norm : {"power", "asinh", "log", "linear"}, default "power"
+        Colour scale: :class:`~matplotlib.colors.PowerNorm` with ``gamma``, :class:`~matplotlib.colors.AsinhNorm`
+        (linear up to a tenth of the top), :class:`~matplotlib.colors.LogNorm` (three decades) or linear.
+    gamma : float, default 0.5
+        Exponent of the power scale.
+    cmap : str or Colormap, optional
+        Colormap of ``"total"`` or of one side (default ``"viridis"``).
     price : bool, default True
-        Overlay the close price path (black with a white halo), plotted at each bar's close time.
-    clusters : bool, default False
-        Mark the five largest clusters of the last snapshot (:func:`heatmap.clusters.find_clusters`; log-spaced
-        grids only) at the right edge with their price and notional.
+        Overlay the close path (white line) plotted at each bar's close time, and the current (last) price as
+        a dashed line with its label.
+    candles : bool or Market, default False
+        Draw the price as candles instead of a line, at most one candle per 8 pixels: from a Market's OHLC, or
+        (``True``) from the heatmap's close path (open/high/low/close of the closes in each candle).
+    clusters : bool or int, default True
+        Label the largest clusters of the last snapshot inside the window at the right edge (``True``: 5; an
+        int: that many; clusters need a log-spaced grid).
     colorbar : bool, default True
-        Add colour bar(s) labelled ``"liquidation notional per band [USD]"`` (one per side with ``"both"``).
+        Colour bar(s) in $ with K/M/B ticks.
     yscale : {"linear", "log"}, default "linear"
     ylim : (low, high), "auto" or "grid", default "auto"
-        Price limits [quote]. ``"auto"``: the range holding the central 80 % of the drawn mass (summed over
-        time), widened to the price path ± 3 %; ``"grid"``: the whole price grid.
+        Price window [quote]; see :func:`heatmap.view.heatmap_view` (``"auto"``: the price path ± ``within``).
+    within : float, optional
+        Half-width of the automatic window [fraction of price] (default from the model's leverage law).
     vmin, vmax : float, optional
-        Explicit colour limits [quote]; override ``robust``.
-    max_columns : int or None, default 2000
-        With more snapshots than this, draw every ``k``-th one and the last (``k = ceil(T / max_columns)``),
-        each spanning up to the next one drawn — as if estimated with ``snapshot_every=k``; a figure has fewer
-        pixel columns than that anyway. ``None`` draws every snapshot.
+        Explicit colour limits [quote]; default 0 and the 99th percentile of the positive visible cells.
+    max_columns : int, optional
+        Image columns (default: the axes' pixel width); time is sampled at the column centres.
+    title : str, optional
+        Title (default: symbol, venue, model, window).
+    note : bool, default True
+        A small "relative scale" note in the corner: cell values are model notional, not calibrated to a venue's
+        absolute open positions.
 
     Returns
     -------
-    QuadMesh
-        The mesh of ``side``; with ``side="both"`` the long mesh (the short one is the next entry of
-        ``ax.collections``; both carry their side as ``get_label()``). ``mesh.get_array()`` holds the cell values
-        [quote] with zeros masked, ``mesh.norm`` the colour scale.
+    AxesImage
+        The image of the (first) layer: ``get_array()`` holds the pixel raster [quote], ``norm`` the colour scale,
+        ``get_label()`` the layer (``"total"``, ``"long"``, ``"short"``); ``image.view`` is the
+        :class:`~heatmap.view.HeatmapView` (cells, window, limits). With ``"both"`` the short layer is the next
+        entry of ``ax.images``.
 
     Examples
     --------
-    >>> mesh = plot_heatmap(hm, side="long", norm="log")  # doctest: +SKIP
-    >>> mesh.axes.figure.savefig("long.png")  # doctest: +SKIP
+    >>> im = plot_heatmap(hm, within=0.15)  # doctest: +SKIP
+    >>> im.view.saturated < 0.02  # doctest: +SKIP
+    True
     """
-    if side not in ("both", "long", "short"):
-        raise ValueError(f"side must be 'both', 'long' or 'short', got {side!r}")
     if yscale not in ("linear", "log"):
-        raise ValueError(f"yscale must be 'linear' or 'log', got {yscale!r}")
-    _make_norm(norm, 1.0, 10.0)  # validates the name
+        raise ValueError(f"yscale: got {yscale!r}; allowed are 'linear', 'log'")
+    if not np.isfinite(gamma) or gamma <= 0:
+        raise ValueError(f"gamma: got {gamma!r}; allowed is a positive number (0.5 brightens faint bands)")
+    _make_norm(norm, 0.0, 1.0, gamma)  # validates the name
+    if max_columns is not None and (not isinstance(max_columns, (int, np.integer)) or max_columns < 1):
+        raise ValueError(f"max_columns: got {max_columns!r}; allowed is a positive integer or None")
+    if isinstance(cmap, (tuple, list)):
+        raise ValueError(f"cmap: got {cmap!r}; allowed is one colormap (side colours are fixed for 'both')")
+    n_top = 5 if clusters is True else int(clusters)
+    if n_top < 0:
+        raise ValueError(f"clusters: got {clusters!r}; allowed is True, False or a number of clusters >= 0")
+    view = heatmap_view(hm, side=side, ylim=ylim, within=within, vmin=vmin, vmax=vmax)
+    if norm == "log" and view.vmin <= 0 and vmin is not None:
+        raise ValueError(f"vmin must be positive with norm='log', got {view.vmin}")
     if ax is None:
         _, ax = new_figure()
-    sides: list[Literal["long", "short"]] = ["long", "short"] if side == "both" else [side]
-    if max_columns is not None and (not isinstance(max_columns, (int, np.integer)) or max_columns < 1):
-        raise ValueError(f"max_columns must be a positive integer or None, got {max_columns!r}")
-    cols = _columns(len(hm.times), max_columns)
-    arrays = {
-        s: np.asarray(getattr(hm, s) if cols is None else getattr(hm, s)[cols], dtype=float) for s in sides
-    }
-    for s, a in arrays.items():
-        if np.any(a < 0) or not np.all(np.isfinite(a)):
-            raise ValueError(f"{s} notional must be finite and non-negative to be drawn")
-    stacked = np.concatenate([a.ravel() for a in arrays.values()])
-    lo, hi = color_limits(stacked, robust=robust, norm=norm)
-    lo = lo if vmin is None else float(vmin)
-    hi = hi if vmax is None else float(vmax)
-    if hi <= lo:
-        raise ValueError(f"vmax ({hi}) must be greater than vmin ({lo})")
-    if norm == "log" and lo <= 0:
-        raise ValueError(f"vmin must be positive with norm='log', got {lo}")
-
-    pair: tuple[str | mcolors.Colormap, str | mcolors.Colormap] = (_SIDE_CMAPS["long"], _SIDE_CMAPS["short"])
-    single: str | mcolors.Colormap = "viridis"
-    if side == "both":
-        if cmap is not None:
-            if not isinstance(cmap, (tuple, list)) or len(cmap) != 2:
-                raise ValueError(
-                    f"cmap with side='both' must be a (long, short) pair of colormaps, got {cmap!r}"
-                )
-            pair = (cmap[0], cmap[1])
-    else:
-        if isinstance(cmap, (tuple, list)):
-            raise ValueError(f"cmap with side={side!r} must be one colormap, got {cmap!r}")
-        if cmap is not None:
-            single = cmap
-    x = time_edges(hm, cols)
-    y = np.asarray(hm.price_edges, dtype=float)
-    meshes: list[QuadMesh] = []
-    for s in sides:
-        values = np.ma.masked_less_equal(arrays[s], 0.0)
-        if side == "both":
-            cm: str | mcolors.Colormap = _layer_cmap(pair[0] if s == "long" else pair[1])
-        else:
-            cm = single
-        mesh = ax.pcolormesh(
-            x, y, values.T, cmap=cm, norm=_make_norm(norm, lo, hi), shading="flat", rasterized=True, label=s
+    ax.set_yscale(yscale)
+    width, height = _axes_pixels(ax)
+    if max_columns is not None:
+        width = int(max_columns)
+    x = _to_num(view.time_edges)
+    y0, y1 = view.ylim
+    single = mpl.colormaps[cmap] if isinstance(cmap, str) else (cmap or mpl.colormaps[HEATMAP_CMAP])
+    images: list[AxesImage] = []
+    for layer, values in view.values.items():
+        del values
+        raster = np.ma.masked_invalid(view.raster(layer, width, height, yscale="linear"))
+        cm = _layer_cmap(SIDE_COLORS[layer]) if side == "both" else single.with_extremes(bad=single(0.0))
+        image = ax.imshow(
+            raster,
+            origin="lower",
+            extent=(float(x[0]), float(x[-1]), y0, y1),
+            aspect="auto",
+            interpolation="nearest",
+            cmap=cm,
+            norm=_make_norm(norm, view.vmin, view.vmax, gamma),
+            label=layer,
         )
-        meshes.append(mesh)
-
-    ax.set_xlim(x[0], x[-1])
-    ax.xaxis_date(tz="UTC")
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_xlabel("time (UTC)")
-    t0 = pd.Timestamp(mdates.num2date(x[0]))
-    t1 = pd.Timestamp(mdates.num2date(x[-1]))
+        image.view = view  # type: ignore[union-attr]
+        images.append(image)
+    ax.set_facecolor(_DARK if side == "both" else single(0.0))
+    ax.set_xlim(float(x[0]), float(x[-1]))
+    ax.set_ylim(y0, y1)
+    _date_axis(ax)
 
     if price and len(hm.price):
-        width = _bar_width(hm)
-        close_times = pd.DatetimeIndex(hm.price.index) + width
-        path = hm.price.loc[(close_times >= t0) & (close_times <= t1)]
-        if len(path):
-            ax.plot(_to_num(pd.DatetimeIndex(path.index) + width), path.to_numpy(dtype=float), **_PRICE_STYLE)
-
-    ax.set_yscale(yscale)
-    if isinstance(ylim, str):
-        if ylim == "grid":
-            ax.set_ylim(float(y[0]), float(y[-1]))
-        elif ylim == "auto":
-            mass = np.sum([arrays[s] for s in sides], axis=0)
-            ax.set_ylim(*_auto_ylim(hm, mass, t0, t1))
-        else:
-            raise ValueError(f"ylim must be (low, high), 'auto' or 'grid', got {ylim!r}")
-    else:
-        y_lo, y_hi = (float(v) for v in ylim)
-        if not 0 < y_lo < y_hi:
-            raise ValueError(f"ylim must be 0 < low < high [quote], got {ylim!r}")
-        ax.set_ylim(y_lo, y_hi)
+        _draw_price(ax, view, hm, candles=candles, width=width)
+    if n_top > 0:
+        _mark_clusters(ax, hm.at(-1), float(x[-1]), top=n_top)
     format_price_axis(ax)
-    both_label = "long (blue) and short (orange)" if cmap is None else "long and short"
-    label = {"both": f"{both_label} liquidations", "long": "long liquidations"}.get(
-        side, "short liquidations"
-    )
-    ax.set_title(f"{hm.meta.get('symbol', '') + ' ' if hm.meta.get('symbol') else ''}{label}", loc="left")
-
-    if clusters and len(hm):
-        _mark_clusters(ax, hm.at(-1), x[-1], top=5)
-
+    text = title if title is not None else _fit_title(_heatmap_title(hm, view), ax, fontsize=10)
+    ax.set_title(text, loc="left", fontsize=10, **PLAIN)
+    if note:
+        ax.text(
+            0.005,
+            0.01,
+            "relative scale: model notional, not calibrated to venue totals",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="0.85",
+            va="bottom",
+            ha="left",
+            **PLAIN,
+        )
     if colorbar:
-        fig = ax.figure
-        for mesh, s in zip(meshes, sides, strict=True):
-            cb = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.04 if side == "both" else 0.05)
-            cb.set_label(f"{s}: {NOTIONAL_LABEL}" if side == "both" else NOTIONAL_LABEL)
-            if norm != "log":
-                cb.ax.yaxis.set_major_locator(mticker.MaxNLocator(nbins=5))
-                _notional_axis(cb.ax.yaxis)
-    return meshes[0]
+        fig = ax.get_figure()
+        assert fig is not None
+        for image in images:
+            cb = fig.colorbar(image, ax=ax, pad=0.01, fraction=0.04 if side == "both" else 0.05)
+            layer = str(image.get_label())
+            cb.set_label(NOTIONAL_LABEL if side != "both" else f"{layer}: {NOTIONAL_LABEL}", **PLAIN)
+            ticks = mticker.MaxNLocator(nbins=5).tick_values(view.vmin, view.vmax)
+            cb.set_ticks([t for t in ticks if view.vmin <= t <= view.vmax])
+            _notional_axis(cb.ax.yaxis)
+            cb.ax.yaxis.set_minor_locator(mticker.NullLocator())
+    return images[0]
+
+
+def _date_axis(ax: Axes) -> None:
+    ax.xaxis_date(tz="UTC")
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=True))
+    ax.set_xlabel("time (UTC)", **PLAIN)
+
+
+def _candle_frame(
+    hm: Heatmap, candles: bool | Market, n: int, span: tuple[pd.Timestamp, pd.Timestamp]
+) -> pd.DataFrame:
+    """OHLC of at most ``n`` candles (open time index) from a Market or from the close path, inside ``span``."""
+    from heatmap.market import Market
+
+    if isinstance(candles, Market):
+        f = candles.frame[["open", "high", "low", "close"]].astype(float)
+    else:
+        c = hm.price.astype(float)
+        f = pd.DataFrame({"open": c.shift(1).fillna(c), "high": c, "low": c, "close": c})
+        f[["high", "low"]] = np.c_[np.maximum(f["open"], c), np.minimum(f["open"], c)]
+    f = f.loc[(f.index >= span[0]) & (f.index < span[1])]
+    if not len(f):
+        raise ValueError(f"candles: no bars between {span[0]} and {span[1]}, the span of the heatmap")
+    k = max(1, int(np.ceil(len(f) / max(n, 1))))
+    groups = np.arange(len(f)) // k
+    g = f.groupby(groups)
+    out = pd.DataFrame(
+        {
+            "open": g["open"].first().to_numpy(),
+            "high": g["high"].max().to_numpy(),
+            "low": g["low"].min().to_numpy(),
+            "close": g["close"].last().to_numpy(),
+        },
+        index=pd.DatetimeIndex(f.index[::k]),
+    )
+    out.attrs["bars_per_candle"] = k
+    return out
+
+
+def _draw_price(ax: Axes, view: HeatmapView, hm: Heatmap, *, candles: bool | Market, width: int) -> None:
+    width_t = _bar_width(hm)
+    x = _to_num(view.time_edges)
+    if candles is not False:
+        ohlc = _candle_frame(hm, candles, max(1, width // 8), (view.time_edges[0], view.time_edges[-1]))
+        k = int(ohlc.attrs["bars_per_candle"])
+        t = _to_num(pd.DatetimeIndex(ohlc.index))
+        step = float(_to_num(pd.DatetimeIndex([ohlc.index[0] + width_t * k]))[0] - t[0])
+        mid = t + step / 2
+        o, h, lo_, c = (ohlc[col].to_numpy(dtype=float) for col in ("open", "high", "low", "close"))
+        colors = ["#e8e8e8" if up else "#7a7a8c" for up in c >= o]
+        ax.vlines(mid, lo_, h, colors=colors, lw=0.8, zorder=3)
+        body_lo, body_hi = np.minimum(o, c), np.maximum(o, c)
+        ax.bar(mid, body_hi - body_lo, bottom=body_lo, width=step * 0.7, color=colors, lw=0, zorder=3)
+    else:
+        close_times = pd.DatetimeIndex(hm.price.index) + width_t
+        xs = _to_num(close_times)
+        keep = (xs >= x[0]) & (xs <= x[-1] + 1e-9)
+        if keep.any():
+            ax.plot(xs[keep], hm.price.to_numpy(dtype=float)[keep], zorder=3, **_PRICE_STYLE)
+    last = float(hm.price.iloc[-1])
+    lo, hi = ax.get_ylim()
+    if lo <= last <= hi:
+        ax.axhline(last, color="white", lw=0.8, ls=(0, (4, 3)), alpha=0.9, zorder=3)
+        ax.annotate(
+            f"price {_fmt_price(last)}",
+            (1.0, last),
+            xycoords=("axes fraction", "data"),
+            xytext=(-4, 3),
+            textcoords="offset points",
+            va="bottom",
+            ha="right",
+            fontsize=8,
+            color="white",
+            path_effects=_HALO,
+            zorder=4,
+            **PLAIN,
+        )
 
 
 def _clusters_of(snapshot: Snapshot, *, top: int, within: float | None) -> pd.DataFrame | None:
@@ -500,15 +629,17 @@ def _clusters_of(snapshot: Snapshot, *, top: int, within: float | None) -> pd.Da
 
 
 def _mark_clusters(ax: Axes, snapshot: Snapshot, x_right: float, *, top: int) -> None:
-    found = _clusters_of(snapshot, top=top, within=None)
+    lo, hi = ax.get_ylim()
+    within = max(hi / snapshot.price - 1.0, 1.0 - lo / snapshot.price)
+    found = _clusters_of(snapshot, top=top, within=min(within, 0.99))
     if found is None or not len(found):
         return
-    lo, hi = ax.get_ylim()
     for row in found.to_dict("records"):
         p = float(row["price"])
         if not lo <= p <= hi:
             continue
-        ax.plot([x_right], [p], marker="<", color=SIDE_COLORS[str(row["side"])], ms=7, clip_on=False)
+        color = SIDE_COLORS[str(row["side"])]
+        ax.plot([x_right], [p], marker="<", color=color, mec="black", mew=0.6, ms=7, clip_on=False, zorder=5)
         ax.annotate(
             f"{_fmt_price(p)}  {format_notional(float(row['notional']))}",
             (x_right, p),
@@ -517,8 +648,10 @@ def _mark_clusters(ax: Axes, snapshot: Snapshot, x_right: float, *, top: int) ->
             ha="right",
             va="center",
             fontsize=8,
-            color="black",
-            path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
+            color="white",
+            path_effects=_HALO,
+            zorder=5,
+            **PLAIN,
         )
 
 
@@ -759,8 +892,6 @@ def _draw(obj: Any, *, size: tuple[float, float], dpi: float, **plot_kwargs: Any
     if isinstance(obj, Figure):
         if plot_kwargs:
             raise ValueError(f"plot options {sorted(plot_kwargs)} cannot be applied to an existing Figure")
-        if obj.canvas is None or not isinstance(obj.canvas, FigureCanvasAgg):
-            FigureCanvasAgg(obj)
         return obj
     fig, ax = new_figure(size, dpi=dpi)
     if isinstance(obj, Heatmap):
@@ -779,7 +910,39 @@ def _draw(obj: Any, *, size: tuple[float, float], dpi: float, **plot_kwargs: Any
     return fig
 
 
-def render_png(
+def figure_format(path: str | Path) -> str:
+    """Matplotlib's format name for the suffix of ``path`` (``.png``, ``.svg``, ``.pdf``, ``.jpg``/``.jpeg``).
+
+    Raises
+    ------
+    ValueError
+        For any other suffix (or none), naming the path and the allowed suffixes.
+
+    Examples
+    --------
+    >>> figure_format("map.SVG"), figure_format("a/b.jpg")
+    ('svg', 'jpeg')
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        allowed = ", ".join(FORMATS)
+        raise ValueError(
+            f"cannot write {str(path)!r}: unknown figure type {suffix or '(no suffix)'!r}; allowed are {allowed}"
+        )
+    return FORMATS[suffix]
+
+
+def _write(fig: Figure, path: str | Path, fmt: str, dpi: float) -> Path:
+    """Save through matplotlib's own writer for ``fmt`` into a temporary file, then replace ``path``."""
+    from heatmap.io.atomic import atomic_write, check_output_path
+
+    out = check_output_path(path)
+    with atomic_write(out, "wb") as fh:
+        fig.savefig(fh, format=fmt, dpi=dpi)
+    return out
+
+
+def save_figure(
     obj: Any,
     path: str | Path,
     *,
@@ -787,7 +950,10 @@ def render_png(
     size: tuple[float, float] = (12.0, 6.0),
     **plot_kwargs: Any,
 ) -> Path:
-    """Draw ``obj`` and write it as a PNG of ``size × dpi`` pixels (Agg canvas; no pyplot; thread safe).
+    """Draw ``obj`` and write it in the format of the suffix of ``path``: PNG, SVG, PDF or JPEG.
+
+    Matplotlib's own writer of each format is used (vector SVG/PDF with the heatmap image embedded, not PNG
+    bytes under another name). The file is written atomically: a failed save leaves an existing file intact.
 
     Parameters
     ----------
@@ -795,9 +961,9 @@ def render_png(
         Heatmaps are drawn by :func:`plot_heatmap`, snapshots by :func:`plot_map`, leverage laws by
         :func:`plot_leverage`; a Figure is saved as it is (its own size).
     path : str or Path
-        Output file; its folder must exist.
+        Output file: ``.png``, ``.svg``, ``.pdf``, ``.jpg`` or ``.jpeg``; its folder must exist.
     dpi : float, default 150
-        Resolution [pixel/inch].
+        Resolution [pixel/inch] (of the whole figure for PNG/JPEG, of the embedded image for SVG/PDF).
     size : (width, height), default (12, 6)
         Figure size [inch].
     **plot_kwargs
@@ -807,19 +973,51 @@ def render_png(
     -------
     Path
 
+    Raises
+    ------
+    ValueError
+        For an unknown suffix (before anything is drawn).
+
     Examples
     --------
-    >>> render_png(hm, "heatmap.png", side="long", norm="power")  # doctest: +SKIP
-    PosixPath('heatmap.png')
+    >>> save_figure(hm, "heatmap.pdf", within=0.15)  # doctest: +SKIP
+    PosixPath('heatmap.pdf')
     """
-    out = Path(path)
-    if not out.parent.exists():
-        raise FileNotFoundError(f"folder {str(out.parent)!r} of the output path does not exist")
+    fmt = figure_format(path)
     if not np.isfinite(dpi) or dpi <= 0:
         raise ValueError(f"dpi must be a positive number [pixel/inch], got {dpi!r}")
     fig = _draw(obj, size=_check_size(size), dpi=dpi, **plot_kwargs)
-    fig.savefig(out, format="png", dpi=dpi)
-    return out
+    return _write(fig, path, fmt, dpi)
+
+
+def render_png(
+    obj: Any,
+    path: str | Path,
+    *,
+    dpi: float = 150,
+    size: tuple[float, float] = (12.0, 6.0),
+    **plot_kwargs: Any,
+) -> Path:
+    """Draw ``obj`` and write it as a PNG of ``size × dpi`` pixels (no pyplot; thread safe; atomic).
+
+    ``path`` may have any name except another figure type's suffix (``.svg``, ``.pdf``, ``.jpg``): use
+    :func:`save_figure` for those. Otherwise as :func:`save_figure`.
+
+    Examples
+    --------
+    >>> render_png(hm, "heatmap.png", side="long", norm="asinh")  # doctest: +SKIP
+    PosixPath('heatmap.png')
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in FORMATS and FORMATS[suffix] != "png":
+        raise ValueError(
+            f"cannot write PNG bytes to {str(path)!r}: its suffix {suffix!r} names another format; "
+            "use save(...) / save_figure(...), which writes the format of the suffix"
+        )
+    if not np.isfinite(dpi) or dpi <= 0:
+        raise ValueError(f"dpi must be a positive number [pixel/inch], got {dpi!r}")
+    fig = _draw(obj, size=_check_size(size), dpi=dpi, **plot_kwargs)
+    return _write(fig, path, "png", dpi)
 
 
 def png_bytes(
@@ -834,6 +1032,8 @@ def png_bytes(
     b'\\x89PNG\\r\\n\\x1a\\n'
     """
     fig = _draw(obj, size=_check_size(size), dpi=dpi, **plot_kwargs)
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()

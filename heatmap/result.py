@@ -173,10 +173,17 @@ class Snapshot:
         return plot_map(self, ax=ax, **kwargs)
 
     def to_png(self, path: str | Path, **kwargs: Any) -> Path:
-        """Write the liquidation-map figure to ``path``; see :func:`heatmap.render_png`."""
+        """Write the liquidation-map figure to ``path`` as PNG; see :func:`heatmap.render_png`."""
         from heatmap.plot import render_png
 
         return render_png(self, path, **kwargs)
+
+    def save(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write the liquidation-map figure as .png, .svg, .pdf or .jpg (by suffix); see
+        :func:`heatmap.plot.save_figure`."""
+        from heatmap.plot import save_figure
+
+        return save_figure(self, path, **kwargs)
 
     def _repr_png_(self) -> bytes:
         from heatmap.plot import png_bytes
@@ -350,10 +357,22 @@ class Heatmap:
         return plot_heatmap(self, ax=ax, **kwargs)
 
     def to_png(self, path: str | Path, **kwargs: Any) -> Path:
-        """Write the heatmap figure to ``path``; see :func:`heatmap.render_png`."""
+        """Write the heatmap figure to ``path`` as PNG; see :func:`heatmap.render_png`."""
         from heatmap.plot import render_png
 
         return render_png(self, path, **kwargs)
+
+    def save(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write the heatmap figure as .png, .svg, .pdf or .jpg (by suffix); see :func:`heatmap.plot.save_figure`.
+
+        Examples
+        --------
+        >>> hm.save("btc.svg", within=0.15)  # doctest: +SKIP
+        PosixPath('btc.svg')
+        """
+        from heatmap.plot import save_figure
+
+        return save_figure(self, path, **kwargs)
 
     def to_html(self, path: str | Path, **kwargs: Any) -> Path:
         """Self-contained interactive HTML heatmap (needs the ``interactive`` extra)."""

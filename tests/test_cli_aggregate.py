@@ -186,14 +186,14 @@ def test_stacked_and_separate_draw_what_they_say(tmp_path):
 
     import heatmap.plot as hplot
 
-    original = hplot.render_png
+    original = hplot.save_figure
 
     def spy(obj, path, **kwargs):
         calls.append(obj)
         return original(obj, path, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(hplot, "render_png", spy)
+        mp.setattr(hplot, "save_figure", spy)
         render_multi(multi, tmp_path / "s.png", kind="stacked", dpi=30)
         render_multi(multi, tmp_path / "p.png", kind="separate", dpi=30, side="long")
     stacked, separate = calls
@@ -206,10 +206,8 @@ def test_stacked_and_separate_draw_what_they_say(tmp_path):
     assert strip.get_position().width == pytest.approx(top.get_position().width)
     heat_axes = [ax for ax in separate.axes if ax.get_title(loc="left")]
     assert [ax.get_title(loc="left").split(":")[0] for ax in heat_axes] == ["a", "b", "aggregate"]
-    norms = {
-        (m.norm.vmin, m.norm.vmax) for ax in heat_axes for m in ax.collections if m.get_label() == "long"
-    }
-    assert len(norms) == 1  # one colour scale for every panel
+    norms = {(m.norm.vmin, m.norm.vmax) for ax in heat_axes for m in ax.images if m.get_label() == "long"}
+    assert len(norms) == 1 and len(heat_axes) == 3  # one colour scale for every panel
     with pytest.raises(ValueError, match="kind must be"):
         render_multi(multi, tmp_path / "x.png", kind="pie")  # type: ignore[arg-type]
 

@@ -7,6 +7,7 @@ import io
 import struct
 from concurrent.futures import ThreadPoolExecutor
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt  # only to check that library code leaves no pyplot figures open
 import numpy as np
 import pandas as pd
@@ -15,14 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib import colors as mcolors
 from matplotlib import dates as mdates
-from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.patches import StepPatch
 
 from heatmap.clusters import find_clusters, reachable
+from heatmap.io.atomic import OutputPathError
 from heatmap.leverage import Leverage
 from heatmap.plot import (
     NOTIONAL_LABEL,
+    SIDE_COLORS,
     color_limits,
     format_notional,
     format_price_axis,
@@ -33,7 +36,6 @@ from heatmap.plot import (
     png_bytes,
     render_png,
     summary_html,
-    time_edges,
 )
 from heatmap.result import Heatmap, Snapshot
 
@@ -128,97 +130,196 @@ def test_color_limits_robust_and_degenerate():
 
 
 # ------------------------------------------------------------------------------------------------ heatmap
-def test_mesh_holds_values_and_normalisation():
+def visible_cells(hm: Heatmap, ylim: tuple[float, float], side: str = "total") -> np.ndarray:
+    """The cells of the bands intersecting ``ylim`` (computed here, independently of heatmap.view)."""
+    keep = (EDGES[1:] > ylim[0]) & (EDGES[:-1] < ylim[1])
+    long, short = np.asarray(hm.long)[:, keep], np.asarray(hm.short)[:, keep]
+    return {"total": long + short, "long": long, "short": short}[side]
+
+
+def test_default_heatmap_is_total_intensity_on_a_dark_power_scale():
     hm = make_heatmap()
     fig, ax = new_figure()
-    mesh = plot_heatmap(hm, ax=ax, side="long", norm="linear", robust=False, colorbar=False)
-    assert isinstance(mesh, QuadMesh)
-    arr = mesh.get_array()
-    expected = np.ma.masked_less_equal(np.asarray(hm.long), 0.0).T
-    np.testing.assert_array_equal(np.ma.getmaskarray(arr), np.ma.getmaskarray(expected))
-    np.testing.assert_allclose(arr.compressed(), expected.compressed())
-    positive = hm.long[hm.long > 0]
-    assert isinstance(mesh.norm, mcolors.Normalize) and not isinstance(mesh.norm, mcolors.LogNorm)
-    assert mesh.norm.vmin == positive.min() and mesh.norm.vmax == positive.max()
-    normed = mesh.norm(arr)
-    np.testing.assert_allclose(
-        normed.compressed(), (expected.compressed() - positive.min()) / (positive.max() - positive.min())
-    )
+    im = plot_heatmap(hm, ax=ax)
+    assert isinstance(im, AxesImage) and im.get_label() == "total" and len(ax.images) == 1
+    view = im.view
+    cells = visible_cells(hm, ax.get_ylim())
+    np.testing.assert_allclose(view.values["total"], cells)
+    # colour limits: 0 and the 99th percentile of the positive visible cells; power scale with gamma 0.5
+    assert isinstance(im.norm, mcolors.PowerNorm) and im.norm.gamma == 0.5
+    assert im.norm.vmin == 0.0 and im.norm.vmax == pytest.approx(np.percentile(cells[cells > 0], 99))
+    # about 1 % of the visible cells saturate
+    assert view.saturated == pytest.approx(np.mean(cells >= im.norm.vmax))
+    assert 0 < view.saturated <= 0.02
+    # one perceptually uniform sequential map; empty cells and the plot area take its darkest colour
+    assert im.cmap.name.startswith("viridis")
+    assert ax.get_facecolor() == pytest.approx(mpl.colormaps["viridis"](0.0))
+    assert sum(mcolors.to_rgb(ax.get_facecolor())) < 0.8
 
 
-def test_log_norm_robust_limits_shared_by_both_sides():
-    hm = make_heatmap()
-    fig, ax = new_figure()
-    mesh = plot_heatmap(hm, ax=ax, side="both")
-    meshes = [c for c in ax.collections if isinstance(c, QuadMesh)]
-    assert [m.get_label() for m in meshes] == ["long", "short"]
-    assert mesh is meshes[0]
-    values = np.concatenate([hm.long.ravel(), hm.short.ravel()])
-    lo, hi = np.percentile(values[values > 0], [2, 98])
-    for m in meshes:
-        assert isinstance(m.norm, mcolors.LogNorm)
-        assert m.norm.vmin == pytest.approx(lo) and m.norm.vmax == pytest.approx(hi)
-    short_t = np.asarray(hm.short).T
-    np.testing.assert_allclose(
-        meshes[1].norm(meshes[1].get_array()).compressed(),
-        np.clip((np.log(short_t[short_t > 0]) - np.log(lo)) / (np.log(hi) - np.log(lo)), 0, 1),
-    )
-    # long layer is blue, short layer orange, empty cells transparent
-    long_rgba = meshes[0].cmap(1.0)
-    short_rgba = meshes[1].cmap(1.0)
-    assert long_rgba[2] > long_rgba[0] and short_rgba[0] > short_rgba[2]
-    assert meshes[0].cmap.get_bad()[3] == 0.0
-
-
-def test_power_norm_and_explicit_limits():
-    hm = make_heatmap()
-    fig, ax = new_figure()
-    mesh = plot_heatmap(hm, ax=ax, side="short", norm="power", vmin=1e4, vmax=5e5, colorbar=False)
-    assert isinstance(mesh.norm, mcolors.PowerNorm) and mesh.norm.gamma == 0.5
-    assert (mesh.norm.vmin, mesh.norm.vmax) == (1e4, 5e5)
-
-
-def test_axes_time_edges_limits_and_labels():
+def test_raster_shows_the_cell_under_each_pixel():
     hm = make_heatmap(T=6)
     fig, ax = new_figure()
-    plot_heatmap(hm, ax=ax, ylim="grid")
-    x = time_edges(hm)
-    expected = mdates.date2num(pd.date_range("2025-01-01", periods=7, freq="1h").to_numpy())
-    np.testing.assert_allclose(x, expected)
-    assert ax.get_xlim() == pytest.approx((expected[0], expected[-1]))
+    im = plot_heatmap(hm, ax=ax, side="long", ylim=(85.0, 115.0), max_columns=12, colorbar=False)
+    arr = im.get_array()
+    h, w = arr.shape
+    assert w == 12 and h > 50
+    t = mdates.date2num(pd.date_range("2025-01-01", periods=7, freq="1h").tz_localize(None).to_numpy())
+    for r, c in [(0, 0), (h - 1, 11), (h // 2, 5), (h // 3, 7)]:
+        x = t[0] + (c + 0.5) * (t[-1] - t[0]) / w
+        y = 85.0 + (r + 0.5) * 30.0 / h
+        i = int(np.searchsorted(t, x, side="right") - 1)
+        j = int(np.searchsorted(EDGES, y, side="right") - 1)
+        assert arr[r, c] == pytest.approx(hm.long[i, j]), (r, c)
+    assert im.get_extent() == pytest.approx((t[0], t[-1], 85.0, 115.0))
+
+
+def test_window_follows_the_price_path_and_the_leverage_law():
+    from heatmap.model import Model
+    from heatmap.view import WINDOW_BOUNDS, heatmap_view, window_distance
+
+    base = make_heatmap()
+    d = window_distance(Model())
+    lev = Model().leverage
+    assert d == pytest.approx(min(max(1 / float(lev.quantile(0.2)) - 0.004, 0.1), 0.3))
+    assert WINDOW_BOUNDS[0] <= d <= WINDOW_BOUNDS[1]
+    hm = Heatmap(
+        times=base.times, price_edges=EDGES, long=base.long, short=base.short, price=base.price, model=Model()
+    )
+    v = heatmap_view(hm)
+    lo, hi = hm.price.min(), hm.price.max()
+    assert v.ylim == pytest.approx((max(lo * (1 - d), EDGES[0]), min(hi * (1 + d), EDGES[-1])))
+    assert v.distance == pytest.approx(d)
+    fig, ax = new_figure()
+    plot_heatmap(hm, ax=ax, within=0.1)
+    assert ax.get_ylim() == pytest.approx((lo * 0.9, hi * 1.1))
+    fig, ax = new_figure()
+    plot_heatmap(base, ax=ax, ylim="grid")
     assert ax.get_ylim() == pytest.approx((EDGES[0], EDGES[-1]))
-    assert ax.get_xlabel() == "time (UTC)" and ax.get_ylabel() == "price [USD]"
-    cbar_labels = [a.get_ylabel() for a in fig.axes[1:]]
-    assert cbar_labels == [f"long: {NOTIONAL_LABEL}", f"short: {NOTIONAL_LABEL}"]
-    # price path drawn at each bar's close time
-    (line,) = ax.get_lines()
-    np.testing.assert_allclose(line.get_xdata(), expected[1:])
-    np.testing.assert_allclose(line.get_ydata(), hm.price.to_numpy())
+    fig, ax = new_figure()
+    plot_heatmap(base, ax=ax, ylim=(90.0, 110.0), yscale="log")
+    assert ax.get_ylim() == pytest.approx((90.0, 110.0)) and ax.get_yscale() == "log"
+    assert heatmap_view(base).distance == 0.2  # no model: ±20 %
 
 
-def test_single_side_colorbar_label_and_log_yscale():
+def test_both_sides_are_blue_and_orange_layers_on_one_scale():
     hm = make_heatmap()
     fig, ax = new_figure()
-    plot_heatmap(hm, ax=ax, side="long", yscale="log", price=False, ylim=(90.0, 110.0))
-    assert ax.get_yscale() == "log"
-    assert ax.get_ylim() == pytest.approx((90.0, 110.0))
-    assert [a.get_ylabel() for a in fig.axes[1:]] == [NOTIONAL_LABEL]
-    assert not ax.get_lines()
+    im = plot_heatmap(hm, ax=ax, side="both")
+    assert [i.get_label() for i in ax.images] == ["long", "short"] and im is ax.images[0]
+    lo_hi = {(i.norm.vmin, i.norm.vmax) for i in ax.images}
+    cells = np.concatenate([visible_cells(hm, ax.get_ylim(), s).ravel() for s in ("long", "short")])
+    assert len(lo_hi) == 1
+    assert lo_hi.pop() == pytest.approx((0.0, np.percentile(cells[cells > 0], 99)))
+    long_top, short_top = ax.images[0].cmap(1.0), ax.images[1].cmap(1.0)
+    assert long_top[2] > long_top[0] and short_top[0] > short_top[2]  # blue, orange
+    assert ax.images[0].cmap(0.0)[3] == 0.0  # empty cells transparent
+    assert ax.images[0].cmap(0.69)[:3] == pytest.approx(mcolors.to_rgb(SIDE_COLORS["long"]))
+    cbar_labels = [a.get_ylabel() for a in fig.axes[1:]]
+    assert cbar_labels == [f"long: {NOTIONAL_LABEL}", f"short: {NOTIONAL_LABEL}"]
 
 
-def test_auto_ylim_covers_price_and_stays_in_grid():
+@pytest.mark.parametrize(("norm", "kind"), [("asinh", mcolors.AsinhNorm), ("log", mcolors.LogNorm),
+                                            ("linear", mcolors.Normalize)])  # fmt: skip
+def test_other_norms_and_explicit_limits(norm, kind):
+    hm = make_heatmap()
+    fig, ax = new_figure()
+    im = plot_heatmap(hm, ax=ax, side="short", norm=norm, vmin=1e4, vmax=5e5, colorbar=False)
+    assert type(im.norm) is kind and (im.norm.vmin, im.norm.vmax) == (1e4, 5e5)
+    fig, ax = new_figure()
+    im = plot_heatmap(hm, ax=ax, norm="log", colorbar=False)
+    assert im.norm.vmin == pytest.approx(im.norm.vmax / 1e3)  # three decades below the top
+
+
+def test_colorbar_reads_dollars_with_units():
     hm = make_heatmap()
     fig, ax = new_figure()
     plot_heatmap(hm, ax=ax)
-    lo, hi = ax.get_ylim()
-    assert EDGES[0] <= lo <= hm.price.min() * 0.97 + 1e-9
-    assert hm.price.max() * 1.03 - 1e-9 <= hi <= EDGES[-1]
+    fig.canvas.draw()
+    (cax,) = fig.axes[1:]
+    assert cax.get_ylabel() == NOTIONAL_LABEL
+    labels = [t.get_text() for t in cax.get_yticklabels() if t.get_text()]
+    assert labels and all(lab.startswith("\\$") for lab in labels)
+    assert any(lab.endswith("K") for lab in labels)
+
+
+def test_title_note_price_and_current_price_label():
+    from heatmap.model import Model
+
+    base = make_heatmap(T=6)
+    hm = Heatmap(
+        times=base.times,
+        price_edges=EDGES,
+        long=base.long,
+        short=base.short,
+        price=base.price,
+        model=Model(),
+        meta={"symbol": "BTCUSDT", "venue": "binance"},
+    )
+    fig, ax = new_figure((14, 6))
+    plot_heatmap(hm, ax=ax, clusters=False)
+    title = ax.get_title(loc="left")
+    assert title.startswith("BTCUSDT · binance · liquidation heatmap · model default")
+    assert "2025-01-01 00:00 to 2025-01-01 06:00 UTC" in title
+    texts = [t.get_text() for t in ax.texts]
+    assert any(t.startswith("relative scale") for t in texts)
+    assert "price 105" in texts  # the last close, labelled
+    expected = mdates.date2num(pd.date_range("2025-01-01", periods=7, freq="1h").tz_localize(None).to_numpy())
+    path, current = ax.get_lines()
+    np.testing.assert_allclose(path.get_xdata(), expected[1:])  # each close at its bar's close time
+    np.testing.assert_allclose(path.get_ydata(), hm.price.to_numpy())
+    assert list(current.get_ydata()) == [105.0, 105.0]
+    assert ax.get_xlabel() == "time (UTC)" and ax.get_ylabel() == "price [USD]"
+    fig, ax = new_figure()
+    plot_heatmap(hm, ax=ax, note=False, price=False, clusters=False, title="mine")
+    assert not ax.texts and not ax.get_lines() and ax.get_title(loc="left") == "mine"
+
+
+def test_plain_text_labels_survive_dollar_signs():
+    base = make_heatmap()
+    hm = Heatmap(
+        times=base.times, price_edges=EDGES, long=base.long, short=base.short, price=base.price,
+        meta={"symbol": r"$\foo$ price $51,756"},
+    )  # fmt: skip
+    data = png_bytes(hm, dpi=30, size=(8, 4))  # mathtext would raise on \foo
+    assert png_size(data) == (240, 120)
+    fig, ax = new_figure()
+    plot_heatmap(hm, ax=ax)
+    title = ax.title if ax.get_title() else ax._left_title  # the left title holds the text
+    assert ax.get_title(loc="left").startswith(r"$\foo$ price $51,756")
+    assert not title.get_parse_math() and not title.get_usetex()
+
+
+def test_candles_from_the_close_path_and_from_a_market():
+    from heatmap.synthetic import synthetic_market
+
+    hm = make_heatmap(T=6)
+    fig, ax = new_figure((4, 3), dpi=40)  # 4 * 40 / 8 = 20 candles at most: one per bar here
+    plot_heatmap(hm, ax=ax, candles=True, clusters=False, colorbar=False)
+    bodies = [p for p in ax.patches]
+    assert len(bodies) == 6
+    wicks = ax.collections[0].get_segments()
+    closes = hm.price.to_numpy()
+    opens = np.r_[closes[0], closes[:-1]]
+    np.testing.assert_allclose([s[:, 1].max() for s in wicks], np.maximum(opens, closes))
+    market = synthetic_market(days=2, freq="1h", seed=3)
+    t = market.frame.index
+    hm2 = Heatmap(times=t, price_edges=EDGES, long=np.zeros((len(t), 60)), short=np.ones((len(t), 60)),
+                  price=market.frame["close"])  # fmt: skip
+    fig, ax = new_figure((4, 3), dpi=10)  # about 30 axes pixels / 8: at most 3 candles
+    plot_heatmap(hm2, ax=ax, candles=market, clusters=False, colorbar=False, ylim="grid")
+    wicks = ax.collections[0].get_segments()
+    n_max = int(ax.get_position().width * 40) // 8
+    k = int(np.ceil(len(market) / n_max))
+    assert len(wicks) == int(np.ceil(len(market) / k)) <= n_max
+    assert wicks[0][:, 1].max() == pytest.approx(market.frame["high"].iloc[:k].max())
+    assert wicks[0][:, 1].min() == pytest.approx(market.frame["low"].iloc[:k].min())
 
 
 def test_all_zero_and_single_snapshot_do_not_crash():
     fig, ax = new_figure()
-    mesh = plot_heatmap(make_heatmap(zero=True), ax=ax)
-    assert mesh.get_array().mask.all()
+    im = plot_heatmap(make_heatmap(zero=True), ax=ax)
+    assert np.nanmax(im.get_array().filled(0.0)) == 0.0 and im.norm.vmax == 1.0
     hm1 = make_heatmap(T=1)
     fig, ax = new_figure()
     plot_heatmap(hm1, ax=ax, clusters=True)
@@ -227,35 +328,52 @@ def test_all_zero_and_single_snapshot_do_not_crash():
     assert len(png_bytes(hm1)) > 0
 
 
-def test_clusters_are_marked_at_the_right_edge():
+def test_clusters_are_labelled_at_the_right_edge():
     hm = make_heatmap()
     fig, ax = new_figure()
-    plot_heatmap(hm, ax=ax, clusters=True, ylim="grid")
-    found = find_clusters(hm.at(-1), top=5)
+    plot_heatmap(hm, ax=ax, clusters=3, ylim="grid", note=False, price=False)
+    found = find_clusters(hm.at(-1), top=3, within=0.99)
     texts = [t.get_text() for t in ax.texts]
-    assert len(found) > 0 and len(texts) == len(found)
-    for p in found["price"]:
+    inside = [p for p in found["price"] if EDGES[0] <= p <= EDGES[-1]]
+    assert len(found) > 0 and len(texts) == len(inside)
+    for p in inside:
         assert any(t.startswith(f"{p:.4g}") for t in texts)
 
 
 def test_bad_options_are_rejected():
     hm = make_heatmap()
     fig, ax = new_figure()
-    with pytest.raises(ValueError, match="side"):
-        plot_heatmap(hm, ax=ax, side="up")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="norm"):
-        plot_heatmap(hm, ax=ax, norm="sqrt")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="yscale"):
-        plot_heatmap(hm, ax=ax, yscale="symlog")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="ylim"):
-        plot_heatmap(hm, ax=ax, ylim=(110.0, 90.0))
-    with pytest.raises(ValueError, match="vmax"):
-        plot_heatmap(hm, ax=ax, vmin=10.0, vmax=1.0)
+    for kwargs, word in [
+        ({"side": "up"}, "side"),
+        ({"norm": "sqrt"}, "norm"),
+        ({"yscale": "symlog"}, "yscale"),
+        ({"ylim": (110.0, 90.0)}, "ylim"),
+        ({"ylim": "wide"}, "ylim"),
+        ({"within": 1.5}, "within"),
+        ({"within": 0.0}, "within"),
+        ({"vmin": 10.0, "vmax": 1.0}, "vmax"),
+        ({"gamma": 0.0}, "gamma"),
+        ({"max_columns": 0}, "max_columns"),
+        ({"clusters": -1}, "clusters"),
+        ({"cmap": ("Blues", "Reds")}, "cmap"),
+    ]:
+        with pytest.raises(ValueError, match=word):
+            plot_heatmap(hm, ax=ax, **kwargs)
     bad = Heatmap(
         times=hm.times, price_edges=EDGES, long=-np.asarray(hm.long), short=hm.short, price=hm.price
     )
     with pytest.raises(ValueError, match="non-negative"):
         plot_heatmap(bad, ax=ax)
+
+
+def test_cmap_choice_for_total_and_one_side():
+    hm = make_heatmap()
+    fig, ax = new_figure()
+    assert plot_heatmap(hm, ax=ax, side="long", cmap="cividis", colorbar=False).cmap.name.startswith(
+        "cividis"
+    )
+    fig, ax = new_figure()
+    assert plot_heatmap(hm, ax=ax, cmap="magma", colorbar=False).cmap.name.startswith("magma")
 
 
 def assert_figures_equal(draw_test, draw_ref):
@@ -394,7 +512,7 @@ def test_render_png_of_all_kinds(tmp_path):
         assert png_size(out.read_bytes()) == expected, name
     with pytest.raises(TypeError, match="cannot render"):
         render_png(object(), tmp_path / "x.png")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(OutputPathError, match="does not exist"):
         render_png(make_snapshot(), tmp_path / "missing" / "x.png")
     with pytest.raises(ValueError, match="plot options"):
         render_png(fig, tmp_path / "f.png", side="long")
@@ -442,26 +560,6 @@ def test_linear_grid_snapshot_draws_without_cluster_annotations():
     ax = plot_map(snap)
     assert not ax.texts
     assert "largest clusters" not in summary_html(snap) and "$2.0M" in summary_html(snap)
-
-
-def test_max_columns_draws_every_kth_snapshot_and_the_last():
-    hm = make_heatmap(T=10)
-    fig, ax = new_figure()
-    mesh = plot_heatmap(hm, ax=ax, side="short", max_columns=4, ylim="grid", colorbar=False)
-    cols = [0, 3, 6, 9]  # k = ceil(10 / 4) = 3, plus the last (already included)
-    arr = mesh.get_array()
-    assert arr.shape == (60, 4)
-    np.testing.assert_allclose(arr.filled(0.0), np.asarray(hm.short)[cols].T)
-    edges = mdates.date2num(
-        pd.DatetimeIndex([*hm.times[cols], hm.times[-1] + pd.Timedelta("1h")]).tz_localize(None)
-    )
-    assert ax.get_xlim() == pytest.approx((edges[0], edges[-1]))
-    fig, ax = new_figure()
-    assert plot_heatmap(make_heatmap(T=11), ax=ax, max_columns=4, colorbar=False).get_array().shape == (60, 5)
-    fig, ax = new_figure()
-    assert plot_heatmap(hm, ax=ax, max_columns=None, colorbar=False).get_array().shape == (60, 10)
-    with pytest.raises(ValueError, match="max_columns"):
-        plot_heatmap(hm, ax=ax, max_columns=0)
 
 
 def test_summary_lists_model_and_engine():
@@ -520,16 +618,78 @@ def test_color_limits_are_ordered_and_inside_the_positive_values(values, robust,
         assert lo > 0
 
 
-def test_cmap_choices():
+# ------------------------------------------------------------------------------------------------ saving
+@pytest.mark.parametrize(
+    ("suffix", "magic"),
+    [
+        (".png", b"\x89PNG"),
+        (".svg", b"<?xml"),
+        (".pdf", b"%PDF-"),
+        (".jpg", b"\xff\xd8\xff"),
+        (".JPEG", b"\xff\xd8\xff"),
+    ],
+)
+def test_save_writes_the_format_of_the_suffix(tmp_path, suffix, magic):
     hm = make_heatmap()
-    fig, ax = new_figure()
-    plot_heatmap(hm, ax=ax, cmap=("Greens", "Purples"), colorbar=False)
-    long_mesh, short_mesh = (c for c in ax.collections if isinstance(c, QuadMesh))
-    assert long_mesh.cmap(1.0)[1] > long_mesh.cmap(1.0)[0]  # green dominant at the dark end
-    assert short_mesh.cmap.name == "Purples_layer"
-    fig, ax = new_figure()
-    assert plot_heatmap(hm, ax=ax, side="long", cmap="cividis", colorbar=False).cmap.name == "cividis"
-    with pytest.raises(ValueError, match="pair"):
-        plot_heatmap(hm, ax=ax, cmap="viridis")
-    with pytest.raises(ValueError, match="one colormap"):
-        plot_heatmap(hm, ax=ax, side="short", cmap=("Blues", "Reds"))
+    out = hm.save(tmp_path / f"hm{suffix}", dpi=30, size=(6, 3))
+    data = out.read_bytes()
+    assert data.startswith(magic)
+    if suffix == ".svg":
+        assert b"<svg" in data[:2000] and b"<image" in data  # vector frame, the heatmap embedded as an image
+    snap_out = make_snapshot().save(tmp_path / f"map{suffix}", dpi=30)
+    assert snap_out.read_bytes().startswith(magic)
+
+
+def test_save_refuses_unknown_suffixes_before_drawing(tmp_path):
+    hm = make_heatmap()
+    for name in ("hm.bmp", "hm", "hm.png.txt"):
+        with pytest.raises(ValueError, match=r"unknown figure type .*allowed are \.png, \.svg, \.pdf, \.jpg"):
+            hm.save(tmp_path / name)
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(ValueError, match="use save"):
+        hm.to_png(tmp_path / "hm.svg")  # PNG bytes under an SVG name would mislead
+    assert render_png(hm, tmp_path / "hm.anything", dpi=20).read_bytes().startswith(b"\x89PNG")
+
+
+def test_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    hm = make_heatmap()
+    out = tmp_path / "hm.png"
+    out.write_bytes(b"old good figure")
+
+    def broken(self, fname, **kwargs):
+        fname.write(b"half a fig")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    with pytest.raises(OSError, match="No space"):
+        hm.save(out)
+    with pytest.raises(OSError, match="No space"):
+        hm.to_png(out)
+    assert out.read_bytes() == b"old good figure"
+    assert [p.name for p in tmp_path.iterdir()] == ["hm.png"]  # no temporary file left behind
+
+
+# ---------------------------------------------------------------------------------------------- real data
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_default_view_of_six_months_of_real_hourly_btc():
+    from pathlib import Path
+
+    import heatmap as lh
+    from heatmap.validation.datasets import hourly_market, load_coinglass
+
+    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    candles = data / "binance-btcusdt-1h" / "BTCUSDT_1h_Cleaned.csv"
+    if not candles.is_file() or not (data / "coinglass-btc-4h" / "derived").is_dir():
+        pytest.skip("../shared/data is absent")
+    m4, _ = load_coinglass(data / "coinglass-btc-4h" / "derived", start="2024-12-01", end="2025-05-31 20:00")
+    market = hourly_market(m4, candles)
+    assert len(market) >= 24 * 180
+    hm = lh.estimate(market, lh.Model(), bins=1000)
+    fig, ax = new_figure((12, 6), dpi=100)
+    im = hm.plot(ax=ax)
+    lo, hi = ax.get_ylim()
+    path = hm.price
+    assert lo >= path.min() * 0.65 and hi <= path.max() * 1.35  # within ±35 % of the price path
+    assert im.view.saturated <= 0.10
+    assert ax.get_title(loc="left").startswith("BTCUSDT")

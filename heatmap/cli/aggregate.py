@@ -514,13 +514,13 @@ def render_multi(
     dpi: float = 150,
     **plot_kwargs: Any,
 ) -> Path:
-    """Write a :class:`~heatmap.aggregate.MultiHeatmap` as a PNG.
+    """Write a :class:`~heatmap.aggregate.MultiHeatmap` as a figure (format by suffix).
 
     Parameters
     ----------
     multi : MultiHeatmap
     path : str or Path
-        PNG to write; its folder must exist.
+        Figure to write (.png, .svg, .pdf, .jpg); its folder must exist.
     kind : {"total", "stacked", "separate"}
         ``"total"``: the aggregate heatmap; ``"stacked"``: the aggregate above each layer's share of
         liquidation notional (:meth:`MultiHeatmap.plot` ``kind="stacked"``); ``"separate"``: one heatmap per
@@ -541,14 +541,13 @@ def render_multi(
     >>> render_multi(multi, "agg.png", kind="stacked", norm="power")  # doctest: +SKIP
     PosixPath('agg.png')
     """
-    import numpy as np
-
-    from heatmap.plot import color_limits, new_figure, plot_heatmap, render_png
+    from heatmap.plot import new_figure, plot_heatmap, save_figure
+    from heatmap.view import heatmap_view
 
     if kind not in ("total", "stacked", "separate"):
         raise ValueError(f"kind must be 'total', 'stacked' or 'separate', got {kind!r}")
     if kind == "total":
-        return render_png(multi.total, path, dpi=dpi, size=size or (12.0, 6.0), **plot_kwargs)
+        return save_figure(multi.total, path, dpi=dpi, size=size or (12.0, 6.0), **plot_kwargs)
     if kind == "stacked":
         fig, (top, bottom) = new_figure(
             size or (12.0, 8.0), dpi=dpi, nrows=2, sharex=True, height_ratios=(3, 1)
@@ -562,24 +561,25 @@ def render_multi(
         fig.set_layout_engine("none")
         upper, lower = top.get_position(), bottom.get_position()
         bottom.set_position((upper.x0, lower.y0, upper.width, lower.height))
-        return render_png(fig, path, dpi=dpi)
+        return save_figure(fig, path, dpi=dpi)
     panels = [*multi.layers.items(), ("aggregate", multi.total)]
     fig, axes = new_figure(
         size or (12.0, 3.0 * len(panels)), dpi=dpi, nrows=len(panels), sharex=True, squeeze=False
     )
-    side = plot_kwargs.get("side", "both")
-    sides = ("long", "short") if side == "both" else (side,)
-    step = -(-len(multi.total.times) // 2000)  # at most ~2,000 snapshots per panel for the percentiles
-    values = np.concatenate([np.ravel(getattr(hm, s)[::step]) for _, hm in panels for s in sides])
-    vmin, vmax = color_limits(
-        values, robust=plot_kwargs.get("robust", True), norm=plot_kwargs.get("norm", "log")
+    # every panel on the colour scale of the aggregate's visible window
+    view = heatmap_view(
+        multi.total,
+        side=plot_kwargs.get("side", "total"),
+        ylim=plot_kwargs.get("ylim", "auto"),
+        within=plot_kwargs.get("within"),
     )
+    vmin, vmax = view.vmin, view.vmax
     for ax, (name, hm) in zip(axes[:, 0], panels, strict=True):
         plot_heatmap(hm, ax=ax, **{"vmin": vmin, "vmax": vmax, **plot_kwargs})
         ax.set_title(f"{name}: {ax.get_title(loc='left')}", loc="left")
         if ax is not axes[-1, 0]:
             ax.set_xlabel("")
-    return render_png(fig, path, dpi=dpi)
+    return save_figure(fig, path, dpi=dpi)
 
 
 def _plot_shares(multi: Any, ax: Any) -> None:

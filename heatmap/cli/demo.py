@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         print("no clusters found near the last price")
     out = Path(args.out)
     try:
-        hm.to_png(out)
+        hm.save(out)
     except ModuleNotFoundError as exc:  # plotting is an optional part of the installation
         if exc.name != "heatmap.plot":
             raise

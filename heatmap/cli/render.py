@@ -155,20 +155,40 @@ def add_figure_options(
     group: Any, *, out: str, html: str, size: tuple[float, float] | None = (12.0, 6.0)
 ) -> None:
     """Add ``--out``, the colour and axis options, ``--clusters``, ``--html``, ``--size``, ``--dpi``, ``--top``."""
-    group.add_argument("--out", type=Path, default=Path(out), help=f"PNG to write (default: {out})")
     group.add_argument(
-        "--side", choices=("both", "long", "short"), default="both", help="sides to draw (default: both)"
+        "--out",
+        type=Path,
+        default=Path(out),
+        help=f"figure to write: .png, .svg, .pdf or .jpg (default: {out})",
+    )
+    group.add_argument(
+        "--side",
+        choices=("total", "both", "long", "short"),
+        default="total",
+        help="total intensity, both sides as two layers, or one side (default: total)",
     )
     group.add_argument(
         "--norm",
-        choices=("log", "linear", "power"),
-        default="log",
-        help="colour scale of notional (default: log)",
+        choices=("power", "asinh", "log", "linear"),
+        default="power",
+        help="colour scale of notional (default: power)",
+    )
+    group.add_argument(
+        "--within",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="price window: the price path +- this fraction (default: from the leverage law, 0.1-0.3)",
     )
     group.add_argument(
         "--yscale", choices=("linear", "log"), default="linear", help="price axis scale (default: linear)"
     )
-    group.add_argument("--clusters", action="store_true", help="mark the largest clusters of the last bar")
+    group.add_argument(
+        "--clusters",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="label the largest clusters of the last bar (default: on)",
+    )
     group.add_argument(
         "--html",
         type=Path,
@@ -319,10 +339,13 @@ def exit_code(command: Callable[[argparse.Namespace], int], args: argparse.Names
 
 def _run(args: argparse.Namespace) -> int:
     from heatmap.engine import estimate
-    from heatmap.plot import format_notional, render_png
+    from heatmap.plot import figure_format, format_notional, save_figure
 
     out = Path(args.out)
     check_out_folder(out, "--out")
+    figure_format(out)  # an unknown suffix fails before the estimate
+    if args.map_out is not None:
+        figure_format(args.map_out)
     check_out_folder(args.map_out, "--map-out")
     check_out_folder(args.html, "--html")
     market = _slice(_read_market(args), args.start, args.end)
@@ -352,7 +375,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     print_clusters(snap, args.top)
     size = (float(args.size[0]), float(args.size[1]))
-    render_png(
+    save_figure(
         hm,
         out,
         dpi=args.dpi,
@@ -361,6 +384,7 @@ def _run(args: argparse.Namespace) -> int:
         norm=args.norm,
         yscale=args.yscale,
         clusters=args.clusters,
+        within=args.within,
     )
     print(f"wrote {out}")
     write_extras(snap, hm, args)
@@ -371,15 +395,16 @@ def write_html(hm: Any, path: Path, *, side: str, norm: str) -> None:
     """Write ``hm`` as interactive HTML (:func:`heatmap.interactive.to_html`; ``power`` is drawn as ``log``)."""
     from heatmap.interactive import to_html
 
+    side = "both" if side == "total" else side
     to_html(hm, path, side=side, norm="linear" if norm == "linear" else "log")  # type: ignore[arg-type]
 
 
 def write_extras(snap: Any, hm: Any, args: argparse.Namespace) -> None:
     """The optional outputs of ``render`` and ``aggregate``: the last bar's map (``--map-out``) and ``--html``."""
-    from heatmap.plot import render_png
+    from heatmap.plot import save_figure
 
     if args.map_out is not None:
-        render_png(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0))
+        save_figure(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0))
         print(f"wrote {args.map_out}")
     if args.html is not None:
         write_html(hm, args.html, side=args.side, norm=args.norm)
