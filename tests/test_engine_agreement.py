@@ -154,3 +154,55 @@ def test_triangular_entries_converge_to_the_grid(market: Market, grid: PriceGrid
         a, b = getattr(fast, side), getattr(ref, side)
         w1 = max(wasserstein_distance(x, x, a[t] + 1e-300, b[t] + 1e-300) for t in range(0, len(a), 12))
         assert w1 <= 2.0  # bins: the ledger's 16 quantile nodes per bar against the exact density
+
+
+# ------------------------------------------------------------------ the ledger as a converged reference
+def _agreement_script():  # docs/make_engine_agreement.py, imported by path (docs/ is not a package)
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "make_engine_agreement.py"
+    spec = importlib.util.spec_from_file_location("make_engine_agreement", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_ledger_refinements_converge() -> None:
+    """L1 between successive refinements (both node counts doubled) falls, by a clear factor each time."""
+    mod = _agreement_script()
+    m = synthetic_market(days=2, freq="1h", seed=11)
+    rows = mod.ladder(m, 300, rungs=((4, 8), (8, 16), (16, 32), (32, 64)))
+    steps = [r["step"] for r in rows[1:]]
+    assert all(b < 0.75 * a for a, b in zip(steps[:-1], steps[1:], strict=True)), steps
+
+
+def test_docs_agreement_table_matches_the_script() -> None:
+    """The convergence table in docs/methodology.md is the script's output (cheap rows recomputed)."""
+    mod = _agreement_script()
+    text = mod.DOC.read_text(encoding="utf-8")
+    section = text[text.index(mod.BEGIN) : text.index(mod.END) + len(mod.END)]
+    table = [
+        line for line in section.splitlines() if line.startswith("| 600 |") or line.startswith("| 1000 |")
+    ]
+    assert len(table) == len(mod.LADDER) * len(mod.BINS)
+    rows = mod.ladder(mod.market(), 600, rungs=mod.LADDER[:2])
+    fresh = mod.render(rows, []).splitlines()[3:5]
+    for got, want in zip(table[:2], fresh, strict=True):
+        assert got.rsplit("|", 2)[0] == want.rsplit("|", 2)[0]  # all but the seconds column
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="grid engine: triangular entries uniform inside entry bins and funding moving bin content "
+    "(docs/methodology.md, section 3); the target is <= 1 % L1",
+)
+@pytest.mark.parametrize("bins", [600, 1000])
+def test_default_model_agrees_with_the_converged_ledger(bins: int) -> None:
+    mod = _agreement_script()
+    m = synthetic_market(days=2, freq="1h", seed=11)
+    grid = PriceGrid.for_market(m, bins=bins)
+    model = mod.model()
+    ref = estimate(m, model, grid=grid, engine="ledger", snapshot_every=len(m))
+    assert mod.l1_last(estimate(m, model, grid=grid), ref) <= 0.01

@@ -23,13 +23,12 @@ True
 
 from __future__ import annotations
 
+import copy
 import json
 import math
-import os
-import tempfile
 import time as time_module
-import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,9 +38,18 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from heatmap.engine.base import LEDGER_COLUMNS, Bars, Engine, EngineConfig, Outputs
+from heatmap.engine.checkpoint import (
+    CHECKPOINT_VERSION,
+    FORMAT,
+    CheckpointError,
+    check_arrays,
+    check_state,
+    read_checkpoint,
+)
 from heatmap.engine.config import make_engine, resolve_config
 from heatmap.engine.ledger import LedgerEngine
 from heatmap.grid import DEFAULT_MARGIN, PriceGrid
+from heatmap.io.atomic import atomic_write
 from heatmap.market import ALL_COLUMNS, Market, MarketDataError, validate_arrays
 from heatmap.model import long_share_arrays
 from heatmap.result import Heatmap
@@ -49,15 +57,19 @@ from heatmap.result import Heatmap
 if TYPE_CHECKING:
     from heatmap.model import Model
 
-__all__ = ["CHECKPOINT_VERSION", "MEMORY_BUDGET", "Estimator", "estimate", "snapshot_stride"]
+__all__ = [
+    "CHECKPOINT_VERSION",
+    "MEMORY_BUDGET",
+    "CheckpointError",
+    "Estimator",
+    "estimate",
+    "snapshot_stride",
+]
 
 EngineName = Literal["grid", "ledger"]
 
 #: Bytes the snapshot arrays of :func:`estimate` may take by default (float32, both sides).
 MEMORY_BUDGET = 256 * 2**20
-#: Version of the :meth:`Estimator.save` checkpoint format (2: the side split's memory is one carried funding
-#: rate instead of the last bars; format 1 checkpoints still load).
-CHECKPOINT_VERSION = 2
 _PROGRESS_CHUNK = 8192
 #: Extra factor a default grid grows by beyond what new prices need (see :meth:`Estimator.update`).
 GROWTH_HEADROOM = 1.25
@@ -130,16 +142,18 @@ def _frame_arrays(frame: pd.DataFrame) -> tuple[dict[str, NDArray[np.float64]], 
 
 
 class _Rows:
-    """Rows appended into a geometrically grown array (amortised O(1) per row).
+    """Rows appended into a geometrically grown array (amortised O(1) per row), without changing this object.
 
-    Rows already stored are never written again, so views of :attr:`data` handed out stay valid.
+    :meth:`appended` returns a new ``_Rows`` that may share the buffer: it only writes past ``n``, so this
+    object's rows (and views of them handed out) never change, and an update that fails before committing its
+    new rows leaves the old ones intact.
     """
 
     __slots__ = ("_buf", "n")
 
-    def __init__(self, buf: NDArray[Any]) -> None:
+    def __init__(self, buf: NDArray[Any], n: int | None = None) -> None:
         self._buf = buf
-        self.n = len(buf)
+        self.n = len(buf) if n is None else n
 
     @classmethod
     def empty(cls, dtype: Any, width: int | None = None) -> _Rows:
@@ -149,23 +163,59 @@ class _Rows:
     def data(self) -> NDArray[Any]:
         return self._buf[: self.n]
 
-    def append(self, rows: NDArray[Any]) -> None:
+    def appended(self, rows: NDArray[Any]) -> _Rows:
         k = len(rows)
         if self.n == 0 and self._buf.shape[1:] == rows.shape[1:] and self._buf.dtype == rows.dtype:
-            self._buf, self.n = rows, k  # the first chunk is adopted without a copy
-            return
+            return _Rows(rows, k)  # the first chunk is adopted without a copy
         end = self.n + k
-        if end > len(self._buf):
-            cap = max(end, len(self._buf) * 3 // 2, 64)
-            buf = np.empty((cap, *self._buf.shape[1:]), dtype=self._buf.dtype)
+        buf = self._buf
+        if end > len(buf):
+            cap = max(end, len(buf) * 3 // 2, 64)
+            buf = np.empty((cap, *buf.shape[1:]), dtype=buf.dtype)
             buf[: self.n] = self._buf[: self.n]
-            self._buf = buf
-        self._buf[self.n : end] = rows
-        self.n = end
+        buf[self.n : end] = rows
+        return _Rows(buf, end)
 
-    def pad_columns(self, left: int, right: int) -> None:
-        """Add zero columns on both sides (snapshots when the grid grows)."""
-        self._buf = np.pad(self.data, ((0, 0), (left, right)))
+    def padded(self, left: int, right: int) -> _Rows:
+        """Zero columns added on both sides (snapshots when the grid grows)."""
+        return _Rows(np.pad(self.data, ((0, 0), (left, right))))
+
+
+@dataclass(frozen=True)
+class _State:
+    """Everything :meth:`Estimator.update` changes, replaced as one object when an update commits."""
+
+    grid: PriceGrid | None
+    snap_long: _Rows
+    snap_short: _Rows
+    engine: Engine | None = None
+    config: EngineConfig | None = None
+    freq: pd.Timedelta | None = None
+    symbol: str | None = None
+    n_bars: int = 0
+    last_time: pd.Timestamp | None = None
+    last_oi: float | None = None
+    #: the side split's memory: last non-zero funding rate settled so far [fraction] (0: none yet)
+    funding_carry: float = 0.0
+    reference_price: float | None = None
+    seconds: float = 0.0
+    snap_times: _Rows = field(default_factory=lambda: _Rows.empty(np.int64))
+    ledger: _Rows = field(default_factory=lambda: _Rows.empty(np.float64, len(LEDGER_COLUMNS)))
+    liq: _Rows = field(default_factory=lambda: _Rows.empty(np.float64, 2))
+    price: _Rows = field(default_factory=lambda: _Rows.empty(np.float64))
+    times: _Rows = field(default_factory=lambda: _Rows.empty(np.int64))
+
+    @classmethod
+    def initial(cls, grid: PriceGrid | None) -> _State:
+        width = grid.n_bins if grid is not None else 0
+        return cls(grid, _Rows.empty(np.float32, width), _Rows.empty(np.float32, width))
+
+
+def _fork(engine: Engine) -> Engine:
+    """An engine whose state advances independently of ``engine`` (read-only parts such as kernels shared)."""
+    clone = copy.copy(engine)
+    clone.load_state_arrays({k: np.array(v, copy=True) for k, v in engine.state_arrays().items()})
+    return clone
 
 
 class Estimator:
@@ -264,27 +314,47 @@ class Estimator:
         self.engine_name: str = engine
         self.progress = bool(progress)
         self._user_grid = grid is not None
-        self.grid: PriceGrid | None = grid
-        self._engine: Engine | None = None
-        self._config: EngineConfig | None = None
-        self.freq: pd.Timedelta | None = None
-        self.symbol: str | None = None
-        self.n_bars = 0
-        self.last_time: pd.Timestamp | None = None
-        self.last_oi: float | None = None
-        # the side split's memory: last non-zero funding rate settled so far [fraction] (0: none yet)
-        self._funding_carry = 0.0
-        self._reference_price: float | None = None
-        # stored results, appended per update: snapshots (rows on the current grid) and per-bar tables
-        self._snap_long = _Rows.empty(np.float32, self.grid.n_bins if self.grid is not None else 0)
-        self._snap_short = _Rows.empty(np.float32, self.grid.n_bins if self.grid is not None else 0)
-        self._snap_times = _Rows.empty(np.int64)
-        self._ledger = _Rows.empty(np.float64, len(LEDGER_COLUMNS))
-        self._liq = _Rows.empty(np.float64, 2)
-        self._price = _Rows.empty(np.float64)
-        self._times = _Rows.empty(np.int64)
-        self._cache: Heatmap | None = None
-        self._seconds = 0.0
+        # everything an update changes, replaced in one assignment when it commits (see update)
+        self._s = _State.initial(grid)
+        self._cache: tuple[_State, Heatmap] | None = None
+
+    # -- state (read-only views of the committed state) ----------------------------------------------------------
+    @property
+    def grid(self) -> PriceGrid | None:
+        """The price grid (``None`` before the first update with a default grid)."""
+        return self._s.grid
+
+    @property
+    def n_bars(self) -> int:
+        """Bars processed."""
+        return self._s.n_bars
+
+    @property
+    def freq(self) -> pd.Timedelta | None:
+        """Bar length (``None`` before the first update)."""
+        return self._s.freq
+
+    @property
+    def symbol(self) -> str | None:
+        return self._s.symbol
+
+    @property
+    def last_time(self) -> pd.Timestamp | None:
+        """Open time of the last processed bar (UTC)."""
+        return self._s.last_time
+
+    @property
+    def last_oi(self) -> float | None:
+        """Open interest after the last processed bar [base]."""
+        return self._s.last_oi
+
+    @property
+    def _engine(self) -> Engine | None:
+        return self._s.engine
+
+    @property
+    def _config(self) -> EngineConfig | None:
+        return self._s.config
 
     # -- input ------------------------------------------------------------------------------------------------
     def _bar_arrays(
@@ -385,7 +455,7 @@ class Estimator:
         else:
             turn = np.zeros(n)
         share, carry = long_share_arrays(
-            arrays, n, model.side_split, model.split_strength, carry=self._funding_carry
+            arrays, n, model.side_split, model.split_strength, carry=self._s.funding_carry
         )
         if share.shape != (n,):
             raise ValueError(f"the side-split share has shape {share.shape}, expected ({n},)")
@@ -405,10 +475,6 @@ class Estimator:
         )
         return bars, carry
 
-    def _make_engine(self, grid: PriceGrid) -> Engine:
-        assert self._config is not None
-        return make_engine(self.engine_name, self._config, grid)
-
     def _resolve(self, freq: pd.Timedelta, reference_price: float | None) -> EngineConfig:
         return resolve_config(
             self.model,
@@ -419,32 +485,24 @@ class Estimator:
             entry_nodes=self.entry_nodes,
         )
 
-    def _ensure_grid(self, bars: Bars) -> None:
+    def _grown_grid(self, bars: Bars) -> tuple[PriceGrid, tuple[int, int] | None]:
+        """The grid these bars need and the columns ``(left, right)`` it adds to the current one (None: same)."""
         lo = float(min(bars.cons_low.min(), bars.low.min()))
         hi = float(max(bars.cons_high.max(), bars.high.max()))
-        if self.grid is None:  # PriceGrid.for_market of the first bars
-            self.grid = PriceGrid.log_spaced(lo / DEFAULT_MARGIN, hi * DEFAULT_MARGIN, self.bins)
-            self._snap_long = _Rows.empty(np.float32, self.grid.n_bins)
-            self._snap_short = _Rows.empty(np.float32, self.grid.n_bins)
-            return
+        grid = self.grid
+        if grid is None:  # PriceGrid.for_market of the first bars
+            return PriceGrid.log_spaced(lo / DEFAULT_MARGIN, hi * DEFAULT_MARGIN, self.bins), None
         if self._user_grid:
             need_lo, need_hi = lo, hi
         else:
             need_lo, need_hi = lo / DEFAULT_MARGIN, hi * DEFAULT_MARGIN
-        if need_lo < self.grid.edges[0] or need_hi > self.grid.edges[-1]:
-            if (
-                not self._user_grid
-            ):  # head room, so that a trending stream does not regrid at every new extreme
-                need_lo, need_hi = need_lo / GROWTH_HEADROOM, need_hi * GROWTH_HEADROOM
-            new = self.grid.extend(min(need_lo, self.grid.edges[0]), max(need_hi, self.grid.edges[-1]))
-            off = self.grid.offset_in(new)
-            if self._engine is not None:
-                self._engine.regrid(new)
-            right = new.n_bins - self.grid.n_bins - off
-            self._snap_long.pad_columns(off, right)
-            self._snap_short.pad_columns(off, right)
-            self._cache = None
-            self.grid = new
+        if need_lo >= grid.edges[0] and need_hi <= grid.edges[-1]:
+            return grid, None
+        if not self._user_grid:  # head room, so that a trending stream does not regrid at every new extreme
+            need_lo, need_hi = need_lo / GROWTH_HEADROOM, need_hi * GROWTH_HEADROOM
+        new = grid.extend(min(need_lo, grid.edges[0]), max(need_hi, grid.edges[-1]))
+        off = grid.offset_in(new)
+        return new, (off, new.n_bins - grid.n_bins - off)
 
     # -- public -----------------------------------------------------------------------------------------------
     def update(self, bars: Market | pd.DataFrame | pd.Series | Mapping[str, Any]) -> Heatmap:
@@ -473,25 +531,29 @@ class Estimator:
         arrays, time, freq, symbol = self._bar_arrays(bars)
         self._check_continuity(time, freq)
         t0 = time_module.perf_counter()
+        old = self._s
         # inverse schedules look position sizes [quote] up in coin at the first bar's close (kept for the run)
-        ref = self._reference_price if self._reference_price is not None else float(arrays["close"][0])
-        config = self._config or self._resolve(freq, ref)
+        ref = old.reference_price if old.reference_price is not None else float(arrays["close"][0])
+        config = old.config or self._resolve(freq, ref)
         prepared, carry = self._prepare(arrays, time)
-        # the input is valid: from here on the state changes
-        if self.freq is None:
-            self.freq = freq
-            self.symbol = symbol
-        self._config = config
-        self._reference_price = ref
-        self._ensure_grid(prepared)
-        assert self.grid is not None
-        if self._engine is None:
-            self._engine = self._make_engine(self.grid)
+        # the input is valid: the new state is built aside (the committed one is never written) ...
+        grid, pad = self._grown_grid(prepared)
+        snap_long, snap_short = old.snap_long, old.snap_short
+        if old.grid is None:
+            snap_long = snap_short = _Rows.empty(np.float32, grid.n_bins)
+        if old.engine is None:
+            engine = make_engine(self.engine_name, config, grid)
+        else:
+            engine = _fork(old.engine)
+            if pad is not None:
+                engine.regrid(grid)
+        if pad is not None:
+            snap_long, snap_short = snap_long.padded(*pad), snap_short.padded(*pad)
         n = len(prepared)
-        g = self.n_bars + np.arange(n)
+        g = old.n_bars + np.arange(n)
         k = self.snapshot_every
         mask = (g + 1) % k == 0
-        out = Outputs.allocate(n, mask, self.grid.n_bins)
+        out = Outputs.allocate(n, mask, grid.n_bins)
         if self.progress:
             from tqdm.auto import tqdm
 
@@ -505,37 +567,47 @@ class Estimator:
                         snap_short=out.snap_short,
                         snap_rows=out.snap_rows[a:b],
                     )
-                    self._engine.run(prepared.slice(a, b), sub)
+                    engine.run(prepared.slice(a, b), sub)
                     bar.update(b - a)
         else:
-            self._engine.run(prepared, out)
-        # commit
-        self._funding_carry = carry
-        self.n_bars += n
-        self.last_time = pd.Timestamp(int(time[-1]), tz="UTC")
-        self.last_oi = float(prepared.oi[-1])
+            engine.run(prepared, out)
         snap_times = time if mask.all() else time[mask]
-        self._snap_long.append(out.snap_long)
-        self._snap_short.append(out.snap_short)
-        self._snap_times.append(snap_times)
-        self._ledger.append(out.ledger)
-        self._liq.append(out.liquidations)
-        self._price.append(prepared.close)
-        self._times.append(time)
-        self._cache = None
-        self._seconds += time_module.perf_counter() - t0
+        new = _State(
+            grid=grid,
+            engine=engine,
+            config=config,
+            freq=old.freq if old.freq is not None else freq,
+            symbol=old.symbol if old.freq is not None else symbol,
+            n_bars=old.n_bars + n,
+            last_time=pd.Timestamp(int(time[-1]), tz="UTC"),
+            last_oi=float(prepared.oi[-1]),
+            funding_carry=carry,
+            reference_price=ref,
+            seconds=old.seconds + time_module.perf_counter() - t0,
+            snap_long=snap_long.appended(out.snap_long),
+            snap_short=snap_short.appended(out.snap_short),
+            snap_times=old.snap_times.appended(snap_times),
+            ledger=old.ledger.appended(out.ledger),
+            liq=old.liq.appended(out.liquidations),
+            price=old.price.appended(prepared.close),
+            times=old.times.appended(time),
+        )
         long_rows, short_rows = out.snap_long, out.snap_short
         if not mask[-1]:  # the state after the last new bar
-            live = self._engine.snapshot()
+            live = engine.snapshot()
             snap_times = np.append(snap_times, time[-1])
             long_rows = np.vstack([long_rows, live[0].astype(np.float32)[None]])
             short_rows = np.vstack([short_rows, live[1].astype(np.float32)[None]])
-        return self._assemble(
-            snap_times, long_rows, short_rows, time, prepared.close, out.ledger, out.liquidations
+        result = self._assemble(
+            new, snap_times, long_rows, short_rows, time, prepared.close, out.ledger, out.liquidations
         )
+        # ... and committed in one step
+        self._s = new
+        return result
 
     def _assemble(
         self,
+        st: _State,
         snap_times: NDArray[np.int64],
         long_rows: NDArray[Any],
         short_rows: NDArray[Any],
@@ -544,23 +616,23 @@ class Estimator:
         ledger: NDArray[np.float64],
         liq: NDArray[np.float64],
     ) -> Heatmap:
-        assert self.grid is not None
+        assert st.grid is not None
         idx = _time_index(bar_times)
         same = snap_times is bar_times or (
             len(snap_times) == len(bar_times) and np.array_equal(snap_times, bar_times)
         )
-        cfg = self._config
+        cfg = st.config
         extra: dict[str, Any] = {}
-        if isinstance(self._engine, LedgerEngine):
+        if isinstance(st.engine, LedgerEngine):
             # the live cohorts after the latest bar (side 0 long / 1 short, qty [base], lp [quote], ...)
-            cohorts = pd.DataFrame(self._engine.cohorts())
+            cohorts = pd.DataFrame(st.engine.cohorts())
             cohorts["side"] = np.where(cohorts["side"] == 0, "long", "short")
             inverse = cfg is not None and cfg.contract == "inverse"  # qty is then the face value [quote]
             cohorts["notional"] = cohorts["qty"] if inverse else cohorts["qty"] * cohorts["lp"]
             extra["cohorts"] = cohorts
         return Heatmap(
             times=idx if same else _time_index(snap_times),
-            price_edges=self.grid.edges,
+            price_edges=st.grid.edges,
             long=long_rows,
             short=short_rows,
             price=pd.Series(close, index=idx, name="close", copy=True),
@@ -569,13 +641,13 @@ class Estimator:
             liquidations=pd.DataFrame(liq, index=idx, columns=_LIQ_INDEX, copy=True),
             meta={
                 "engine": self.engine_name,
-                "bins": self.grid.n_bins,
-                "log_step": self.grid.log_step,
+                "bins": st.grid.n_bins,
+                "log_step": st.grid.log_step,
                 "snapshot_every": self.snapshot_every,
-                "bars": int(self.n_bars),
-                "seconds": self._seconds,
+                "bars": int(st.n_bars),
+                "seconds": st.seconds,
                 "mmr": None if cfg is None else cfg.mmr,
-                "symbol": self.symbol,
+                "symbol": st.symbol,
                 "units": {
                     "long": "quote",
                     "short": "quote",
@@ -590,38 +662,40 @@ class Estimator:
     @property
     def heatmap(self) -> Heatmap:
         """The result so far: every stored snapshot (on the current grid) plus the latest state."""
-        if self._cache is not None:
-            return self._cache
-        if self.grid is None or self._engine is None:
+        st = self._s
+        if self._cache is not None and self._cache[0] is st:
+            return self._cache[1]
+        if st.grid is None or st.engine is None:
             raise ValueError("no bars processed yet; call update() first")
-        times = self._snap_times.data
-        L, Sh = self._snap_long.data, self._snap_short.data
-        if L.shape[1] != self.grid.n_bins:  # pragma: no cover - snapshots are padded when the grid grows
+        times = st.snap_times.data
+        L, Sh = st.snap_long.data, st.snap_short.data
+        if L.shape[1] != st.grid.n_bins:  # pragma: no cover - snapshots are padded when the grid grows
             raise RuntimeError("stored snapshots do not match the grid")
-        bar_times = self._times.data
-        if (self.n_bars % self.snapshot_every) != 0:
-            live = self._engine.snapshot()
+        bar_times = st.times.data
+        if (st.n_bars % self.snapshot_every) != 0:
+            live = st.engine.snapshot()
             times = np.append(times, bar_times[-1])
             L = np.vstack([L, live[0].astype(np.float32)[None]])
             Sh = np.vstack([Sh, live[1].astype(np.float32)[None]])
-        hm = self._assemble(times, L, Sh, bar_times, self._price.data, self._ledger.data, self._liq.data)
-        self._cache = hm
+        hm = self._assemble(st, times, L, Sh, bar_times, st.price.data, st.ledger.data, st.liq.data)
+        self._cache = (st, hm)
         return hm
 
     @property
     def state(self) -> dict[str, Any]:
         """Engine state as plain numpy arrays plus metadata (bars processed, last bar, previous open interest)."""
-        if self._engine is None:
+        st = self._s
+        if st.engine is None:
             return {"bars": 0}
-        arrays = self._engine.state_arrays()
+        arrays = st.engine.state_arrays()
         return {
             **arrays,
-            "grid": self.grid,
-            "bars": self.n_bars,
-            "last_time": self.last_time,
-            "previous_oi": self.last_oi,
-            "funding_carry": self._funding_carry,
-            "ledger": pd.DataFrame(self._ledger.data, columns=_LEDGER_INDEX, copy=True),
+            "grid": st.grid,
+            "bars": st.n_bars,
+            "last_time": st.last_time,
+            "previous_oi": st.last_oi,
+            "funding_carry": st.funding_carry,
+            "ledger": pd.DataFrame(st.ledger.data, columns=_LEDGER_INDEX, copy=True),
         }
 
     # -- checkpoints ------------------------------------------------------------------------------------------
@@ -631,23 +705,24 @@ class Estimator:
         The checkpoint holds the engine state and every stored result, so :meth:`load` followed by
         :meth:`update` continues exactly as if the estimator had never stopped.
         """
-        if self._engine is None or self.grid is None:
+        st = self._s
+        if st.engine is None or st.grid is None:
             raise ValueError("nothing to save: no bars processed yet")
         path = Path(path)
-        arrays: dict[str, NDArray[Any]] = {f"state_{k}": v for k, v in self._engine.state_arrays().items()}
+        arrays: dict[str, NDArray[Any]] = {f"state_{k}": v for k, v in st.engine.state_arrays().items()}
         arrays.update(
-            edges=self.grid.edges,
-            snap_long=self._snap_long.data,
-            snap_short=self._snap_short.data,
-            snap_times=self._snap_times.data,
-            ledger=self._ledger.data,
-            liquidations=self._liq.data,
-            price=self._price.data,
-            times=self._times.data,
+            edges=st.grid.edges,
+            snap_long=st.snap_long.data,
+            snap_short=st.snap_short.data,
+            snap_times=st.snap_times.data,
+            ledger=st.ledger.data,
+            liquidations=st.liq.data,
+            price=st.price.data,
+            times=st.times.data,
         )
         model_dict = self.model.to_dict() if hasattr(self.model, "to_dict") else None
         meta = {
-            "format": "liquidation-heatmap estimator checkpoint",
+            "format": FORMAT,
             "version": CHECKPOINT_VERSION,
             "engine": self.engine_name,
             "age_blocks": self.age_blocks,
@@ -656,27 +731,20 @@ class Estimator:
             "snapshot_every": self.snapshot_every,
             "bins": self.bins,
             "user_grid": self._user_grid,
-            "n_bars": self.n_bars,
-            "last_time": None if self.last_time is None else self.last_time.isoformat(),
-            "last_oi": self.last_oi,
-            "freq": None if self.freq is None else str(self.freq),
-            "symbol": self.symbol,
-            "seconds": self._seconds,
+            "n_bars": st.n_bars,
+            "last_time": None if st.last_time is None else st.last_time.isoformat(),
+            "last_oi": st.last_oi,
+            "freq": None if st.freq is None else str(st.freq),
+            "symbol": st.symbol,
+            "seconds": st.seconds,
             "model": model_dict,
             "model_repr": repr(self.model),
-            "funding_carry": self._funding_carry,
-            "reference_price": self._reference_price,
+            "funding_carry": st.funding_carry,
+            "reference_price": st.reference_price,
         }
         arrays["meta"] = np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path, "wb") as fh:
+            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
         return path
 
     @classmethod
@@ -695,78 +763,103 @@ class Estimator:
 
         Raises
         ------
-        ValueError
-            Truncated or foreign file, a checkpoint from a newer format version, or a model/grid that differs
-            from the checkpoint's.
+        FileNotFoundError
+            No file at ``path``.
+        CheckpointError
+            (a ``ValueError``) Anything that makes the file unacceptable, checked before anything is built: not
+            an ``.npz`` archive, truncated or corrupt, missing or malformed metadata (JSON syntax, size, depth,
+            key types), a newer format version, missing arrays, shapes that do not match the grid or the bar
+            count, non-finite values in the results or the engine state, or a model/grid that differs from the
+            checkpoint's. The message names the file and the culprit.
         """
-        path = Path(path)
-        try:
-            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except FileNotFoundError:
-            raise
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-            raise ValueError(
-                f"{path}: not a readable estimator checkpoint (truncated or corrupt): {exc}"
-            ) from exc
-        if "meta" not in data:
-            raise ValueError(f"{path}: not an estimator checkpoint (no metadata)")
-        meta = json.loads(bytes(data["meta"]).decode())
-        version = int(meta.get("version", -1))
-        if version > CHECKPOINT_VERSION:
-            raise ValueError(
-                f"{path}: checkpoint format version {version} is newer than this library's "
-                f"{CHECKPOINT_VERSION}; upgrade liquidation-heatmap"
-            )
-        if version < 1:
-            raise ValueError(f"{path}: unknown checkpoint format version {version}")
+        meta, data = read_checkpoint(path)
+        P = check_arrays(path, meta, data)
         if model is None:
-            if meta.get("model") is None:
-                raise ValueError(f"{path}: the checkpoint's model cannot be rebuilt; pass model=")
+            if meta["model"] is None:
+                raise CheckpointError(f"{path}: the checkpoint's model cannot be rebuilt; pass model=")
             from heatmap.model import Model
 
-            model = Model.from_dict(meta["model"])
+            try:
+                model = Model.from_dict(meta["model"])
+            except (ValueError, TypeError, KeyError) as exc:
+                raise CheckpointError(f"{path}: metadata 'model' cannot be rebuilt: {exc}") from exc
         elif repr(model) != meta["model_repr"]:
-            raise ValueError(
-                f"{path}: model differs from the checkpoint's.\n  checkpoint: {meta['model_repr']}\n  given:      {model!r}"
+            raise CheckpointError(
+                f"{path}: model differs from the checkpoint's.\n  checkpoint: {meta['model_repr']}\n"
+                f"  given:      {model!r}"
             )
-        stored_grid = PriceGrid(data["edges"])
+        try:
+            stored_grid = PriceGrid(data["edges"])
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: array 'edges' is not a price grid: {exc}") from exc
         if grid is not None and grid != stored_grid:
-            raise ValueError(f"{path}: grid {grid!r} differs from the checkpoint's {stored_grid!r}")
-        est = cls(
-            model,
-            grid=stored_grid,
-            bins=int(meta["bins"]),
-            snapshot_every=int(meta["snapshot_every"]),
-            engine=meta["engine"],
-            age_blocks=meta.get("age_blocks"),
-            leverage_nodes=meta.get("leverage_nodes"),
-            entry_nodes=meta.get("entry_nodes"),
-        )
-        est._user_grid = bool(meta["user_grid"])
-        est.freq = pd.Timedelta(meta["freq"])
-        est.symbol = meta["symbol"]
-        est.n_bars = int(meta["n_bars"])
-        est.last_time = pd.Timestamp(meta["last_time"]).as_unit("ns")
-        est.last_oi = meta["last_oi"]
-        est._seconds = float(meta["seconds"])
-        est._reference_price = meta.get("reference_price")
-        est._config = est._resolve(est.freq, est._reference_price)
-        est._engine = est._make_engine(stored_grid)
-        est._engine.load_state_arrays({k[6:]: v for k, v in data.items() if k.startswith("state_")})
-        est._snap_long = _Rows(data["snap_long"].astype(np.float32, copy=False))
-        est._snap_short = _Rows(data["snap_short"].astype(np.float32, copy=False))
-        est._snap_times = _Rows(data["snap_times"].astype(np.int64, copy=False))
-        est._ledger = _Rows(data["ledger"])
-        est._liq = _Rows(data["liquidations"])
-        est._price = _Rows(data["price"])
-        est._times = _Rows(data["times"].astype(np.int64, copy=False))
+            raise CheckpointError(f"{path}: grid {grid!r} differs from the checkpoint's {stored_grid!r}")
+        try:
+            freq = pd.Timedelta(meta["freq"])
+            last_time = pd.Timestamp(meta["last_time"]).as_unit("ns")
+        except (ValueError, TypeError) as exc:
+            raise CheckpointError(f"{path}: metadata 'freq' or 'last_time' is not a time: {exc}") from exc
+        if not freq > pd.Timedelta(0) or last_time.tz is None:
+            raise CheckpointError(
+                f"{path}: metadata 'freq' {meta['freq']!r} must be positive and 'last_time' "
+                f"{meta['last_time']!r} a UTC time"
+            )
+        if last_time.value != int(data["times"][-1]):
+            raise CheckpointError(
+                f"{path}: metadata 'last_time' {meta['last_time']} is not the last bar time "
+                f"{pd.Timestamp(int(data['times'][-1]), tz='UTC')}"
+            )
+        try:
+            est = cls(
+                model,
+                grid=stored_grid,
+                bins=meta["bins"],
+                snapshot_every=meta["snapshot_every"],
+                engine=meta["engine"],
+                age_blocks=meta.get("age_blocks"),
+                leverage_nodes=meta.get("leverage_nodes"),
+                entry_nodes=meta.get("entry_nodes"),
+            )
+            reference_price = meta.get("reference_price")
+            config = est._resolve(freq, reference_price)
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: the checkpoint's settings are not valid: {exc}") from exc
+        check_state(path, meta["engine"], data, P, config.age_blocks)
         if "funding_carry" in meta:
-            est._funding_carry = float(meta["funding_carry"])
+            carry = float(meta["funding_carry"])
         elif "funding_rate" in meta.get("context_columns", []):  # format 1: the last bars themselves
+            if "context_values" not in data:
+                raise CheckpointError(
+                    f"{path}: not an estimator checkpoint: array 'context_values' is missing"
+                )
             f = data["context_values"][:, meta["context_columns"].index("funding_rate")]
             settled = f[np.isfinite(f) & (f != 0)]
-            est._funding_carry = float(settled[-1]) if settled.size else 0.0
+            carry = float(settled[-1]) if settled.size else 0.0
+        else:
+            carry = 0.0
+        engine = make_engine(est.engine_name, config, stored_grid)
+        engine.load_state_arrays({k[6:]: v for k, v in data.items() if k.startswith("state_")})
+        est._user_grid = bool(meta["user_grid"])
+        est._s = _State(
+            grid=stored_grid,
+            engine=engine,
+            config=config,
+            freq=freq,
+            symbol=meta["symbol"],
+            n_bars=int(meta["n_bars"]),
+            last_time=last_time,
+            last_oi=float(meta["last_oi"]),
+            funding_carry=carry,
+            reference_price=reference_price,
+            seconds=float(meta["seconds"]),
+            snap_long=_Rows(data["snap_long"].astype(np.float32, copy=False)),
+            snap_short=_Rows(data["snap_short"].astype(np.float32, copy=False)),
+            snap_times=_Rows(data["snap_times"].astype(np.int64, copy=False)),
+            ledger=_Rows(data["ledger"].astype(np.float64, copy=False)),
+            liq=_Rows(data["liquidations"].astype(np.float64, copy=False)),
+            price=_Rows(data["price"].astype(np.float64, copy=False)),
+            times=_Rows(data["times"].astype(np.int64, copy=False)),
+        )
         return est
 
 

@@ -145,7 +145,8 @@ def wilson_interval(successes: int, trials: int, *, confidence: float = 0.95) ->
     """Wilson score interval of a binomial proportion.
 
     ``(p̂ + z²/2n ± z·sqrt(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n)`` with ``z`` the normal quantile of
-    ``(1 + confidence)/2`` (Wilson 1927; Brown, Cai & DasGupta 2001).
+    ``(1 + confidence)/2`` (Wilson 1927; Brown, Cai & DasGupta 2001), computed by
+    ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``.
 
     Parameters
     ----------
@@ -170,13 +171,9 @@ def wilson_interval(successes: int, trials: int, *, confidence: float = 0.95) ->
         raise ValueError(f"successes must be in [0, trials={n}], got {successes}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    z = float(stats.norm.ppf(0.5 + confidence / 2.0))
-    p = k / n
-    den = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    lo = 0.0 if k == 0 else max(0.0, centre - half)  # exact endpoints (the formula gives them up to rounding)
-    hi = 1.0 if k == n else min(1.0, centre + half)
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    lo = 0.0 if k == 0 else max(0.0, ci.low)  # exact endpoints (the formula gives them up to rounding)
+    hi = 1.0 if k == n else min(1.0, ci.high)
     return float(lo), float(hi)
 
 
@@ -469,19 +466,6 @@ def _check_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def _batched_partial(pred: np.ndarray, realized: np.ndarray, rng_: np.ndarray, oi: np.ndarray) -> np.ndarray:
     """partial_skill on each row of 2-D inputs."""
     return _rank_corr_rows(pred, _residual(_normal_scores(realized), _design(rng_, oi)))
-
-
-def _batched_precision(pred: np.ndarray, realized: np.ndarray, top: float) -> np.ndarray:
-    n = pred.shape[1]
-    k = max(1, int(np.ceil(top * n)))
-    op = np.argsort(-pred, axis=1, kind="stable")[:, :k]
-    orr = np.argsort(-realized, axis=1, kind="stable")[:, :k]
-    mp = np.zeros(pred.shape, dtype=bool)
-    mr = np.zeros(pred.shape, dtype=bool)
-    rows = np.arange(pred.shape[0])[:, None]
-    mp[rows, op] = True
-    mr[rows, orr] = True
-    return np.asarray((mp & mr).sum(axis=1) / k)
 
 
 @dataclass(frozen=True, eq=False)

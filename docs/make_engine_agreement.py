@@ -1,0 +1,144 @@
+"""Convergence of the ledger engine and its agreement with the grid engine: writes ``docs/methodology.md``.
+
+Run from the repository root: ``python docs/make_engine_agreement.py`` (a few minutes). It rewrites the section
+between ``<!-- agreement:start -->`` and ``<!-- agreement:end -->``; ``tests/test_engine_agreement.py`` recomputes
+the cheap rows and checks they match what is written there.
+
+Scenario: ``synthetic_market(days=6, freq="1h", seed=11)`` (144 hourly bars), the default ``Model()`` with the tier
+law ``{10x: .35, 25x: .25, 50x: .25, 100x: .15}`` (continuous passive law, triangular entries, candle split,
+funding, turnover 0.05), grids ``PriceGrid.for_market(market, bins=P)``. Distances are L1 over both sides of the
+last snapshot, as a share of the reference's notional there.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heatmap.engine import estimate
+from heatmap.grid import PriceGrid
+from heatmap.leverage import Leverage
+from heatmap.market import Market
+from heatmap.model import Model
+from heatmap.result import Heatmap
+from heatmap.synthetic import synthetic_market
+
+DOC = Path(__file__).resolve().parent / "methodology.md"
+BEGIN, END = "<!-- agreement:start -->", "<!-- agreement:end -->"
+TIERS = Leverage.tiers({10: 0.35, 25: 0.25, 50: 0.25, 100: 0.15})
+#: Refinements (leverage nodes per entry node, entry nodes per bar), each doubling both.
+LADDER = ((4, 8), (8, 16), (16, 32), (32, 64), (64, 128))
+BINS = (600, 1000)
+#: Model variants for the breakdown of the remaining grid-ledger distance (each on top of the default model).
+VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("default model, tier law", {}),
+    ("funding off", {"funding": False}),
+    ("point entries at the close", {"entry": "close"}),
+    ("funding off, point entries", {"funding": False, "entry": "close"}),
+)
+
+
+def market() -> Market:
+    return synthetic_market(days=6, freq="1h", seed=11)
+
+
+def model(**changes: Any) -> Model:
+    return Model(leverage=TIERS, **changes)
+
+
+def l1_last(a: Heatmap, b: Heatmap) -> float:
+    """L1 distance of the last snapshots (both sides) over the notional of ``b`` there [fraction]."""
+    d = np.abs(a.long[-1] - b.long[-1]).sum() + np.abs(a.short[-1] - b.short[-1]).sum()
+    return float(d / (b.long[-1].sum() + b.short[-1].sum()))
+
+
+def ledger(m: Market, mdl: Model, grid: PriceGrid, nodes: tuple[int, int]) -> Heatmap:
+    return estimate(
+        m,
+        mdl,
+        grid=grid,
+        engine="ledger",
+        snapshot_every=len(m),
+        leverage_nodes=nodes[0],
+        entry_nodes=nodes[1],
+    )
+
+
+def ladder(m: Market, bins: int, rungs: tuple[tuple[int, int], ...] = LADDER) -> list[dict[str, Any]]:
+    """Per refinement: L1 to the previous refinement and to the grid engine, seconds."""
+    grid = PriceGrid.for_market(m, bins=bins)
+    mdl = model()
+    fast = estimate(m, mdl, grid=grid)
+    rows: list[dict[str, Any]] = []
+    prev: Heatmap | None = None
+    for nodes in rungs:
+        t0 = time.perf_counter()
+        ref = ledger(m, mdl, grid, nodes)
+        rows.append(
+            {
+                "bins": bins,
+                "nodes": nodes,
+                "step": None if prev is None else l1_last(prev, ref),
+                "grid": l1_last(fast, ref),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        prev = ref
+    return rows
+
+
+def render(rows: list[dict[str, Any]], variants: list[tuple[str, float, float]]) -> str:
+    lines = [
+        BEGIN,
+        "| bins | leverage nodes x entry nodes | L1 to the previous refinement | L1 grid vs ledger | ledger [s] |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        step = "" if r["step"] is None else f"{100 * r['step']:.2f} %"
+        lines.append(
+            f"| {r['bins']} | {r['nodes'][0]} x {r['nodes'][1]} | {step} | {100 * r['grid']:.2f} % "
+            f"| {r['seconds']:.1f} |"
+        )
+    lines += [
+        "",
+        f"Grid engine against the finest ledger ({LADDER[-1][0]} x {LADDER[-1][1]} nodes), by model variant:",
+        "",
+        "| model | L1 at 600 bins | L1 at 1,000 bins |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {name} | {100 * a:.2f} % | {100 * b:.2f} % |" for name, a, b in variants]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def variants(m: Market) -> list[tuple[str, float, float]]:
+    out = []
+    for name, changes in VARIANTS:
+        mdl = model(**changes)
+        d = []
+        for bins in BINS:
+            grid = PriceGrid.for_market(m, bins=bins)
+            d.append(l1_last(estimate(m, mdl, grid=grid), ledger(m, mdl, grid, LADDER[-1])))
+        out.append((name, d[0], d[1]))
+    return out
+
+
+def write(text: str, doc: Path = DOC) -> None:
+    body = doc.read_text(encoding="utf-8")
+    body = body[: body.index(BEGIN)] + text + body[body.index(END) + len(END) :]
+    doc.write_text(body, encoding="utf-8")
+
+
+def main() -> None:
+    m = market()
+    rows = [r for bins in BINS for r in ladder(m, bins)]
+    text = render(rows, variants(m))
+    write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
