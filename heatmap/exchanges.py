@@ -41,6 +41,7 @@ __all__ = [
     "from_binance_json",
     "from_ccxt",
     "get",
+    "load_tiers",
     "VENUES",
 ]
 
@@ -133,8 +134,9 @@ class MarginSchedule:
         Linear: notional in quote; inverse: brackets in coin quantity, margins in coin.
     quote, base : str
         Quote and base currency.
-    effective : pandas.Timestamp
-        First UTC date the table applies to.
+    effective : pandas.Timestamp or None
+        First UTC date the table applies to; ``None`` when the source does not say (a table loaded from a file
+        without a date): reprs then say "effective date unknown".
     source : str
         Where the numbers come from (URL and/or description).
     brackets : Brackets
@@ -155,7 +157,7 @@ class MarginSchedule:
     contract: Literal["linear", "inverse"]
     quote: str
     base: str
-    effective: pd.Timestamp
+    effective: pd.Timestamp | None
     source: str
     brackets: Brackets
     notes: str = field(default="")
@@ -169,7 +171,8 @@ class MarginSchedule:
                 raise ValueError(f"{name}: got {value!r}; expected a non-empty string")
         if not isinstance(self.brackets, Brackets):
             raise ValueError(f"brackets: got {type(self.brackets).__name__}; expected a Brackets instance")
-        object.__setattr__(self, "effective", _utc_day("effective", self.effective))
+        if self.effective is not None:
+            object.__setattr__(self, "effective", _utc_day("effective", self.effective))
         self._validate()
 
     # ---------------------------------------------------------------- construction
@@ -292,6 +295,11 @@ class MarginSchedule:
         return float(self.brackets.max_leverage[0])
 
     @property
+    def effective_text(self) -> str:
+        """``"effective 2024-10-24"``, or ``"effective date unknown"`` for a table without a date."""
+        return "effective date unknown" if self.effective is None else f"effective {self.effective.date()}"
+
+    @property
     def notional_unit(self) -> str:
         """Currency of floors and caps: the quote for linear, the base coin for inverse schedules."""
         return self.quote if self.contract == "linear" else self.base
@@ -381,7 +389,7 @@ class MarginSchedule:
         n = len(self)
         mmr = f"{self.mmr[0]:.4g}" if n == 1 else f"{self.mmr[0]:.4g}-{self.mmr[-1]:.4g}"
         return (
-            f"MarginSchedule({self.venue} {self.symbol}, {self.contract}, effective {self.effective.date()}, "
+            f"MarginSchedule({self.venue} {self.symbol}, {self.contract}, {self.effective_text}, "
             f"{n} bracket{'s' if n > 1 else ''} up to {self.cap[-1]:,.10g} {self.notional_unit}, "
             f"max {self.max_leverage:g}x, MMR {mmr})"
         )
@@ -574,12 +582,19 @@ _TABLES: list[MarginSchedule] = [
 ]
 
 
+def _dated(table: MarginSchedule) -> pd.Timestamp:
+    """The effective date of a shipped table (every shipped table has one)."""
+    if table.effective is None:  # pragma: no cover - guarded by test_exchanges
+        raise ValueError(f"{table.venue} {table.symbol}: a shipped table needs an effective date")
+    return table.effective
+
+
 def _registry() -> dict[tuple[str, str], list[MarginSchedule]]:
     reg: dict[tuple[str, str], list[MarginSchedule]] = {}
     for table in _TABLES:
         reg.setdefault((table.venue, table.symbol), []).append(table)
     for tables in reg.values():
-        tables.sort(key=lambda t: t.effective)
+        tables.sort(key=_dated)
     return reg
 
 
@@ -641,9 +656,9 @@ def get(venue: Venue | str, symbol: str, date: Any = None) -> MarginSchedule:
     if date is None:
         return tables[-1]
     when = _utc_day("date", date)
-    valid = [t for t in tables if t.effective.normalize() <= when]  # compared by UTC day
+    valid = [t for t in tables if _dated(t).normalize() <= when]  # compared by UTC day
     if not valid:
-        dates = [t.effective.date().isoformat() for t in tables]
+        dates = [_dated(t).date().isoformat() for t in tables]
         raise ValueError(
             f"date: {when.date()} is before the oldest {venue} {key[1]} schedule; effective dates: {dates}"
         )
@@ -663,11 +678,9 @@ def _load_json(obj_or_path: Any) -> Any:
                 return json.load(fh)
         except OSError as exc:
             raise ValueError(f"obj_or_path: cannot read {str(path)!r}: {exc}") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{str(path)!r} is not a JSON file: {exc}") from exc
     return obj_or_path
-
-
-def _today() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC").normalize()
 
 
 def from_binance_json(
@@ -692,7 +705,8 @@ def from_binance_json(
     symbol : str
         Symbol to extract, e.g. ``"BTCUSDT"``.
     effective : date-like, optional
-        Date the table was retrieved/in force; default today (UTC).
+        Date the table was retrieved / in force. Default ``None``: the response carries no date, so the
+        schedule says "effective date unknown" (today's date would be a guess).
     source : str, optional
         Description of the origin; default names the endpoint.
 
@@ -715,7 +729,7 @@ def from_binance_json(
     if not match:
         have = [str(e.get("symbol", e.get("pair"))) for e in entries if isinstance(e, Mapping)]
         raise ValueError(
-            f"symbol: {symbol!r} not in the response; it has {len(have)} symbols, e.g. {have[:10]}"
+            f"symbol: {symbol!r} not in the response; it has {len(have)} symbols; similar: {_similar(symbol, have)}"
         )
     entry = match[0]
     if "notionalCoef" in entry and float(entry["notionalCoef"]) != 1.0:
@@ -748,10 +762,19 @@ def from_binance_json(
         contract="inverse" if inverse else "linear",
         quote=quote,
         base=base,
-        effective=_today() if effective is None else effective,
+        effective=effective,
         source=source or f"Binance {endpoint} response",
         tiers=tiers,
     )
+
+
+def _similar(symbol: str, names: list[str]) -> list[str]:
+    """Up to eight listed symbols close to ``symbol`` (difflib), or the first eight."""
+    import difflib
+
+    want = symbol.replace("/", "").upper()
+    close = difflib.get_close_matches(want, sorted(set(names)), n=8, cutoff=0.6)
+    return close or sorted(set(names))[:8]
 
 
 def _split_binance_symbol(symbol: str, inverse: bool) -> tuple[str, str]:
@@ -791,7 +814,8 @@ def from_ccxt(
     venue : str
         Venue key stored in the schedule.
     effective : date-like, optional
-        Date of the snapshot; default today (UTC).
+        Date of the snapshot. Default ``None``: ccxt output carries no date, so the schedule says "effective
+        date unknown".
     source : str, optional
         Description of the origin.
 
@@ -810,13 +834,15 @@ def from_ccxt(
     data = _load_json(tiers)
     key: str
     if isinstance(data, Mapping):
-        if symbol in data:
-            key = symbol
+        upper = {str(k).upper(): k for k in data}
+        if symbol in data or symbol.upper() in upper:
+            key = symbol if symbol in data else upper[symbol.upper()]
         else:
             keys = [k for k in data if _ccxt_key_to_symbol(k) == symbol.replace("/", "").upper()]
             if not keys:
                 raise ValueError(
-                    f"symbol: {symbol!r} not found; {len(data)} symbols, e.g. {sorted(data)[:10]}"
+                    f"symbol: {symbol!r} not found among {len(data)} symbols; "
+                    f"similar: {_similar(symbol, [_ccxt_key_to_symbol(k) for k in data])}"
                 )
             if len(keys) > 1:
                 raise ValueError(
@@ -854,7 +880,53 @@ def from_ccxt(
         contract="inverse" if inverse else "linear",
         quote=quote or "USDT",
         base=base or key,
-        effective=_today() if effective is None else effective,
+        effective=effective,
         source=source or f"ccxt fetch_leverage_tiers() output for {key}",
         tiers=parsed,
+    )
+
+
+def load_tiers(
+    obj_or_path: Any, *, symbol: str, effective: Any = None, source: str | None = None
+) -> MarginSchedule:
+    """Schedule of ``symbol`` from a file of either format: Binance ``leverageBracket`` or ccxt tiers.
+
+    A dict keyed by ccxt symbols (``"BTC/USDT:USDT"``) is read with :func:`from_ccxt`; a list of objects with
+    ``symbol`` and ``brackets`` (or one such object) with :func:`from_binance_json`. ``symbol`` is the venue
+    symbol (``"SOLUSDT"``, case-insensitive) or a ccxt symbol. Without ``effective`` the schedule's date is
+    unknown (neither format carries one).
+
+    Raises
+    ------
+    ValueError
+        Unreadable file, a format that is neither, or a symbol the file does not list (the message shows
+        similar symbols).
+
+    Examples
+    --------
+    >>> s = load_tiers("../shared/data/binance-leverage-tiers/freqtrade/exchange/binance_leverage_tiers.json",
+    ...                symbol="SOLUSDT")  # doctest: +SKIP
+    >>> s.effective_text  # doctest: +SKIP
+    'effective date unknown'
+    """
+    data = _load_json(obj_or_path)
+    name = str(obj_or_path) if isinstance(obj_or_path, (str, Path)) else "tiers"
+    origin = source or (f"{Path(name).name}" if isinstance(obj_or_path, (str, Path)) else None)
+    try:
+        if isinstance(data, Mapping) and "brackets" not in data:
+            return from_ccxt(
+                data, symbol=symbol, effective=effective, source=origin and f"ccxt leverage tiers in {origin}"
+            )
+        if isinstance(data, (list, Mapping)):
+            return from_binance_json(
+                data,
+                symbol=symbol,
+                effective=effective,
+                source=origin and f"Binance leverageBracket in {origin}",
+            )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{name}: not a Binance leverageBracket or ccxt tiers table ({exc!r})") from exc
+    raise ValueError(
+        f"{name}: expected a Binance leverageBracket list or a ccxt fetch_leverage_tiers() dict, "
+        f"got {type(data).__name__}"
     )

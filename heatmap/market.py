@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from heatmap._advice import advise
+
 if TYPE_CHECKING:  # pragma: no cover
     from os import PathLike
 
@@ -135,7 +137,7 @@ def _utc_index(index: pd.Index, *, assume_utc: bool) -> pd.DatetimeIndex:
         if not assume_utc:
             raise MarketDataError(
                 "index: timestamps are naive (no time zone); localise them "
-                "(df.index = df.index.tz_localize('UTC')) or pass assume_utc=True"
+                f"(df.index = df.index.tz_localize('UTC')) or {advise('assume_utc', True)}"
             )
         index = index.tz_localize("UTC")
     elif str(index.tz) != "UTC":
@@ -205,7 +207,7 @@ def _spacing_problems(time: np.ndarray, freq: pd.Timedelta, labels: Labels | Non
         missing = int(((step[gap[1:]] // f) - 1).sum())
         problems.append(
             f"index: gaps ({missing} missing {_fmt_td(freq)} bars) before {_fmt_times(labels, gap)}; "
-            "pass fill_gaps='ffill' to insert flat bars explicitly"
+            f"to insert flat bars explicitly, {advise('fill_gaps', 'ffill')}"
         )
     if irregular.any():
         problems.append(
@@ -309,7 +311,7 @@ def _value_problems(frame: Any, idx: Labels) -> list[str]:
                 _problem(
                     "funding_rate",
                     f"absurd funding rate (|f| > {MAX_ABS_FUNDING:.0%} per settlement; "
-                    "was percent passed as fraction? use funding_unit='percent')",
+                    f"was percent passed as fraction? {advise('funding_unit', 'percent')})",
                     idx,
                     bad,
                 )
@@ -431,6 +433,10 @@ class Market:
         interest and long/short ratio carried forward, volume and funding 0).
     extra_columns : {"error", "drop"}, default "error"
         What to do with columns that are not Market columns.
+    check_units : bool, default True
+        Check that magnitudes are plausible for their units (open interest in coins against price level and
+        traded volume, funding as a fraction; see :mod:`heatmap.plausibility`). ``False`` turns the check off
+        for data that is right although it looks like a unit mistake.
 
     Raises
     ------
@@ -464,6 +470,7 @@ class Market:
         assume_utc: bool = False,
         fill_gaps: Literal["ffill"] | None = None,
         extra_columns: Literal["error", "drop"] = "error",
+        check_units: bool = True,
     ) -> None:
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
@@ -507,6 +514,20 @@ class Market:
         self._freq = td
         self.symbol = symbol
         self.venue = venue
+        if check_units:
+            self._check_units()
+
+    def _check_units(self, oi_unit: str | None = None, funding_unit: str | None = None) -> None:
+        """Raise :class:`MarketDataError` when magnitudes point at a unit mistake (:mod:`heatmap.plausibility`).
+
+        ``oi_unit`` / ``funding_unit`` are the units the source was declared in, when known.
+        """
+        from heatmap.plausibility import unit_problems
+
+        arrays = {c: self._frame[c].to_numpy() for c in self._frame.columns}
+        problems = unit_problems(arrays, self._freq, oi_unit=oi_unit, funding_unit=funding_unit)
+        if problems:
+            raise MarketDataError(problems)
 
     # -- construction -------------------------------------------------------------------------------------------
 
@@ -539,6 +560,7 @@ class Market:
         assume_utc: bool = False,
         fill_gaps: Literal["ffill"] | None = None,
         extra_columns: Literal["error", "drop"] = "error",
+        check_units: bool = True,
     ) -> Market:
         """Validate a DataFrame whose columns already have Market names, converting units explicitly.
 
@@ -551,8 +573,8 @@ class Market:
             to give coins [base].
         funding_unit : {"fraction", "percent"}
             ``"percent"``: ``funding_rate`` is divided by 100.
-        symbol, venue, freq, assume_utc, fill_gaps, extra_columns
-            See :class:`Market`.
+        symbol, venue, freq, assume_utc, fill_gaps, extra_columns, check_units
+            See :class:`Market`; the unit check knows the declared ``oi_unit`` and ``funding_unit``.
         time_col : str, optional
             Column holding the bar open times (``datetime64`` values, used as the index).
 
@@ -589,7 +611,7 @@ class Market:
                 out["open_interest"] = out["open_interest"].astype(float) / out["close"].astype(float)
             if funding_unit == "percent" and "funding_rate" in out:
                 out["funding_rate"] = out["funding_rate"].astype(float) / 100.0
-        return cls(
+        market = cls(
             out,
             symbol=symbol,
             venue=venue,
@@ -597,7 +619,11 @@ class Market:
             assume_utc=assume_utc,
             fill_gaps=fill_gaps,
             extra_columns=extra_columns,
+            check_units=False,
         )
+        if check_units:
+            market._check_units(oi_unit, funding_unit)
+        return market
 
     @classmethod
     def from_frames(
@@ -616,6 +642,7 @@ class Market:
         freq: str | pd.Timedelta | None = None,
         assume_utc: bool = False,
         fill_gaps: Literal["ffill"] | None = None,
+        check_units: bool = True,
     ) -> Market:
         """Align series of different frequencies onto the candle bars **without look-ahead**.
 
@@ -653,8 +680,9 @@ class Market:
             ``"intersection"``: keep the bars from the first to the last bar covered by every given series
             (leading/trailing bars without OI are trimmed, interior ones are an error). ``"candles"``: keep every
             candle; uncovered bars are an error.
-        symbol, venue, freq, assume_utc, fill_gaps
-            See :class:`Market` (``fill_gaps`` applies to the candles before alignment).
+        symbol, venue, freq, assume_utc, fill_gaps, check_units
+            See :class:`Market` (``fill_gaps`` applies to the candles before alignment; the unit check knows the
+            declared ``oi_unit`` and ``funding_unit``).
 
         Returns
         -------
@@ -698,12 +726,14 @@ class Market:
         base = candles[keep].copy()
         if "open_interest" not in base:
             base["open_interest"] = 0.0
-        cm = cls(base, freq=freq, assume_utc=assume_utc, fill_gaps=fill_gaps)
+        cm = cls(base, freq=freq, assume_utc=assume_utc, fill_gaps=fill_gaps, check_units=False)
         td = cm.freq
         bars = cm._frame.copy()
         idx = bars.index
         close_t = idx + td
         covered = np.ones(len(idx), dtype=bool)
+        oi_covered = covered.copy()
+        oi_hint, age_text = "", ""
 
         if open_interest is not None:
             obs = _as_frame(open_interest, "open_interest", ("open_interest", "long_short_ratio"))
@@ -728,7 +758,10 @@ class Market:
                 tolerance=max_age,
             )
             oi_vals = merged["open_interest"].to_numpy(dtype=float)
-            covered &= np.isfinite(oi_vals)
+            oi_covered = np.isfinite(oi_vals)
+            covered &= oi_covered
+            oi_hint = _oi_age_hint(obs.index, max_age, td)
+            age_text = "younger than one bar" if oi_max_age is None else f"at most {_fmt_td(max_age)} old"
             bars["open_interest"] = oi_vals
             if "long_short_ratio" in merged:
                 bars["long_short_ratio"] = merged["long_short_ratio"].to_numpy(dtype=float)
@@ -753,13 +786,25 @@ class Market:
             if not covered.any():
                 raise MarketDataError(
                     "open_interest/mark: no candle bar is covered by every given series "
-                    f"(candles {idx[0]} -> {idx[-1]})"
+                    f"(candles {idx[0]} -> {idx[-1]}"
+                    + (f"; {oi_hint}" if open_interest is not None else "")
+                    + ")"
                 )
             first = int(np.argmax(covered))
             last = len(covered) - int(np.argmax(covered[::-1]))
             bars = bars.iloc[first:last]
+            oi_covered = oi_covered[first:last]
             idx = bars.index
             close_t = idx + td
+        if open_interest is not None and not oi_covered.all():
+            raise MarketDataError(
+                _problem(
+                    "open_interest",
+                    f"no observation {age_text} at the bar close ({oi_hint})",
+                    idx,
+                    ~oi_covered,
+                )
+            )
 
         if funding is not None:
             fr = _as_frame(funding, "funding_rate", ("funding_rate",))
@@ -776,7 +821,10 @@ class Market:
 
         if oi_unit == "quote":
             bars["open_interest"] = bars["open_interest"] / bars["close"]
-        return cls(bars, symbol=symbol, venue=venue, freq=td)
+        market = cls(bars, symbol=symbol, venue=venue, freq=td, check_units=False)
+        if check_units:
+            market._check_units(oi_unit, funding_unit)
+        return market
 
     @classmethod
     def from_binance(
@@ -1030,6 +1078,23 @@ def _fmt_td(td: pd.Timedelta) -> str:
         if s % size == 0:
             return f"{s // size}{unit}"
     return str(td)
+
+
+def _oi_age_hint(obs_times: pd.DatetimeIndex, max_age: pd.Timedelta, bar: pd.Timedelta) -> str:
+    """Advice on ``oi_max_age`` from the spacing of the open-interest observations."""
+    from heatmap._advice import advise
+
+    if len(obs_times) == 0:
+        return "the open-interest series is empty"
+    span = f"observations {obs_times[0]} -> {obs_times[-1]}"
+    if len(obs_times) < 2:
+        return span
+    step = pd.Timedelta(int(np.median(np.diff(obs_times.asi8))), unit="ns")
+    if step > max_age and step > bar:
+        return f"{span}, one every {_fmt_td(step)}; to use each for the bars until the next, " + advise(
+            "oi_max_age", _fmt_td(step)
+        )
+    return span
 
 
 def _utc_key(key: Any) -> Any:

@@ -289,7 +289,7 @@ class Model:
             if name == "decay_half_life" and value is not None:
                 parts.append(f"{name}={str(value)!r}")
             elif name == "schedule":
-                parts.append(f"schedule=<{value.venue} {value.symbol} {value.effective.date()}>")
+                parts.append(f"schedule=<{value.venue} {value.symbol} {value.effective_text}>")
             else:
                 parts.append(f"{name}={value!r}")
         return f"Model({', '.join(parts)})"
@@ -305,7 +305,7 @@ class Model:
         sched = (
             "Binance USDⓈ-M BTCUSDT (default)"
             if self.schedule is None
-            else f"{self.schedule.venue} {self.schedule.symbol} from {self.schedule.effective.date()}"
+            else f"{self.schedule.venue} {self.schedule.symbol}, {self.schedule.effective_text}"
         )
         lines = [
             "Model assumptions",
@@ -401,7 +401,7 @@ def _schedule_to_dict(schedule: MarginSchedule) -> dict[str, Any]:
         "contract": schedule.contract,
         "quote": schedule.quote,
         "base": schedule.base,
-        "effective": schedule.effective.isoformat(),
+        "effective": None if schedule.effective is None else schedule.effective.isoformat(),
         "source": schedule.source,
         "notes": schedule.notes,
         "tiers": tiers,

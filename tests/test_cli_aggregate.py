@@ -257,7 +257,7 @@ def test_html_of_the_aggregate(tmp_path):
         (["a=a.csv", "late=late.csv"], [], "the venues share no time"),
         (["a=a.csv", "next=next.csv"], [], "the venues share no time"),
         (["a=a.csv"], ["--from", "2030-01-01"], "--venue a: the window --from 2030-01-01 holds 0 bars"),
-        (["a=bad.csv"], [], "--venue a: missing required columns ['open', 'high', 'low', 'open_interest']"),
+        (["a=bad.csv"], [], "--venue a: bad.csv: missing columns ['open', 'high', 'low']"),
         (["a=empty"], [], "has no Binance klines files"),
         (["a=a.csv"], ["--schedule", "a=bybit"], "--schedule 'a=bybit': expected NAME=EXCHANGE:SYMBOL"),
         (["a=a.csv"], ["--schedule", "b=bybit:BTCUSDT"], "no --venue named 'b'; venues are ['a']"),

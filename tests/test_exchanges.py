@@ -230,7 +230,7 @@ def test_from_binance_json_list_dict_and_path(tmp_path: Path) -> None:
     assert s.cap.tolist() == [10_000, 100_000] and s.cum.tolist() == [0, 35]
     assert s.effective == pd.Timestamp("2025-01-02", tz="UTC")
     one = from_binance_json(_BINANCE_RESPONSE[0], symbol="ETHUSDT")
-    assert one.effective == pd.Timestamp.now(tz="UTC").normalize()
+    assert one.effective is None and "effective date unknown" in repr(one)  # the response carries no date
     path = tmp_path / "brackets.json"
     path.write_text(json.dumps(_BINANCE_RESPONSE))
     assert from_binance_json(str(path), symbol="ETHUSDT").mmr.tolist() == [0.0065, 0.01]

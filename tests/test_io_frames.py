@@ -37,11 +37,19 @@ def test_ohlcv_dayfirst_matches_binance_klines():
     pd.testing.assert_frame_equal(c, k[c.columns], check_freq=False, check_names=False)
 
 
-def test_naive_times_need_assume_utc_and_format():
-    with pytest.raises(MarketDataError, match="no time zone.*assume_utc=True"):
-        read_ohlcv_csv(FIX / "ohlcv_1h_dayfirst.csv", time_col="Date", time_format="%d-%m-%Y %H:%M")
-    with pytest.raises(MarketDataError, match="time_format"):
+def test_naive_times_need_assume_utc_and_format(tmp_path):
+    # a strftime pattern without %z states the text has no zone: read as UTC
+    c = read_ohlcv_csv(FIX / "ohlcv_1h_dayfirst.csv", time_col="Date", time_format="%d-%m-%Y %H:%M")
+    assert str(c.index.tz) == "UTC"
+    # without a pattern the error names the column and suggests the one pattern that fits, in both forms
+    with pytest.raises(MarketDataError, match=r"ohlcv_1h_dayfirst.csv column 'date'.*time_format='%d-%m-%Y %H:%M' "
+                       r"\(command line: --time-format '%d-%m-%Y %H:%M'\)"):  # fmt: skip
         read_ohlcv_csv(FIX / "ohlcv_1h_dayfirst.csv", time_col="Date", assume_utc=True)
+    (tmp_path / "naive.csv").write_text("time,x\n2025-01-01 00:00,1\n2025-01-01 01:00,2\n")
+    with pytest.raises(
+        MarketDataError, match=r"no time zone.*assume_utc=True \(command line: --assume-utc\)"
+    ):
+        read_csv_frame(tmp_path / "naive.csv")
 
 
 def test_read_csv_frame_auto_time_and_iso(tmp_path):

@@ -425,7 +425,9 @@ def test_from_frames_intersection_trims_edges_and_errors_inside():
     with pytest.raises(MarketDataError, match="open_interest"):
         Market.from_frames(candles, open_interest=oi, span="candles")
     holey = oi.drop(oi.index[2])
-    with pytest.raises(MarketDataError, match=r"NaN or infinite open interest at 2025-01-01 05:00"):
+    with pytest.raises(
+        MarketDataError, match=r"no observation younger than one bar at the bar close.* at 2025-01-01 05:00"
+    ):
         Market.from_frames(candles, open_interest=holey)
 
 

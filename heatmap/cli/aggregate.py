@@ -20,19 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from heatmap.cli.inputs import add_table_options, table_kwargs
 from heatmap.cli.render import (
     _fmt_freq,
     _one_line,
     _positive_int,
     _slice,
     add_figure_options,
-    add_table_options,
     add_window_and_model_options,
     build_model,
     check_out_folder,
     exit_code,
     print_clusters,
-    read_table_market,
     write_extras,
 )
 
@@ -134,7 +133,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="unit of open_interest in tables: base (coins) or quote (USD, divided by the close); "
         "NAME=UNIT for one venue, UNIT for every table (default: base)",
     )
-    add_table_options(src, what="tables", oi_unit=False)
+    add_table_options(src, oi_unit=False)
     win = p.add_argument_group("window and model")
     add_window_and_model_options(win)
     win.add_argument(
@@ -293,12 +292,15 @@ def _read_parquet_market(path: Path, *, oi_unit: str, assume_utc: bool) -> Any:
     )
 
 
-def read_venue(spec: VenueSpec, *, oi_unit: str = "base", assume_utc: bool = False) -> Any:
+def read_venue(spec: VenueSpec, *, oi_unit: str = "base", assume_utc: bool = False, **table: Any) -> Any:
     """Read the market of one venue: a Binance public-data folder, a ``.parquet`` table or CSV/zip tables.
 
-    Errors name the venue: ``--venue NAME: <what is wrong>``.
+    ``table`` holds further :func:`heatmap.io.frames.read_market` options for tables (``time_col``,
+    ``time_format``, ``sep``, ``rename``, ``fill_gaps``, ``check_units``, ...). Errors name the venue:
+    ``--venue NAME: <what is wrong>``.
     """
     from heatmap.io.binance import read_binance
+    from heatmap.io.frames import read_market
 
     what = f"--venue {spec.name}"
     path = Path(spec.source).expanduser()
@@ -319,9 +321,9 @@ def read_venue(spec: VenueSpec, *, oi_unit: str = "base", assume_utc: bool = Fal
     except (ValueError, FileNotFoundError) as exc:
         raise type(exc)(f"{what}: {_one_line(exc)}") from exc
     try:
-        return read_table_market(spec.source, oi_unit=oi_unit, assume_utc=assume_utc, what=what)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{what}: {_one_line(exc)}") from exc
+        return read_market(spec.source, oi_unit=oi_unit, assume_utc=assume_utc, **table)  # type: ignore[arg-type]
+    except (ValueError, FileNotFoundError) as exc:
+        raise type(exc)(f"{what}: {_one_line(exc)}") from exc
 
 
 def parse_schedules(texts: list[str], *, names: list[str]) -> dict[str, Any]:
@@ -425,7 +427,9 @@ def venue_inputs(args: argparse.Namespace) -> tuple[list[VenueSpec], dict[str, A
     markets: dict[str, Any] = {}
     models: dict[str, Any] = {}
     for spec in specs:
-        market = read_venue(spec, oi_unit=units[spec.name], assume_utc=args.assume_utc)
+        table = table_kwargs(args)
+        del table["assume_utc"]
+        market = read_venue(spec, oi_unit=units[spec.name], assume_utc=args.assume_utc, **table)
         try:
             markets[spec.name] = _slice(market, args.start, args.end)
         except ValueError as exc:

@@ -3,8 +3,8 @@
 Examples
 --------
 ``python -m heatmap cascade --shock -0.03``  (synthetic market, 60 days, seed 7)
-``python -m heatmap cascade --shock 0.05 --klines 'BTCUSDT-1h-2025-*.zip' --metrics 'BTCUSDT-metrics-2025-*.zip'``
-``python -m heatmap cascade --shock -0.03 --depth-c0 2e8 --delta0 0.01 --gamma 0.6 --stress 2``
+``python -m heatmap cascade --shock 5% --candles 'BTCUSDT-1h-2025-*.zip' --oi 'BTCUSDT-metrics-2025-*.zip'``
+``python -m heatmap cascade --shock -3% --depth-c0 200m --delta0 1% --gamma 0.6 --stress 2``
 """
 
 from __future__ import annotations
@@ -17,27 +17,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from heatmap.cli.forms import amount, move, positive_int
+from heatmap.cli.inputs import add_input_options, market_from_args
+from heatmap.market import _fmt_td
+
 __all__ = ["add_parser", "compute", "run"]
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or not -1 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a relative move in (-1, 1), got {text!r}")
-    return value
-
-
 def _positive(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
+    value = amount(text)
+    if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 
@@ -53,16 +43,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument(
-        "--shock", type=_fraction, required=True, help="exogenous move, e.g. -0.03 for a 3 %% drop"
+        "--shock", type=move, required=True, help="exogenous move, e.g. -3%% or -0.03 for a 3 %% drop"
     )
-    src = p.add_argument_group("market (synthetic unless --klines is given)")
-    src.add_argument("--days", type=_positive_int, default=60, help="synthetic: days of bars (default: 60)")
+    src = p.add_argument_group("synthetic market (unless --candles or --coinglass-dir is given)")
+    src.add_argument("--days", type=positive_int, default=60, help="synthetic: days of bars (default: 60)")
     src.add_argument("--freq", default="1h", help="synthetic: bar length (default: 1h)")
     src.add_argument("--seed", type=int, default=7, help="synthetic: seed (default: 7)")
-    src.add_argument("--klines", nargs="+", default=None, help="Binance kline files (paths or globs)")
-    src.add_argument("--metrics", nargs="+", default=None, help="Binance metrics files (open interest)")
-    src.add_argument("--funding", nargs="+", default=None, help="Binance funding-rate files (optional)")
-    src.add_argument("--bins", type=_positive_int, default=1000, help="price bins (default: 1000)")
+    src.add_argument("--bins", type=positive_int, default=1000, help="price bins (default: 1000)")
+    add_input_options(p, title="market files")
     dp = p.add_argument_group(
         "depth (default: DepthCurve.from_market: book within --delta0 = --book-share x daily volume)"
     )
@@ -70,7 +58,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--depth-c0", type=_positive, default=None, help="notional absorbed by a --delta0 move [quote]"
     )
     dp.add_argument(
-        "--delta0", type=_positive, default=0.01, help="reference move of --depth-c0 (default: 0.01)"
+        "--delta0",
+        type=_positive_move,
+        default=0.01,
+        help="reference move of --depth-c0, e.g. 1%% (default: 0.01)",
     )
     dp.add_argument("--gamma", type=_positive, default=0.6, help="depth exponent (default: 0.6)")
     dp.add_argument(
@@ -87,7 +78,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-move", type=_positive, default=0.5, help="runaway threshold (default: 0.5)")
     p.add_argument(
         "--shocks",
-        type=_fraction,
+        type=move,
         nargs="+",
         default=None,
         help="shocks of the fragility table (default: -10 %% .. +10 %% in 1 %% steps)",
@@ -96,14 +87,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _market(args: argparse.Namespace) -> tuple[Any, str]:
-    if args.klines:
-        if not args.metrics:
-            raise ValueError("--klines needs --metrics (open interest)")
-        from heatmap.market import Market
+def _positive_move(text: str) -> float:
+    value = move(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive move such as 1% or 0.01, got {text!r}")
+    return value
 
-        market = Market.from_binance(klines=args.klines, metrics=args.metrics, funding=args.funding)
-        return market, f"Binance files: {len(market)} bars of {market.freq}"
+
+def _market(args: argparse.Namespace) -> tuple[Any, str]:
+    if any([args.candles, args.oi, args.funding, args.mark, args.coinglass_dir]):
+        market, source = market_from_args(args)
+        return market, f"{source}: {len(market)} bars of {_fmt_td(market.freq)}"
     from heatmap.synthetic import synthetic_market
 
     market = synthetic_market(days=args.days, freq=args.freq, seed=args.seed)
@@ -140,12 +134,14 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _format_table(table: pd.DataFrame) -> str:
+    from heatmap.plot import format_notional
+
     out = pd.DataFrame(
         {
             "shock": table["shock"].map(lambda x: f"{x:+.1%}"),
             "final move": table["final_move"].map(lambda x: f"{x:+.2%}"),
-            "liq. long [quote]": table["liquidated_long"].map(lambda x: f"{x:,.0f}"),
-            "liq. short [quote]": table["liquidated_short"].map(lambda x: f"{x:,.0f}"),
+            "liquidated long": table["liquidated_long"].map(format_notional),
+            "liquidated short": table["liquidated_short"].map(format_notional),
             "amplification": table["amplification"].map(lambda x: "n/a" if math.isnan(x) else f"x{x:.2f}"),
             "runaway": table["runaway"].map(lambda x: "RUNAWAY" if x else ""),
         }
@@ -153,29 +149,80 @@ def _format_table(table: pd.DataFrame) -> str:
     return out.to_string(index=False)
 
 
+def _depth_dict(depth: Any) -> dict[str, Any]:
+    """The depth model as plain values: its kind and parameters."""
+    from dataclasses import asdict
+
+    return {"kind": type(depth).__name__, **{k: float(v) for k, v in asdict(depth).items()}}
+
+
+def _depth_text(depth: Any) -> str:
+    from heatmap.plot import format_notional
+
+    d = _depth_dict(depth)
+    stress = "" if d["stress"] == 1 else f", depth divided by {d['stress']:g} (stress)"
+    if d["kind"] == "DepthCurve":
+        return (
+            f"depth: {format_notional(d['c0'])} absorbed by a {d['delta0']:.2%} move, growing as "
+            f"(move/{d['delta0']:.2%})^{d['gamma']:g}{stress}"
+        )
+    return (
+        f"depth: square-root impact {d['Y']:g} x sigma {d['sigma']:.2%} x sqrt(Q / {format_notional(d['volume'])} "
+        f"daily volume){stress}"
+    )
+
+
+def _cascade_text(res: Any) -> str:
+    from heatmap.plot import format_notional
+
+    amp = "n/a" if math.isnan(res.amplification) else f"x{res.amplification:.2f}"
+    how = (
+        "RUNAWAY (beyond --max-move)"
+        if res.runaway
+        else f"converged in {res.iterations} iterations"
+        if res.converged
+        else f"not converged after {res.iterations} iterations"
+    )
+    return (
+        f"cascade: shock {res.shock:+.2%} -> move {res.move:+.2%} (amplification {amp}); price "
+        f"{res.price:,.2f} -> {res.final_price:,.2f}; liquidated long {format_notional(res.liquidated_long)}, "
+        f"short {format_notional(res.liquidated_short)}; {how}"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the cascade result and the fragility table; return the exit status."""
+    from heatmap.plot import format_notional
+
     out = compute(args)
     snap, res, table = out["snapshot"], out["result"], out["fragility"]
     if args.json:
+        cascade = res.to_dict()
+        cascade["depth"] = _depth_dict(out["depth"])
         print(
             json.dumps(
                 {
                     "source": out["source"],
                     "time": snap.time.isoformat(),
                     "price": snap.price,
-                    "depth": repr(out["depth"]),
-                    "cascade": res.to_dict(),
+                    "liquidation_notional": {k: float(v) for k, v in snap.total.items()},
+                    "depth": _depth_dict(out["depth"]),
+                    "cascade": cascade,
                     "fragility": table.to_dict(orient="records"),
                 },
                 default=float,
             )
         )
         return 0
+    total = snap.total
     print(out["source"])
-    print(f"liquidation map at {snap.time} (price {snap.price:,.2f}): {snap!r}")
-    print(f"depth: {out['depth']!r}")
-    print(res)
+    print(
+        f"liquidation map at {snap.time:%Y-%m-%d %H:%M} UTC, price {snap.price:,.2f}: long "
+        f"{format_notional(total['long'])} below, short {format_notional(total['short'])} above "
+        f"({len(snap.price_edges) - 1} bins)"
+    )
+    print(_depth_text(out["depth"]))
+    print(_cascade_text(res))
     print()
     print("fragility curve")
     print(_format_table(table))

@@ -2,7 +2,9 @@
 
 Examples
 --------
-``python -m heatmap liq-price --venue binance-usdm --symbol BTCUSDT --side long --entry 100000 --leverage 50``
+``python -m heatmap liq-price --venue binance-usdm --symbol BTCUSDT --side long --entry 100k --leverage 50x``
+``python -m heatmap liq-price --tiers binance_leverage_tiers.json --symbol SOLUSDT --side LONG --entry 150
+--leverage 20x``  (any symbol of a Binance ``leverageBracket`` or ccxt ``fetch_leverage_tiers`` file)
 ``python -m heatmap liq-price --venue binance-coinm --symbol BTCUSD_PERP --side short --entry 60000 --leverage 20
 --qty 600000``  (inverse: ``--qty`` is the USD notional)
 """
@@ -14,7 +16,8 @@ import json
 import math
 from typing import Any
 
-from heatmap.exchanges import VENUES, get
+from heatmap.cli.forms import leverage_number, positive_amount, side
+from heatmap.exchanges import VENUES, get, load_tiers
 from heatmap.margin import (
     bankruptcy_price,
     bybit_liquidation_price,
@@ -35,22 +38,43 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "using the venue's dated bracket table. Prices in quote currency."
         ),
     )
-    p.add_argument("--venue", default="binance-usdm", choices=VENUES, help="venue (default: %(default)s)")
-    p.add_argument("--symbol", default="BTCUSDT", help="venue symbol (default: %(default)s)")
-    p.add_argument("--side", required=True, choices=("long", "short"), help="position side")
-    p.add_argument("--entry", required=True, type=float, help="entry price [quote]")
-    p.add_argument("--leverage", required=True, type=float, help="selected leverage, > 0")
+    p.add_argument(
+        "--venue",
+        default=None,
+        choices=VENUES,
+        help="venue of the shipped bracket tables (default: binance-usdm; with --tiers: the file's)",
+    )
+    p.add_argument("--symbol", default="BTCUSDT", help="venue symbol, any case (default: %(default)s)")
+    p.add_argument(
+        "--tiers",
+        default=None,
+        metavar="FILE",
+        help="bracket table file: a Binance leverageBracket JSON or ccxt fetch_leverage_tiers() output; "
+        "any symbol it lists (its effective date is unknown unless --date is given)",
+    )
+    p.add_argument("--side", required=True, type=side, help="position side: long or short (any case)")
+    p.add_argument(
+        "--entry", required=True, type=positive_amount, help="entry price [quote], e.g. 150, 95,000, 100k"
+    )
+    p.add_argument(
+        "--leverage", required=True, type=leverage_number, help="selected leverage, e.g. 20 or 20x"
+    )
     p.add_argument(
         "--qty",
-        type=float,
+        type=positive_amount,
         default=None,
-        help="position size: base quantity (linear) or USD notional (inverse); omit for a small position",
+        help="position size: base quantity (linear) or USD notional (inverse), e.g. 2.5 or 600k; "
+        "omit for a small position",
     )
-    p.add_argument("--date", default=None, help="use the bracket table in force on this date (YYYY-MM-DD)")
+    p.add_argument(
+        "--date",
+        default=None,
+        help="shipped tables: the one in force on this date (YYYY-MM-DD); with --tiers: the file's date",
+    )
     p.add_argument("--mmr", type=float, default=None, help="override: maintenance-margin rate (fraction)")
     p.add_argument("--cum", type=float, default=None, help="override: maintenance amount (with --mmr)")
     p.add_argument(
-        "--extra-margin", type=float, default=0.0, help="margin added on top of the initial margin"
+        "--extra-margin", type=positive_or_zero, default=0.0, help="margin added on top of the initial margin"
     )
     p.add_argument(
         "--no-check-max-leverage",
@@ -73,7 +97,13 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
 def _compute(args: argparse.Namespace) -> dict[str, Any]:
     if args.cum is not None and args.mmr is None:
         raise ValueError("--cum: needs --mmr (an explicit maintenance-margin rate)")
-    schedule = get(args.venue, args.symbol, date=args.date)
+    if args.tiers is not None:
+        schedule = load_tiers(args.tiers, symbol=args.symbol, effective=args.date)
+        if args.venue is not None and args.venue != schedule.venue:
+            raise ValueError(f"--venue {args.venue}: the --tiers file holds a {schedule.venue} table")
+    else:
+        schedule = get(args.venue or "binance-usdm", args.symbol, date=args.date)
+    venue = schedule.venue
     contract = schedule.contract
     qty = args.qty
     entry, lev, side = args.entry, args.leverage, args.side
@@ -82,7 +112,7 @@ def _compute(args: argparse.Namespace) -> dict[str, Any]:
     mmr_given: float = float(args.mmr) if explicit else 0.0
     cum_given: float = float(args.cum or 0.0)
 
-    if args.venue == "bybit":
+    if venue == "bybit":
         notional = 0.0 if qty is None else (qty * entry if contract == "linear" else qty / entry)
         idx = int(schedule.bracket_index(notional, clip=not args.check_max_leverage))
         mmr = mmr_given if explicit else float(schedule.mmr[idx])
@@ -103,7 +133,7 @@ def _compute(args: argparse.Namespace) -> dict[str, Any]:
             qty=qty,
             extra_margin=extra,
         )
-    elif args.venue == "hyperliquid":
+    elif venue == "hyperliquid":
         if explicit:
             raise ValueError(
                 "--mmr: Hyperliquid's maintenance rate is fixed by max leverage (1/(2*max_leverage))"
@@ -149,7 +179,8 @@ def _compute(args: argparse.Namespace) -> dict[str, Any]:
         "venue": schedule.venue,
         "symbol": schedule.symbol,
         "contract": contract,
-        "schedule_effective": schedule.effective.date().isoformat(),
+        "schedule_effective": None if schedule.effective is None else schedule.effective.date().isoformat(),
+        "schedule_source": schedule.source,
         "side": side,
         "entry": entry,
         "leverage": lev,
@@ -164,10 +195,22 @@ def _compute(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def positive_or_zero(text: str) -> float:
+    """A margin amount >= 0 (human forms as in :func:`heatmap.cli.forms.amount`)."""
+    from heatmap.cli.forms import amount
+
+    value = amount(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def _fmt(x: float) -> str:
+    """A price with at least two decimals and eight significant digits (0.0123456, 143.21608)."""
     if not math.isfinite(x):
         return "never (no finite liquidation price)"
-    return f"{x:,.2f}"
+    digits = 2 if x == 0 else max(2, 7 - math.floor(math.log10(abs(x))))
+    return f"{x:,.{digits}f}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,11 +224,17 @@ def run(args: argparse.Namespace) -> int:
     bracket = (
         "explicit --mmr"
         if out["bracket"] is None
-        else f"{out['bracket']} (table effective {out['schedule_effective']})"
+        else f"{out['bracket']} (table "
+        + (
+            "effective date unknown"
+            if out["schedule_effective"] is None
+            else f"effective {out['schedule_effective']}"
+        )
+        + ")"
     )
     lines = [
         f"venue               {out['venue']} {out['symbol']} ({out['contract']})",
-        f"position            {out['side']} {out['leverage']:g}x @ {out['entry']:,.2f}"
+        f"position            {out['side']} {out['leverage']:g}x @ {_fmt(out['entry'])}"
         + ("" if out["qty"] is None else f", qty {out['qty']:g}"),
         f"liquidation price   {'never (long at <= 1x)' if never else _fmt(lp)}",
         f"bankruptcy price    {_fmt(out['bankruptcy_price'])}",

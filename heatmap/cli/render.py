@@ -14,41 +14,42 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from heatmap.cli.forms import LEVERAGE_HELP, leverage_spec
+from heatmap.cli.forms import positive_int as _positive_int
+from heatmap.cli.inputs import INPUTS_EPILOG, add_input_options, market_from_args
+
 __all__ = ["add_parser", "run"]
 
-EPILOG = """\
-inputs (one of):
-  Binance public data (https://data.binance.vision, USD-M futures), .csv or .zip, with or without header;
-  paths or quoted glob patterns, several allowed:
-    --klines    futures/um/.../klines/<SYMBOL>/<interval>/   12 columns: open_time, open, high, low, close,
-                volume, close_time, quote_volume, count, taker_buy_volume, taker_buy_quote_volume, ignore
-    --metrics   futures/um/daily/metrics/<SYMBOL>/           5-minute rows with sum_open_interest [coins]
-    --funding   futures/um/monthly/fundingRate/<SYMBOL>/     calc_time, funding_interval_hours, last_funding_rate
-    --mark      futures/um/.../markPriceKlines/<SYMBOL>/<interval>/   same layout as klines (optional)
-  or a generic table:
-    --csv       header with a time column (time, timestamp, open_time, date or datetime; epoch s/ms/us or
-                ISO 8601 with offset) and open, high, low, close, open_interest [coins]; optional funding_rate
-                [fraction], volume, taker_buy_volume [coins], mark_open/high/low/close
-
+EPILOG = (
+    """\
 examples:
-  # one month of BTCUSDT 1h candles with open interest and funding
-  python -m heatmap render --klines "BTCUSDT-1h-2025-01-*.zip" --metrics "BTCUSDT-metrics-2025-01-*.zip" \\
+  # Binance 1h candles with CoinGlass 4-hourly open interest in coins
+  python -m heatmap render --candles BTCUSDT_1h_Cleaned.csv --time-col Date --time-format "%d-%m-%Y %H:%M" \\
+      --oi oi_binance_stablecoinmargined_btc_4h_coinunits.csv --oi-col close --oi-unit base --oi-max-age 4h \\
+      --symbol BTCUSDT --out btc.png
+
+  # one month of Binance public data with open interest and funding
+  python -m heatmap render --candles "BTCUSDT-1h-2025-01-*.zip" --oi "BTCUSDT-metrics-2025-01-*.zip" \\
       --funding BTCUSDT-fundingRate-2025-01.zip --out btc.png
 
-  # a generic table, one week, only long liquidations on a power colour scale, plus the map of the last bar
-  python -m heatmap render --csv bars.csv --from 2025-01-01 --to 2025-01-08 --side long --norm power \\
-      --out week.png --map-out map.png
+  # a table holding every column, one week (--to 2025-01-08 includes that whole day), long side only
+  python -m heatmap render --candles bars.csv --from 2025-01-01 --to 2025-01-08 --side long --out week.png
 
-  # the fixed-tier assumption of commercial maps, even side split
-  python -m heatmap render --csv bars.csv --leverage coinglass --side-split even --out tiers.png
+  # the fixed-tier assumption of commercial maps; or every speculative position at 20x
+  python -m heatmap render --candles bars.csv --leverage coinglass --side-split even --out tiers.png
+  python -m heatmap render --candles bars.csv --leverage 20x --out 20x.png
 
   # the model calibrated on Binance BTC liquidations (--model presets; --leverage etc. override them)
-  python -m heatmap render --csv bars.csv --model binance-btc --out calibrated.png
+  python -m heatmap render --coinglass-dir ../shared/data/coinglass-btc-4h/derived --model binance-btc-4h
 
   # several venues or symbols on one map: see `python -m heatmap aggregate --help`
 
+"""
+    + INPUTS_EPILOG
+    + """
 exit status: 0 on success, 2 on bad input (one line on stderr: which file or option, and why)
 """
+)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -64,13 +65,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    src = p.add_argument_group("inputs")
-    src.add_argument("--klines", nargs="+", metavar="PATH", help="Binance kline files or glob patterns")
-    src.add_argument("--metrics", nargs="+", metavar="PATH", help="Binance metrics files (open interest)")
-    src.add_argument("--funding", nargs="+", metavar="PATH", help="Binance fundingRate files")
-    src.add_argument("--mark", nargs="+", metavar="PATH", help="Binance markPriceKlines files (optional)")
-    src.add_argument("--csv", nargs="+", metavar="PATH", help="generic table(s) with the Market columns")
-    add_table_options(src, what="--csv")
+    add_input_options(p)
     add_window_and_model_options(p.add_argument_group("window and model"))
     fig = p.add_argument_group("figure")
     add_figure_options(fig, out="heatmap.png", html="an interactive HTML heatmap")
@@ -87,20 +82,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 # -- options and helpers shared with the ``aggregate`` command ----------------------------------------------------
-
-
-def add_table_options(group: Any, *, what: str, oi_unit: bool = True) -> None:
-    """Add ``--oi-unit`` (unless ``oi_unit`` is False) and ``--assume-utc`` (how generic tables are read)."""
-    if oi_unit:
-        group.add_argument(
-            "--oi-unit",
-            choices=("base", "quote"),
-            default="base",
-            help=f"unit of open_interest in {what}: coins (base) or USD (quote) (default: base)",
-        )
-    group.add_argument(
-        "--assume-utc", action="store_true", help=f"read naive times in {what} as UTC (default: error)"
-    )
 
 
 def add_window_and_model_options(group: Any) -> None:
@@ -124,10 +105,12 @@ def add_window_and_model_options(group: Any) -> None:
     )
     group.add_argument(
         "--leverage",
-        choices=presets,
+        type=leverage_spec,
         default=None,
-        metavar="PRESET",
-        help=f"leverage distribution preset: {', '.join(presets)} (default: the model's)",
+        metavar="SPEC",
+        help="leverage of the speculative side: "
+        + LEVERAGE_HELP.format(presets=", ".join(presets))
+        + " (default: the model's)",
     )
     group.add_argument(
         "--side-split",
@@ -213,13 +196,14 @@ def build_model(args: argparse.Namespace, preset: str | None = None) -> Any:
 
     ``--leverage``, ``--side-split`` and ``--split-strength`` replace the preset's value only when given.
     """
-    from heatmap.leverage import Leverage
     from heatmap.model import Model
 
     model = Model.preset(preset if preset is not None else args.model)
     changes: dict[str, Any] = {}
     if args.leverage is not None:
-        changes["leverage"] = Leverage.preset(args.leverage)
+        changes["leverage"] = (
+            leverage_spec(args.leverage) if isinstance(args.leverage, str) else args.leverage
+        )
     if args.side_split is not None:
         changes["side_split"] = args.side_split
     if args.split_strength is not None:
@@ -233,16 +217,6 @@ def check_out_folder(path: Path | None, option: str) -> None:
         raise FileNotFoundError(f"{option}: folder {str(Path(path).parent)!r} does not exist")
 
 
-def read_table_market(paths: Any, *, oi_unit: str, assume_utc: bool, what: str) -> Any:
-    """Read a generic table (CSV/zip paths or globs) into a Market; errors are prefixed with ``what``."""
-    from heatmap.io.frames import read_csv_market
-
-    try:
-        return read_csv_market(paths, oi_unit=oi_unit, assume_utc=assume_utc)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise ValueError(f"{what}: {_one_line(exc)}") from exc
-
-
 def print_clusters(snap: Any, top: int) -> None:
     """Print the ``top`` largest clusters of a snapshot, one line each."""
     from heatmap.plot import format_notional
@@ -254,16 +228,6 @@ def print_clusters(snap: Any, top: int) -> None:
         )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def _fmt_freq(freq: Any) -> str:
     seconds = int(freq.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
@@ -273,25 +237,9 @@ def _fmt_freq(freq: Any) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+    from heatmap.cli import one_line
 
-
-def _read_market(args: argparse.Namespace) -> Any:
-    from heatmap.io.binance import read_binance
-
-    binance = [args.klines, args.metrics, args.funding, args.mark]
-    if args.csv and any(binance):
-        raise ValueError("give either --csv or the Binance files (--klines ...), not both")
-    if args.csv:
-        return read_table_market(
-            args.csv, oi_unit=args.oi_unit, assume_utc=args.assume_utc, what=f"--csv {' '.join(args.csv)}"
-        )
-    if not args.klines:
-        raise ValueError("no input: give --klines (with --metrics for open interest) or --csv")
-    if not args.metrics:
-        raise ValueError("--metrics is required with --klines: the heatmap needs open interest")
-    return read_binance(klines=args.klines, metrics=args.metrics, funding=args.funding, mark=args.mark)
+    return one_line(exc)
 
 
 def _slice(market: Any, start: str | None, end: str | None) -> Any:
@@ -328,13 +276,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def exit_code(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """Run ``command(args)``; bad input (ValueError, FileNotFoundError, KeyError, TypeError) prints one line
-    ``error: …`` on stderr and gives exit code 2."""
-    try:
-        return command(args)
-    except (ValueError, FileNotFoundError, KeyError, TypeError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return 2
+    """Run ``command(args)`` with :func:`heatmap.cli.run_command` (bad input: one line on stderr, exit code 2)."""
+    from heatmap.cli import run_command
+
+    return run_command(command, args)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -348,7 +293,8 @@ def _run(args: argparse.Namespace) -> int:
         figure_format(args.map_out)
     check_out_folder(args.map_out, "--map-out")
     check_out_folder(args.html, "--html")
-    market = _slice(_read_market(args), args.start, args.end)
+    market, _ = market_from_args(args)
+    market = _slice(market, args.start, args.end)
     model = build_model(args)
     if args.progress == "auto":
         progress = sys.stderr.isatty() and len(market) * args.bins > 5_000_000

@@ -15,6 +15,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from heatmap.cli.inputs import add_input_options
+
 __all__ = ["add_parser", "run"]
 
 
@@ -30,10 +32,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "model of common maps."
         ),
     )
-    src = p.add_argument_group("data (either --coinglass-dir, or --market and --liquidations)")
-    src.add_argument("--coinglass-dir", type=Path, help="folder with the CoinGlass-style 4h CSV files")
+    add_input_options(p, title="market (either --coinglass-dir, or --candles [--oi ...] and --liquidations)")
+    src = p.add_argument_group("realized liquidations")
     src.add_argument(
-        "--market", type=Path, help="CSV with bar open time, open, high, low, close, open_interest"
+        "--market", type=Path, help="the same as --candles with one table holding every Market column"
     )
     src.add_argument("--liquidations", type=Path, help="CSV of per-bar long/short liquidations [quote]")
     src.add_argument(
@@ -72,17 +74,23 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     if args.coinglass_dir is not None:
-        if args.market is not None or args.liquidations is not None:
-            raise ValueError("give either --coinglass-dir, or --market and --liquidations, not both")
+        if args.market is not None or args.candles or args.liquidations is not None:
+            raise ValueError(
+                "give either --coinglass-dir, or --candles/--market and --liquidations, not both"
+            )
         from heatmap.validation.datasets import load_coinglass
 
         return load_coinglass(args.coinglass_dir, start=args.start, end=args.end)
-    if args.market is None or args.liquidations is None:
-        raise ValueError("need --coinglass-dir, or both --market and --liquidations")
-    from heatmap.io.frames import read_csv_market
+    if args.market is not None:
+        if args.candles:
+            raise ValueError("give either --market or --candles, not both")
+        args.candles = [str(args.market)]
+    if not args.candles or args.liquidations is None:
+        raise ValueError("need --coinglass-dir, or --candles (with --oi ...) and --liquidations")
+    from heatmap.cli.inputs import market_from_args
     from heatmap.io.liquidations import liquidations_per_bar, read_liquidation_bars
 
-    market = read_csv_market(args.market)
+    market, _ = market_from_args(args)
     if args.start is not None or args.end is not None:
         market = market.slice(args.start, args.end)
     realized = liquidations_per_bar(read_liquidation_bars(args.liquidations), market, outside="drop")

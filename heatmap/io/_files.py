@@ -16,6 +16,7 @@ from typing import Literal, Union
 import numpy as np
 import pandas as pd
 
+from heatmap._advice import advise
 from heatmap.limits import MEMORY_LIMIT_ENV, memory_limit
 from heatmap.market import MarketDataError
 
@@ -49,6 +50,10 @@ def expand_paths(source: Source, *, what: str = "source") -> list[Path]:
             out.extend(Path(h) for h in hits)
         else:
             p = Path(s).expanduser()
+            if p.is_dir():
+                raise FileNotFoundError(
+                    f"{what}: {s!r} is a folder, not a file; give the files in it, e.g. {os.path.join(s, '*.csv')!r}"
+                )
             if not p.is_file():
                 raise FileNotFoundError(f"{what}: no such file {s!r}")
             out.append(p)
@@ -307,24 +312,64 @@ def parse_times(
             try:
                 parsed = pd.DatetimeIndex(pd.to_datetime(sv, format="ISO8601"))
             except (ValueError, TypeError) as exc:
+                guess = guess_time_format(sv)
+                hint = advise("time_format", guess) if guess else advise("time_format", "%d-%m-%Y %H:%M")
                 raise MarketDataError(
-                    f"{where}: cannot parse times such as {sv.iloc[0]!r} as ISO 8601; pass time_format= "
-                    "(e.g. '%d-%m-%Y %H:%M' or 'ms')"
+                    f"{where}: cannot parse times such as {sv.iloc[0]!r} (neither epoch numbers nor ISO 8601); "
+                    + (hint if guess else hint + " or the pattern that matches")
                 ) from exc
     else:
+        sv = values.astype(str).str.strip()
         try:
-            parsed = pd.DatetimeIndex(pd.to_datetime(values.astype(str).str.strip(), format=time_format))
+            parsed = pd.DatetimeIndex(pd.to_datetime(sv, format=time_format))
         except (ValueError, TypeError) as exc:
-            raise MarketDataError(f"{where}: times do not match time_format={time_format!r}: {exc}") from exc
+            guess = guess_time_format(sv)
+            raise MarketDataError(
+                f"{where}: times such as {sv.iloc[0]!r} do not match time_format={time_format!r} ({exc})"
+                + (f"; {advise('time_format', guess)}" if guess else "")
+            ) from exc
     if parsed.tz is None:
         if not assume_utc:
             raise MarketDataError(
-                f"{where}: timestamps have no time zone (e.g. {values.iloc[0]!r}); pass assume_utc=True if they are UTC"
+                f"{where}: timestamps have no time zone (e.g. {values.iloc[0]!r}); if they are UTC, "
+                + advise("assume_utc", True)
             )
         parsed = parsed.tz_localize("UTC")
     else:
         parsed = parsed.tz_convert("UTC")
     return parsed.as_unit("ns")
+
+
+#: day-first and month-first patterns tried by :func:`guess_time_format` (ISO 8601 is parsed without a pattern)
+_TIME_PATTERNS = tuple(
+    f"{d}{t}"
+    for d in ("%d-%m-%Y", "%m-%d-%Y", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
+    for t in (" %H:%M:%S", " %H:%M", "")
+)
+
+
+def guess_time_format(values: pd.Series) -> str | None:
+    """The one ``strftime`` pattern among common day-first / month-first forms that parses every value, else None.
+
+    When a day-first and a month-first pattern both parse every value (all days <= 12), the column is ambiguous
+    and None is returned.
+
+    Examples
+    --------
+    >>> guess_time_format(pd.Series(["31-01-2025 00:00", "01-02-2025 00:00"]))
+    '%d-%m-%Y %H:%M'
+    >>> guess_time_format(pd.Series(["01-02-2025"])) is None   # 1 Feb or 2 Jan
+    True
+    """
+    sv = values.astype(str).str.strip()
+    fits = []
+    for pattern in _TIME_PATTERNS:
+        try:
+            pd.to_datetime(sv, format=pattern)
+        except (ValueError, TypeError):
+            continue
+        fits.append(pattern)
+    return fits[0] if len(fits) == 1 else None
 
 
 def check_duplicates(
