@@ -340,7 +340,7 @@ def test_cli_cascade_subprocess_json():
     assert doc["cascade"]["shock"] == -0.03
     assert doc["cascade"]["move"] <= -0.03
     assert [row["shock"] for row in doc["fragility"]] == [-0.05, -0.03, 0.03]
-    assert doc["depth"].startswith("DepthCurve(")
+    assert doc["depth"]["kind"] == "DepthCurve" and doc["depth"]["gamma"] == 0.6
 
 
 def test_cli_cascade_text_and_errors(capsys):
@@ -368,12 +368,13 @@ def test_cli_cascade_text_and_errors(capsys):
         == 0
     )
     text = capsys.readouterr().out
-    assert "CascadeResult(shock +2.00%" in text and "fragility curve" in text
-    assert "DepthCurve(c0=1000000000.0, delta0=0.01, gamma=1.0" in text
+    assert "cascade: shock +2.00% -> move" in text and "fragility curve" in text
+    assert "depth: $1.0B absorbed by a 1.00% move, growing as (move/1.00%)^1" in text
+    assert "Result(" not in text and "Curve(" not in text  # no raw reprs
     assert main(["cascade", "--shock", "0.6", "--days", "10"]) == 2
     assert "max-move" in capsys.readouterr().err
     assert main(["cascade", "--shock", "-0.01", "--klines", "x.zip"]) == 2
-    assert "--metrics" in capsys.readouterr().err
+    assert "no such file 'x.zip'" in capsys.readouterr().err
 
 
 # -- figures --------------------------------------------------------------------------------------------------------
