@@ -182,6 +182,12 @@ def test_render_with_separate_oi_file_and_bad_unit(files, tmp_path):
 
 
 def test_bad_flags_and_values_are_one_line(tmp_path, files):
+    folder = tmp_path / "dir.png"
+    folder.mkdir()
+    broken = tmp_path / "tiers.json"
+    broken.write_text('{"BTC/USDT:USDT": [')
+    zipped = tmp_path / "BTCUSDT-1h-2025-01-01.zip"
+    zipped.write_bytes(b"PK\x03\x04 truncated")
     for args, text in (
         (["render", "--candles", files["candles"], "--sep", "ab"], "expected one character"),
         (
@@ -191,7 +197,34 @@ def test_bad_flags_and_values_are_one_line(tmp_path, files):
         (["liq-price", "--side", "sideways", "--entry", "1", "--leverage", "2"], "expected long or short"),
         (["liq-price", "--side", "long", "--entry", "abc", "--leverage", "2"], "expected a number"),
         (["cascade", "--shock", "-300%"], "expected a relative move in (-1, 1)"),
-        (["render", "--candles", files["candles"], "--time-col", "Date", "--out", tmp_path], "time_format="),
+        (
+            ["render", "--candles", files["candles"], "--time-col", "Date", "--out", tmp_path / "x.png"],
+            "time_format=",
+        ),
+        (
+            [
+                "render",
+                "--candles",
+                files["candles"],
+                "--oi",
+                files["oi_coins"],
+                "--time-col",
+                "Date",
+                "--time-format",
+                "%d-%m-%Y %H:%M",
+                "--oi-max-age",
+                "4h",
+                "--out",
+                folder,
+            ],
+            "dir.png",
+        ),
+        (["render", "--candles", files["candles"], "--bogus"], "unrecognized arguments: --bogus"),
+        (
+            ["liq-price", "--tiers", broken, "--side", "long", "--entry", "1", "--leverage", "2"],
+            "not a JSON file",
+        ),
+        (["render", "--candles", zipped, "--out", tmp_path / "x.png"], "zip"),
     ):
         r = cli(*args)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
