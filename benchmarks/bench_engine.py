@@ -72,7 +72,7 @@ def _child(
     import resource
 
     os.environ["HEATMAP_JIT"] = "1" if jit else "0"
-    from heatmap.engine import compiled, estimate
+    from heatmap.engine import _jit, estimate
     from heatmap.model import Model
 
     model = Model(entry=entry, exit=exit)  # type: ignore[arg-type]
@@ -90,7 +90,7 @@ def _child(
         "peak_rss_mib": rss,
         "snapshots": len(hm.times),
         "bars": n,
-        "compiled": float(jit and compiled.available()),
+        "compiled": float(jit and _jit.enabled()),
     }
 
 

@@ -10,14 +10,7 @@ import pytest
 
 from heatmap.engine import estimate
 from heatmap.engine.kernels import build_kernel, lp_ratio_cdf
-from heatmap.engine.steps import (
-    consume_long,
-    consume_short,
-    level_prices,
-    shift_levels,
-    take,
-    triangular_bin_masses,
-)
+from heatmap.engine.steps import close_nearest, consume, level_price, shift_levels, shift_uniform, triangular
 from heatmap.grid import PriceGrid
 from heatmap.leverage import Leverage
 from heatmap.margin import funding_shift, liquidation_price
@@ -84,68 +77,100 @@ def test_long_leverage_one_is_never_liquidated() -> None:
 
 
 # -- steps --------------------------------------------------------------------------------------------------------
+def _bin_levels(qz: np.ndarray, g: PriceGrid) -> np.ndarray:
+    """Level price of each bin's content (one row ``(P, 2)``)."""
+    return np.array([level_price(qz, j, g.edges, g.log_step) for j in range(qz.shape[0])])
+
+
+def _lx0(g: PriceGrid) -> float:
+    return math.log(g.edges[0])
+
+
 def test_funding_shift_moves_a_level_by_exactly_the_formula() -> None:
     g = PriceGrid.log_spaced(10_000.0, 200_000.0, bins=2000)
     lp = np.array([55_000.0, 58_123.4])
-    q = np.zeros((1, g.n_bins))
-    z = np.zeros((1, g.n_bins))
+    qz = np.zeros((g.n_bins, 2))
     idx = g.index_of(lp)
-    q[0, idx] = [2.0, 3.0]
-    z[0, idx] = q[0, idx] * (g.position(lp) - idx)
+    qz[idx, 0] = [2.0, 3.0]
+    qz[idx, 1] = qz[idx, 0] * (g.position(lp) - idx)
     d = float(funding_shift(0.0005, 60_000.0, "long", MMR))
-    lost = shift_levels(q, z, g, d)
-    assert lost.tolist() == [0.0]
-    assert q.sum() == pytest.approx(5.0, rel=1e-15)
-    nz = np.flatnonzero(q[0])
-    np.testing.assert_allclose(level_prices(q, z, g)[0, nz], lp + d, rtol=1e-12)
+    lost, first, last = shift_levels(qz, g.edges, _lx0(g), g.log_step, d, 0, g.n_bins, False)
+    assert lost == 0.0
+    assert qz[:, 0].sum() == pytest.approx(5.0, rel=1e-15)
+    nz = np.flatnonzero(qz[:, 0])
+    assert (first, last) == (nz[0], nz[-1])
+    np.testing.assert_allclose(_bin_levels(qz, g)[nz], lp + d, rtol=1e-12)
 
 
 def test_funding_shift_conserves_mass_and_reports_what_leaves() -> None:
     g = PriceGrid.log_spaced(100.0, 200.0, bins=50)
     rng = np.random.default_rng(0)
-    q = rng.random((3, 50))
-    z = q * rng.random((3, 50))
-    total = q.sum(axis=1)
-    lost = shift_levels(q, z, g, 30.0)
-    np.testing.assert_allclose(q.sum(axis=1) + lost, total, rtol=1e-12)
-    assert np.all(lost > 0)  # levels above 170 left the top
-    assert np.all((z >= 0) & (z <= q + 1e-15))
+    for _ in range(3):
+        qz = rng.random((50, 2))
+        qz[:, 1] *= qz[:, 0]
+        total = qz[:, 0].sum()
+        lost, _, _ = shift_levels(qz, g.edges, _lx0(g), g.log_step, 30.0, 0, 50, False)
+        assert qz[:, 0].sum() + lost == pytest.approx(total, rel=1e-12)
+        assert lost > 0  # levels above 170 left the top
+        assert np.all((qz[:, 1] >= 0) & (qz[:, 1] <= qz[:, 0] + 1e-15))
 
 
 def test_consumption_removes_everything_crossed() -> None:
     g = PriceGrid.log_spaced(50.0, 200.0, bins=100)
     rng = np.random.default_rng(1)
-    q = rng.random((2, 100))
-    z = q * rng.random((2, 100))
-    lo = 97.3
-    x = float(g.position(lo))
-    removed, value = consume_long(q, z, x, g)
-    levels = level_prices(q, z, g)
-    assert np.all(levels[q > 0] < lo)
-    assert value > removed.sum() * lo  # every liquidated level was >= the low
-    qs = rng.random((2, 100))
-    zs = qs * rng.random((2, 100))
-    hi = 120.0
-    removed, value = consume_short(qs, zs, float(g.position(hi)), g)
-    assert np.all(level_prices(qs, zs, g)[qs > 0] > hi)
-    assert value <= removed.sum() * hi
+    for _ in range(2):
+        qz = rng.random((100, 2))
+        qz[:, 1] *= qz[:, 0]
+        lo = 97.3
+        removed, value = consume(qz, float(g.position(lo)), True, 100, 0, g.edges, g.log_step, False)
+        assert np.all(_bin_levels(qz, g)[qz[:, 0] > 0] < lo)
+        assert value > removed * lo  # every liquidated level was >= the low
+        qs = rng.random((100, 2))
+        qs[:, 1] *= qs[:, 0]
+        hi = 120.0
+        removed, value = consume(qs, float(g.position(hi)), False, 100, 0, g.edges, g.log_step, False)
+        assert np.all(_bin_levels(qs, g)[qs[:, 0] > 0] > hi)
+        assert value <= removed * hi
 
 
-def test_take_from_top_and_bottom() -> None:
-    q, z = np.array([1.0, 2.0, 3.0]), np.array([0.5, 1.0, 1.5])
-    assert take(q, z, 2.5, from_top=False) == 2.5
-    np.testing.assert_allclose(q, [0.0, 0.5, 3.0])
-    np.testing.assert_allclose(z, [0.0, 0.25, 1.5])
-    assert take(q, z, 10.0, from_top=True) == pytest.approx(3.5)
-    assert q.sum() == 0
+def test_nearest_closes_take_from_the_top_and_the_bottom() -> None:
+    qz = np.array([[[1.0, 0.5], [2.0, 1.0], [3.0, 1.5]]])  # one row, three bins
+    order, keep = np.array([0, 0]), np.zeros(3)
+    taken, removed = close_nearest(qz, order, 1, 0, 3, 2.5, False, keep)
+    assert taken == 2.5 and removed.tolist() == [2.5]
+    np.testing.assert_allclose(qz[0, :, 0], [0.0, 0.5, 3.0])
+    np.testing.assert_allclose(qz[0, :, 1], [0.0, 0.25, 1.5])
+    taken, removed = close_nearest(qz, order, 1, 0, 3, 10.0, True, keep)
+    assert taken == pytest.approx(3.5) and qz[0, :, 0].sum() == 0
+    # two rows: the cut is found on the bins' sums and applied to both rows alike
+    qz = np.array([[[1.0, 0.5], [1.0, 0.5]], [[3.0, 1.5], [1.0, 0.5]]])
+    taken, removed = close_nearest(qz, np.array([0, 1, 0]), 2, 0, 2, 1.0, True, np.zeros(2))
+    assert taken == 1.0
+    np.testing.assert_allclose(qz[:, :, 0], [[1.0, 0.5], [3.0, 0.5]])
+    np.testing.assert_allclose(removed, [0.5, 0.5])
 
 
-def test_triangular_bin_masses_sum_to_one() -> None:
+def test_triangular_bin_masses_match_scipy() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from scipy import stats
+
     g = PriceGrid.log_spaced(90.0, 120.0, bins=300)
-    j0, w = triangular_bin_masses(g, 99.0, 101.5, 103.0)
-    assert w.sum() == pytest.approx(1.0)
-    mean = float((w * g.centers[j0 : j0 + w.size]).sum())
-    assert mean == pytest.approx((99.0 + 101.5 + 103.0) / 3, rel=2e-4)
+    ew = np.zeros(g.n_bins + 1)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.floats(91.0, 110.0), st.floats(0.0, 1.0), st.floats(1e-6, 0.08))
+    def check(low: float, where: float, width: float) -> None:
+        high = low * (1 + width)
+        mode = low + where * (high - low)
+        j0, n = triangular(g.edges, _lx0(g), 1 / g.log_step, low, mode, high, ew)
+        law = stats.triang((mode - low) / (high - low), loc=low, scale=high - low)
+        want = np.diff(law.cdf(np.clip(g.edges[j0 : j0 + n + 1], low, high)))
+        want[0] += law.cdf(g.edges[j0])
+        assert n >= 1 and ew[:n].sum() == pytest.approx(1.0)
+        np.testing.assert_allclose(ew[:n], want, atol=1e-9)
+
+    check()
 
 
 # -- whole engine ---------------------------------------------------------------------------------------------------
@@ -199,12 +224,11 @@ def test_no_mass_left_beyond_a_bars_extremes(market: Market) -> None:
     for t in range(40):
         est.update(market.iloc[t : t + 1])
         eng = est._engine
-        grid = est.grid
-        assert grid is not None
-        older = [r for r in eng.order if eng.block_bar[r] < t]  # rows opened before bar t
+        st = eng.state
+        live = st.order[: st.ints[2]]
+        older = live[st.block_bar[live] < t]  # rows opened before bar t
         for side, bound in ((0, frame["low"].iloc[t]), (1, frame["high"].iloc[t])):
-            q, z = eng.mass[side][older], eng.mom[side][older]
-            levels = level_prices(q, z, grid)[q > 0]
+            _, levels = eng.levels(side, older)
             if side == 0:
                 assert np.all(levels < bound)
             else:
@@ -348,22 +372,20 @@ def test_position_sizes_use_their_brackets() -> None:
 
 
 def test_uniform_funding_shift_conserves_mass_and_moves_the_mean() -> None:
-    from heatmap.engine.steps import shift_uniform
-
     g = PriceGrid.log_spaced(10_000.0, 200_000.0, bins=1500)
     rng = np.random.default_rng(2)
-    q = np.zeros((1, g.n_bins))
-    q[0, 600:900] = rng.random(300)
-    z = 0.5 * q
-    mean_before = float((q * g.centers).sum() / q.sum())
-    total = q.sum()
+    qz = np.zeros((g.n_bins, 2))
+    qz[600:900, 0] = rng.random(300)
+    qz[:, 1] = 0.5 * qz[:, 0]
+    mean_before = float((qz[:, 0] * g.centers).sum() / qz[:, 0].sum())
+    total = qz[:, 0].sum()
     d = float(funding_shift(0.0003, 60_000.0, "short", MMR))
-    lost = shift_uniform(q, z, g, d)
-    assert lost.tolist() == [0.0]
-    assert q.sum() == pytest.approx(total, rel=1e-12)
-    mean_after = float((q * g.centers).sum() / q.sum())
+    lost = shift_uniform(qz, g.edges, _lx0(g), g.log_step, d, False)
+    assert lost == 0.0
+    assert qz[:, 0].sum() == pytest.approx(total, rel=1e-12)
+    mean_after = float((qz[:, 0] * g.centers).sum() / qz[:, 0].sum())
     assert mean_after - mean_before == pytest.approx(d, rel=0.02)
-    np.testing.assert_allclose(z, 0.5 * q)
+    np.testing.assert_allclose(qz[:, 1], 0.5 * qz[:, 0])
 
 
 def test_continuous_leverage_maps_have_no_empty_stripes() -> None:
@@ -375,29 +397,6 @@ def test_continuous_leverage_maps_have_no_empty_stripes() -> None:
     deep = (hm.centers > 1.15 * price) & (hm.centers < 1.4 * price)
     band = row[deep]
     assert band.min() > 0.2 * np.median(band)
-
-
-def test_small_triangular_masses_match_the_array_version() -> None:
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
-    from heatmap.engine.steps import triangular_bin_masses_small
-
-    g = PriceGrid.log_spaced(90.0, 120.0, bins=300)
-    edges = g.edges.tolist()
-
-    @settings(max_examples=200, deadline=None)
-    @given(st.floats(100.0, 110.0), st.floats(0.0, 1.0), st.floats(1e-6, 0.004))
-    def check(low: float, where: float, width: float) -> None:
-        high = low * (1 + width)
-        mode = low + where * (high - low)
-        small = triangular_bin_masses_small(edges, math.log(g.edges[0]), 1 / g.log_step, low, mode, high)
-        j0, w = triangular_bin_masses(g, low, mode, high)
-        if small is not None:
-            assert small[0] == j0
-            np.testing.assert_allclose(small[1], w, atol=1e-12)
-
-    check()
 
 
 def test_last_snapshot_of_the_ledger_engine_carries_its_cohorts(market: Market) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from heatmap.engine import estimator as est_mod
 from heatmap.engine.estimator import Estimator
-from heatmap.engine.grid import GridEngine
+from heatmap.engine.grid_engine import GridEngine
 from heatmap.engine.ledger import LedgerEngine
 from heatmap.grid import PriceGrid
 from heatmap.market import Market

@@ -24,17 +24,10 @@ from heatmap.engine import estimate
 from heatmap.engine.base import Bars, EngineConfig, Outputs, engine_bars
 from heatmap.engine.config import resolve_config
 from heatmap.engine.estimator import Estimator
-from heatmap.engine.grid import GridEngine
+from heatmap.engine.grid_engine import GridEngine
 from heatmap.engine.kernels import build_kernel, lp_ratio, lp_ratio_cdf
 from heatmap.engine.ledger import LedgerEngine
-from heatmap.engine.steps import (
-    level_prices,
-    map_levels,
-    shift_levels,
-    shift_reciprocal,
-    shift_uniform,
-    shift_uniform_reciprocal,
-)
+from heatmap.engine.steps import level_price, shift_levels, shift_uniform
 from heatmap.exchanges import get
 from heatmap.grid import PriceGrid
 from heatmap.leverage import Leverage
@@ -166,17 +159,24 @@ def test_inverse_funding_shift_solves_the_equity_equation(
 
 def test_shift_reciprocal_moves_a_level_exactly_and_conserves_mass() -> None:
     g = PriceGrid.log_spaced(50.0, 200.0, bins=300)
-    q = np.zeros((1, 300))
-    z = np.zeros((1, 300))
+    qz = np.zeros((300, 2))
     p0 = 95.6190476
     i = int(g.index_of([p0])[0])
-    q[0, i] = 3.0
-    z[0, i] = 3.0 * (g.position([p0])[0] - i)
+    qz[i] = 3.0, 3.0 * (g.position([p0])[0] - i)
     d = inverse_funding_shift(0.003, 100.0, "long", MMR)
-    lost = shift_reciprocal(q, z, g, d)
-    assert lost.tolist() == [0.0] and q.sum() == pytest.approx(3.0, rel=1e-15)
-    j = int(np.flatnonzero(q[0])[0])
-    assert level_prices(q, z, g)[0, j] == pytest.approx(1.0 / (1.0 / p0 + d), rel=1e-12)
+    lost, first, last = shift_levels(qz, g.edges, math.log(g.edges[0]), g.log_step, d, 0, 300, True)
+    assert lost == 0.0 and qz[:, 0].sum() == pytest.approx(3.0, rel=1e-15)
+    j = int(np.flatnonzero(qz[:, 0])[0])
+    assert first == last == j
+    assert level_price(qz, j, g.edges, g.log_step) == pytest.approx(1.0 / (1.0 / p0 + d), rel=1e-12)
+
+
+def test_a_level_whose_reciprocal_reaches_zero_leaves_the_grid() -> None:
+    g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
+    qz = np.array([[1.0, 0.0], [0.0, 0.0]])  # one level at 1.0
+    assert shift_levels(qz, g.edges, 0.0, g.log_step, -0.6, 0, 2, True) == (0.0, 1, 1)  # 1/p: 1 -> 0.4
+    assert level_price(qz, 1, g.edges, g.log_step) == pytest.approx(2.5, rel=1e-12)
+    assert shift_levels(qz, g.edges, 0.0, g.log_step, -0.5, 0, 2, True)[0] == 1.0  # 1/p -> -0.1: never again
 
 
 @settings(max_examples=60, deadline=None)
@@ -186,32 +186,31 @@ def test_shift_reciprocal_moves_a_level_exactly_and_conserves_mass() -> None:
     uniform=st.booleans(),
 )
 def test_reciprocal_shifts_conserve_mass(seed: int, shift: float, uniform: bool) -> None:
-    """On-grid mass after + what left the grid = mass before (rows separately)."""
+    """On-grid mass after + what left the grid = mass before."""
     rng = np.random.default_rng(seed)
     g = PriceGrid.log_spaced(20.0, 500.0, bins=200)
-    q = rng.exponential(size=(3, 200)) * (rng.random((3, 200)) < 0.3)
-    z = q * rng.random((3, 200))
-    before = q.sum(axis=1)
-    lost = (shift_uniform_reciprocal if uniform else shift_reciprocal)(q, z, g, shift)
-    np.testing.assert_allclose(q.sum(axis=1) + lost, before, rtol=1e-12)
-    assert np.all(lost >= -1e-12 * before) and np.all(z >= 0) and np.all(z <= q * (1 + 1e-12))
+    qz = np.zeros((200, 2))
+    qz[:, 0] = rng.exponential(size=200) * (rng.random(200) < 0.3)
+    qz[:, 1] = qz[:, 0] * rng.random(200)
+    before = qz[:, 0].sum()
+    lx0 = math.log(g.edges[0])
+    if uniform:
+        lost = shift_uniform(qz, g.edges, lx0, g.log_step, shift, True)
+    else:
+        lost = shift_levels(qz, g.edges, lx0, g.log_step, shift, 0, 200, True)[0]
+    assert qz[:, 0].sum() + lost == pytest.approx(before, rel=1e-12)
+    assert lost >= -1e-12 * before and np.all(qz[:, 1] >= 0) and np.all(qz[:, 1] <= qz[:, 0] * (1 + 1e-12))
 
 
-def test_general_map_reduces_to_the_dollar_shift() -> None:
-    """``map_levels`` with ``p -> p + c`` is :func:`shift_levels`; the reciprocal uniform shift with the
-    identity map changes nothing (sanity of the general forms)."""
+def test_a_null_shift_leaves_uniform_content_in_place() -> None:
     g = PriceGrid.log_spaced(20.0, 500.0, bins=200)
     rng = np.random.default_rng(3)
-    q = rng.exponential(size=(2, 200)) * (rng.random((2, 200)) < 0.3)
-    z = q * rng.random((2, 200))
-    q2, z2 = q.copy(), z.copy()
-    a = shift_levels(q, z, g, 7.5)
-    b = map_levels(q2, z2, g, lambda p: p + 7.5)
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(q, q2)
-    q3, z3 = q.copy(), z.copy()
-    shift_uniform(q3, z3, g, 1e-300)  # a null dollar shift leaves uniform content in place
-    np.testing.assert_allclose(q3, q, atol=1e-12)
+    qz = np.zeros((200, 2))
+    qz[:, 0] = rng.exponential(size=200) * (rng.random(200) < 0.3)
+    qz[:, 1] = 0.5 * qz[:, 0]
+    before = qz.copy()
+    shift_uniform(qz, g.edges, math.log(g.edges[0]), g.log_step, 1e-300, False)
+    np.testing.assert_allclose(qz, before, atol=1e-12)
 
 
 def _bars(market: Market, model: Model) -> Bars:
@@ -294,12 +293,11 @@ def test_a_funding_settlement_moves_inverse_levels_by_the_derived_amount(engine:
         assert c["qty"].tolist() == pytest.approx([face, face], rel=1e-12)  # face value [quote]
     else:
         eng = GridEngine(cfg, grid)
-        eng.run_python(bars, Outputs.allocate(2, np.zeros(2, bool), grid.n_bins))
+        eng.run(bars, Outputs.allocate(2, np.zeros(2, bool), grid.n_bins))
         for si, want in ((0, want_l), (1, want_s)):
-            q, z = eng.mass[si], eng.mom[si]
-            j = np.flatnonzero(q[0])
-            assert j.size == 1 and q[0, j[0]] * eng.scale[si] == pytest.approx(face, rel=1e-12)
-            assert level_prices(q, z, grid)[0, j[0]] == pytest.approx(want, rel=1e-12)
+            mass, price = eng.levels(si)
+            assert mass.tolist() == pytest.approx([face], rel=1e-12)
+            assert price.tolist() == pytest.approx([want], rel=1e-12)
 
 
 # ------------------------------------------------------------------------------------------------- engines

@@ -52,7 +52,7 @@ MAX_META_DEPTH = 32
 
 RESULT_ARRAYS = ("edges", "snap_long", "snap_short", "snap_times", "ledger", "liquidations", "price", "times")
 STATE_ARRAYS: dict[str, tuple[str, ...]] = {
-    "grid": ("mass", "mom", "off", "tot", "bounds", "scale", "order", "block_bar", "block_entry"),
+    "grid": ("mass", "mom", "off", "tot", "bounds", "store", "scale", "order", "block_bar", "block_entry"),
     "ledger": ("c_side", "c_bar", "c_entry", "c_leverage", "c_qty", "c_lp", "c_mmr", "c_funding", "bar"),
 }
 
@@ -276,6 +276,12 @@ def check_state(path: Any, engine: str, data: dict[str, NDArray[Any]], P: int, b
             _finite(path, st, f"state_{name}", allow_inf=allow_inf)
 
     if engine == "grid":
+        # the state lives on the price grid plus ``store`` = (below, above) margin bins
+        arr("store", "iu", (2,))
+        below, above = (int(x) for x in names["store"])
+        if below < 0 or above < 0:
+            raise _fail(path, f"array 'state_store' {names['store'].tolist()} must be non-negative")
+        P = P + below + above
         arr("mass", "f", (2, blocks, P))
         arr("mom", "f", (2, blocks, P))
         arr("off", "f", (2, blocks))
@@ -288,7 +294,7 @@ def check_state(path: Any, engine: str, data: dict[str, NDArray[Any]], P: int, b
         hi, lo, _ = (int(x) for x in names["bounds"])
         if not (0 <= hi <= P and 0 <= lo <= P):
             raise _fail(
-                path, f"array 'state_bounds' {names['bounds'].tolist()} is outside the grid's {P} bins"
+                path, f"array 'state_bounds' {names['bounds'].tolist()} is outside the store grid's {P} bins"
             )
         if np.any(names["scale"] <= 0):
             raise _fail(path, f"array 'state_scale' {names['scale'].tolist()} must be positive")

@@ -140,7 +140,7 @@ def resolve_config(
 def make_engine(name: str, config: EngineConfig, grid: PriceGrid) -> Engine:
     """A fresh engine ``name`` (``"grid"`` or ``"ledger"``) for ``config`` on ``grid``."""
     if name == "grid":
-        from heatmap.engine.grid import GridEngine
+        from heatmap.engine.grid_engine import GridEngine
 
         return GridEngine(config, grid)
     if name == "ledger":
