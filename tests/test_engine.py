@@ -94,7 +94,7 @@ def test_funding_shift_moves_a_level_by_exactly_the_formula() -> None:
     qz[idx, 0] = [2.0, 3.0]
     qz[idx, 1] = qz[idx, 0] * (g.position(lp) - idx)
     d = float(funding_shift(0.0005, 60_000.0, "long", MMR))
-    lost, first, last = shift_levels(qz, g.edges, _lx0(g), g.log_step, d, 0, g.n_bins, False)
+    lost, first, last = shift_levels(qz, g.edges, g.log_step, d, 0, g.n_bins, False)
     assert lost == 0.0
     assert qz[:, 0].sum() == pytest.approx(5.0, rel=1e-15)
     nz = np.flatnonzero(qz[:, 0])
@@ -109,7 +109,7 @@ def test_funding_shift_conserves_mass_and_reports_what_leaves() -> None:
         qz = rng.random((50, 2))
         qz[:, 1] *= qz[:, 0]
         total = qz[:, 0].sum()
-        lost, _, _ = shift_levels(qz, g.edges, _lx0(g), g.log_step, 30.0, 0, 50, False)
+        lost, _, _ = shift_levels(qz, g.edges, g.log_step, 30.0, 0, 50, False)
         assert qz[:, 0].sum() + lost == pytest.approx(total, rel=1e-12)
         assert lost > 0  # levels above 170 left the top
         assert np.all((qz[:, 1] >= 0) & (qz[:, 1] <= qz[:, 0] + 1e-15))
@@ -380,7 +380,7 @@ def test_uniform_funding_shift_conserves_mass_and_moves_the_mean() -> None:
     mean_before = float((qz[:, 0] * g.centers).sum() / qz[:, 0].sum())
     total = qz[:, 0].sum()
     d = float(funding_shift(0.0003, 60_000.0, "short", MMR))
-    lost = shift_uniform(qz, g.edges, _lx0(g), g.log_step, d, False)
+    lost = shift_uniform(qz, g.edges, g.log_step, d, False)
     assert lost == 0.0
     assert qz[:, 0].sum() == pytest.approx(total, rel=1e-12)
     mean_after = float((qz[:, 0] * g.centers).sum() / qz[:, 0].sum())

@@ -164,7 +164,7 @@ def test_shift_reciprocal_moves_a_level_exactly_and_conserves_mass() -> None:
     i = int(g.index_of([p0])[0])
     qz[i] = 3.0, 3.0 * (g.position([p0])[0] - i)
     d = inverse_funding_shift(0.003, 100.0, "long", MMR)
-    lost, first, last = shift_levels(qz, g.edges, math.log(g.edges[0]), g.log_step, d, 0, 300, True)
+    lost, first, last = shift_levels(qz, g.edges, g.log_step, d, 0, 300, True)
     assert lost == 0.0 and qz[:, 0].sum() == pytest.approx(3.0, rel=1e-15)
     j = int(np.flatnonzero(qz[:, 0])[0])
     assert first == last == j
@@ -174,9 +174,9 @@ def test_shift_reciprocal_moves_a_level_exactly_and_conserves_mass() -> None:
 def test_a_level_whose_reciprocal_reaches_zero_leaves_the_grid() -> None:
     g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
     qz = np.array([[1.0, 0.0], [0.0, 0.0]])  # one level at 1.0
-    assert shift_levels(qz, g.edges, 0.0, g.log_step, -0.6, 0, 2, True) == (0.0, 1, 1)  # 1/p: 1 -> 0.4
+    assert shift_levels(qz, g.edges, g.log_step, -0.6, 0, 2, True) == (0.0, 1, 1)  # 1/p: 1 -> 0.4
     assert level_price(qz, 1, g.edges, g.log_step) == pytest.approx(2.5, rel=1e-12)
-    assert shift_levels(qz, g.edges, 0.0, g.log_step, -0.5, 0, 2, True)[0] == 1.0  # 1/p -> -0.1: never again
+    assert shift_levels(qz, g.edges, g.log_step, -0.5, 0, 2, True)[0] == 1.0  # 1/p -> -0.1: never again
 
 
 @settings(max_examples=60, deadline=None)
@@ -193,11 +193,10 @@ def test_reciprocal_shifts_conserve_mass(seed: int, shift: float, uniform: bool)
     qz[:, 0] = rng.exponential(size=200) * (rng.random(200) < 0.3)
     qz[:, 1] = qz[:, 0] * rng.random(200)
     before = qz[:, 0].sum()
-    lx0 = math.log(g.edges[0])
     if uniform:
-        lost = shift_uniform(qz, g.edges, lx0, g.log_step, shift, True)
+        lost = shift_uniform(qz, g.edges, g.log_step, shift, True)
     else:
-        lost = shift_levels(qz, g.edges, lx0, g.log_step, shift, 0, 200, True)[0]
+        lost = shift_levels(qz, g.edges, g.log_step, shift, 0, 200, True)[0]
     assert qz[:, 0].sum() + lost == pytest.approx(before, rel=1e-12)
     assert lost >= -1e-12 * before and np.all(qz[:, 1] >= 0) and np.all(qz[:, 1] <= qz[:, 0] * (1 + 1e-12))
 
@@ -209,7 +208,7 @@ def test_a_null_shift_leaves_uniform_content_in_place() -> None:
     qz[:, 0] = rng.exponential(size=200) * (rng.random(200) < 0.3)
     qz[:, 1] = 0.5 * qz[:, 0]
     before = qz.copy()
-    shift_uniform(qz, g.edges, math.log(g.edges[0]), g.log_step, 1e-300, False)
+    shift_uniform(qz, g.edges, g.log_step, 1e-300, False)
     np.testing.assert_allclose(qz, before, atol=1e-12)
 
 

@@ -36,7 +36,9 @@ from heatmap.engine import _jit
 from heatmap.engine.steps import (
     close_nearest,
     consume,
+    growth,
     level_price,
+    log_ratio,
     shift_levels,
     shift_uniform,
     to_position,
@@ -273,15 +275,16 @@ def spread(
         lo_o = min(lo_o, koff[si, ki])
         hi_o = max(hi_o, koff[si, ki] + klen[si, ki])
     m = hi_o - lo_o
-    v[:m] = 0.0
+    v[0, :m] = 0.0
+    v[1, :m] = 0.0
     for ki in range(nparts):
         c = (amount if nparts == 1 else amount * shares[ki]) / sc
         if c <= 0.0:
             continue
         a = koff[si, ki] - lo_o
         for t in range(klen[si, ki]):
-            v[a + t, 0] += c * kzu[si, ki, t, 0]
-            v[a + t, 1] += c * kzu[si, ki, t, 1]
+            v[0, a + t] += c * kzu[si, ki, t, 0]
+            v[1, a + t] += c * kzu[si, ki, t, 1]
     amt = 0.0
     for i in range(ne):
         if ew[i] > 0.0:
@@ -292,19 +295,22 @@ def spread(
     n_out = m + ne - 1
     t0 = -start if start < 0 else 0
     t1 = P - start if start + n_out > P else n_out
-    placed = 0.0
-    for t in range(t0, t1):
-        sq = 0.0
-        sz = 0.0
-        for i in range(max(0, t - m + 1), min(ne, t + 1)):
-            e = ew[i]
-            sq += e * v[t - i, 0]
-            sz += e * v[t - i, 1]
-        qz[start + t, 0] += sq
-        qz[start + t, 1] += sz
-        placed += sq
     if t1 <= t0:
         return amt, 0.0, 0, -1
+    # the convolution, entry bin by entry bin (long inner loops)
+    v[2, :n_out] = 0.0
+    v[3, :n_out] = 0.0
+    for i in range(ne):
+        e = ew[i]
+        if e > 0.0:
+            for t in range(m):
+                v[2, i + t] += e * v[0, t]
+                v[3, i + t] += e * v[1, t]
+    placed = 0.0
+    for t in range(t0, t1):
+        qz[start + t, 0] += v[2, t]
+        qz[start + t, 1] += v[3, t]
+        placed += v[2, t]
     return amt, placed * sc, start + t0, start + t1
 
 
@@ -374,13 +380,14 @@ def open_side(
     return hi, lo
 
 
-def mix_buffer(klen: Any, koff: Any) -> Any:
-    """Scratch space for one side's mixed kernels (the widest offset range of a side's two kernels)."""
+def mix_buffer(klen: Any, koff: Any, P: int) -> Any:
+    """Scratch space of :func:`spread`: one side's mixed kernels (mass, moment; the widest offset range of a
+    side's two kernels) and their convolution with up to ``P`` entry bins."""
     span = 0
     for si in range(2):
         lo = min(koff[si, 0], koff[si, 1])
         span = max(span, max(koff[si, 0] + klen[si, 0], koff[si, 1] + klen[si, 1]) - lo)
-    return np.zeros((span, 2))
+    return np.zeros((4, span + P + 1))
 
 
 def new_block(st: State, n: int, bar: int, entry: float) -> Any:
@@ -509,34 +516,48 @@ def read_side(
     """Liquidation notional of side ``si`` per bin of the price-grid window into ``dst`` [quote]: a bin's mass
     (summed over rows) × its level price (mass-weighted mean over rows); inverse contracts: the face value.
 
-    Returns the mass held on the store grid outside the window (stored units × scale).
+    ``colq``, ``colz`` are scratch space of the store's length. Returns the mass held on the store grid outside
+    the window (:func:`margin_mass`).
     """
     qz, order = st.qz, st.order
     P = qz.shape[2]
-    a, b = (0, min(hi, P)) if si == 0 else (max(lo, 0), P)
     w0, wn = pr.w0, pr.wn
-    colq[:] = 0.0
-    colz[:] = 0.0
+    a, b = (0, min(hi, P)) if si == 0 else (max(lo, 0), P)
+    a = max(a, w0)  # the window's part of the side's bins
+    b = min(b, w0 + wn)
+    colq[a:b] = 0.0
+    colz[a:b] = 0.0
     for k in range(n):
         r = order[k]
         for j in range(a, b):
             colq[j] += qz[si, r, j, 0]
             colz[j] += qz[si, r, j, 1]
-    outside = 0.0
-    for j in range(a, b):
-        if j < w0 or j >= w0 + wn:
-            outside += colq[j]
     sc = st.scale[si]
     lower = pr.edges
-    for j in range(wn):
-        q = colq[w0 + j] if a <= w0 + j < b else 0.0
+    for j in range(w0, w0 + wn):
+        q = colq[j] if a <= j < b else 0.0
         if q <= 0.0:
-            dst[j] = 0.0
+            dst[j - w0] = 0.0
         elif pr.inverse:
-            dst[j] = q * sc
+            dst[j - w0] = q * sc
         else:
-            dst[j] = q * sc * lower[w0 + j] * math.exp(pr.h * (colz[w0 + j] / q))
-    return outside * sc
+            dst[j - w0] = q * sc * lower[j] * growth(pr.h * (colz[j] / q))
+    return margin_mass(st, pr, si, n, hi, lo)
+
+
+def margin_mass(st: State, pr: Params, si: int, n: int, hi: int, lo: int) -> float:
+    """Mass of side ``si`` held in the store grid's margins (outside the price-grid window) × scale."""
+    qz, order = st.qz, st.order
+    P = qz.shape[2]
+    a, b = (0, min(hi, P)) if si == 0 else (max(lo, 0), P)
+    s = 0.0
+    for k in range(n):
+        r = order[k]
+        for j in range(a, min(b, pr.w0)):
+            s += qz[si, r, j, 0]
+        for j in range(max(a, pr.w0 + pr.wn), b):
+            s += qz[si, r, j, 0]
+    return s * st.scale[si]
 
 
 # -- the loop ----------------------------------------------------------------------------------------------------
@@ -559,7 +580,7 @@ def run_bars(st: State, pr: Params, kn: Kernels, bars: BarInputs, out: Out) -> N
     bar0 = st.ints[3]
     ew = np.empty(P + 1)
     shares = np.empty(2)
-    vbuf = mix_buffer(kn.klen, kn.koff)
+    vbuf = mix_buffer(kn.klen, kn.koff, P)
     colq = np.empty(P)
     colz = np.empty(P)
     flow = np.zeros((2, 4))  # per side: opened, liquidated, closed, decayed in this bar
@@ -578,12 +599,12 @@ def run_bars(st: State, pr: Params, kn: Kernels, bars: BarInputs, out: Out) -> N
                 for k in range(n):
                     r = order[k]
                     if pr.point_levels:
-                        lost, c0, c1 = shift_levels(qz[si, r], edges, lx0, h, d, a0, b0, inverse)
+                        lost, c0, c1 = shift_levels(qz[si, r], edges, h, d, a0, b0, inverse)
                         if c1 >= 0:
                             first = min(first, c0)
                             last = max(last, c1)
                     else:
-                        lost = shift_uniform(qz[si, r], edges, lx0, h, d, inverse)
+                        lost = shift_uniform(qz[si, r], edges, h, d, inverse)
                     off[si, r] += lost * scale[si]
                 if not pr.point_levels:
                     first = 0
@@ -691,24 +712,11 @@ def run_bars(st: State, pr: Params, kn: Kernels, bars: BarInputs, out: Out) -> N
     st.ints[3] = bar0 + bars.funding.size
 
 
-def margin_mass(st: State, pr: Params, si: int, n: int, hi: int, lo: int) -> float:
-    """Mass of side ``si`` held in the store grid's margins (outside the price-grid window) × scale."""
-    qz, order = st.qz, st.order
-    P = qz.shape[2]
-    a, b = (0, min(hi, P)) if si == 0 else (max(lo, 0), P)
-    s = 0.0
-    for k in range(n):
-        r = order[k]
-        for j in range(a, min(b, pr.w0)):
-            s += qz[si, r, j, 0]
-        for j in range(max(a, pr.w0 + pr.wn), b):
-            s += qz[si, r, j, 0]
-    return s * st.scale[si]
-
-
 # -- dispatch ----------------------------------------------------------------------------------------------------
 
 _KERNELS: tuple[Callable[..., Any], ...] = (
+    growth,
+    log_ratio,
     level_price,
     to_position,
     consume,

@@ -32,12 +32,45 @@ import numpy as np
 __all__ = [
     "close_nearest",
     "consume",
+    "growth",
     "level_price",
+    "log_ratio",
     "shift_levels",
     "shift_uniform",
     "to_position",
     "triangular",
 ]
+
+
+def growth(x: float) -> float:
+    """``exp(x)`` (a price ratio within a bin): a Taylor polynomial for ``|x| < 0.02`` (relative error below
+    3e-16, i.e. to rounding), ``math.exp`` beyond.
+
+    Examples
+    --------
+    >>> abs(growth(0.01) / math.exp(0.01) - 1.0) < 1e-15, growth(1.0) == math.exp(1.0)
+    (True, True)
+    """
+    if -0.02 < x < 0.02:
+        return 1.0 + x * (
+            1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x / 720.0))))
+        )
+    return math.exp(x)
+
+
+def log_ratio(x: float) -> float:
+    """``log(1 + x)``: a series for ``|x| < 1e-3`` (error below 1e-19), ``math.log1p`` beyond (-inf at -1).
+
+    Examples
+    --------
+    >>> abs(log_ratio(1e-4) - math.log1p(1e-4)) < 1e-20, log_ratio(0.5) == math.log1p(0.5)
+    (True, True)
+    """
+    if -1e-3 < x < 1e-3:
+        return x * (1.0 - x * (0.5 - x * (1.0 / 3.0 - x * (0.25 - x * 0.2))))
+    if x <= -1.0:
+        return -math.inf
+    return math.log1p(x)
 
 
 def level_price(qz: Any, j: int, lower: Any, h: float) -> float:
@@ -52,21 +85,26 @@ def level_price(qz: Any, j: int, lower: Any, h: float) -> float:
     q = qz[j, 0]
     if q <= 0.0:
         return float(lower[j])
-    return float(lower[j] * math.exp(h * (qz[j, 1] / q)))
+    return float(lower[j] * growth(h * (qz[j, 1] / q)))
 
 
-def to_position(price: float, lx0: float, h: float, inverse: bool, d: float) -> float:
-    """Fractional bin position of the level ``price`` moved by a funding shift ``d``; -1 when it leaves (<= 0).
+def to_position(u: float, price: float, h: float, inverse: bool, d: float) -> float:
+    """Fractional bin position of the level at position ``u`` (price ``price``) moved by a funding shift ``d``;
+    -1 when it leaves (a price <= 0 or an infinite one).
 
-    Linear contracts: ``price + d`` [quote]; inverse contracts: ``1/price`` moves by ``d`` [1/quote] (a level
-    whose reciprocal reaches 0 can never be reached again).
+    Linear contracts: the price moves to ``price + d`` [quote]; inverse contracts: ``1/price`` moves by ``d``
+    [1/quote] (a level whose reciprocal reaches 0 can never be reached again).
+
+    Examples
+    --------
+    >>> round(to_position(0.0, 100.0, math.log(1.1), False, 10.0), 12)   # 100 -> 110: one bin up
+    1.0
     """
-    if inverse:
-        r = 1.0 / price + d
-        moved = 1.0 / r if r > 0.0 else -1.0
-    else:
-        moved = price + d
-    return (math.log(moved) - lx0) / h if moved > 0.0 else -1.0
+    if inverse:  # 1/p + d = (1 + d p)/p: the price is divided by 1 + d p
+        x = d * price
+        return u - log_ratio(x) / h if x > -1.0 else -1.0
+    x = d / price
+    return u + log_ratio(x) / h if x > -1.0 else -1.0
 
 
 def consume(qz: Any, x: float, long: bool, hi: int, lo: int, lower: Any, h: float, inverse: bool) -> Any:
@@ -107,7 +145,7 @@ def consume(qz: Any, x: float, long: bool, hi: int, lo: int, lower: Any, h: floa
     return qty, value
 
 
-def shift_levels(qz: Any, edges: Any, lx0: float, h: float, d: float, a: int, b: int, inverse: bool) -> Any:
+def shift_levels(qz: Any, edges: Any, h: float, d: float, a: int, b: int, inverse: bool) -> Any:
     """Move the content of bins ``[a, b)`` as points by a funding shift ``d`` (see :func:`to_position`), in place.
 
     Mass is conserved and a single level lands exactly on its moved price. Returns ``(lost, first, last)``: the
@@ -119,7 +157,7 @@ def shift_levels(qz: Any, edges: Any, lx0: float, h: float, d: float, a: int, b:
     >>> from heatmap.grid import PriceGrid
     >>> g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
     >>> qz = np.array([[1.0, 0.0], [0.0, 0.0]])                      # one level at 1.0
-    >>> shift_levels(qz, g.edges, 0.0, g.log_step, 1.5, 0, 2, False)  # -> 2.5, in bin [2, 4)
+    >>> shift_levels(qz, g.edges, g.log_step, 1.5, 0, 2, False)  # -> 2.5, in bin [2, 4)
     (0.0, 1, 1)
     >>> round(level_price(qz, 1, g.edges[:-1], g.log_step), 12)
     2.5
@@ -140,7 +178,8 @@ def shift_levels(qz: Any, edges: Any, lx0: float, h: float, d: float, a: int, b:
         q = qz[j, 0]
         if q > 0.0:
             qq[k] = q
-            vv[k] = to_position(level_price(qz, j, edges, h), lx0, h, inverse, d)
+            m = qz[j, 1] / q
+            vv[k] = to_position(j + m, edges[j] * growth(h * m), h, inverse, d)
             qz[j, 0] = 0.0
             qz[j, 1] = 0.0
             k += 1
@@ -160,7 +199,7 @@ def shift_levels(qz: Any, edges: Any, lx0: float, h: float, d: float, a: int, b:
     return lost, first, last
 
 
-def shift_uniform(qz: Any, edges: Any, lx0: float, h: float, d: float, inverse: bool) -> float:
+def shift_uniform(qz: Any, edges: Any, h: float, d: float, inverse: bool) -> float:
     """Funding shift ``d`` of content spread uniformly (in log price) through its bins, in place.
 
     The cumulative mass at each edge after the shift is the cumulative mass at the edge's source before (linear
@@ -173,7 +212,7 @@ def shift_uniform(qz: Any, edges: Any, lx0: float, h: float, d: float, inverse: 
     >>> from heatmap.grid import PriceGrid
     >>> g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
     >>> qz = np.array([[1.0, 0.5], [0.0, 0.0]])                 # [1, 2) -> [2, 3): all in bin [2, 4)
-    >>> shift_uniform(qz, g.edges, 0.0, g.log_step, 1.0, False), qz[:, 0].round(6).tolist()
+    >>> shift_uniform(qz, g.edges, g.log_step, 1.0, False), qz[:, 0].round(6).tolist()
     (0.0, [0.0, 1.0])
     """
     P = qz.shape[0]
@@ -185,12 +224,12 @@ def shift_uniform(qz: Any, edges: Any, lx0: float, h: float, d: float, inverse: 
     prev = 0.0
     kept = 0.0
     for e in range(P + 1):
-        if inverse:  # the edge receives what sat at 1/(1/e - d); nothing below infinity when that is <= 0
-            r = 1.0 / edges[e] - d
-            src = 1.0 / r if r > 0.0 else math.inf
+        # the edge receives what sat at e - d (inverse: at 1/(1/e - d); nothing below infinity when 1/e <= d)
+        x = -d * edges[e] if inverse else -d / edges[e]
+        if x <= -1.0:
+            pos = float(P) if inverse else 0.0
         else:
-            src = edges[e] - d
-        pos = (math.log(src) - lx0) / h if src > 0.0 else -1.0
+            pos = e - log_ratio(x) / h if inverse else e + log_ratio(x) / h
         pos = min(max(pos, 0.0), float(P))
         k = min(math.floor(pos), P - 1)
         c = cum[k] + (pos - k) * (cum[k + 1] - cum[k])
