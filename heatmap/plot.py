@@ -58,6 +58,7 @@ from matplotlib.image import AxesImage
 from heatmap.view import HeatmapView, SideView, heatmap_view
 
 if TYPE_CHECKING:
+    from heatmap.layers import LeverageLayers
     from heatmap.leverage import Leverage
     from heatmap.market import Market
     from heatmap.result import Heatmap, Snapshot
@@ -656,6 +657,16 @@ def _mark_clusters(ax: Axes, snapshot: Snapshot, x_right: float, *, top: int) ->
 
 
 # ------------------------------------------------------------------------------------------- liquidation map
+def _side_ramp(side: str, n: int) -> list[tuple[float, float, float]]:
+    """``n`` shades of a side's colour, light (low leverage) to dark (high leverage)."""
+    rgb = np.array(mcolors.to_rgb(SIDE_COLORS[side]))
+    out = []
+    for f in np.linspace(-0.55, 0.45, n) if n > 1 else [0.0]:
+        c = rgb + (1.0 - rgb) * (-f) if f < 0 else rgb * (1.0 - f)
+        out.append(tuple(float(v) for v in np.clip(c, 0.0, 1.0)))
+    return out  # type: ignore[return-value]
+
+
 def plot_map(
     snapshot: Snapshot,
     ax: Axes | None = None,
@@ -663,15 +674,18 @@ def plot_map(
     cumulative: bool = True,
     top: int = 5,
     within: float | None = None,
+    layers: LeverageLayers | None = None,
 ) -> Axes:
     """The one-time "liquidation map": notional per price band, long below price and short above.
 
     Price is on the vertical axis (as in the heatmap) and notional on the horizontal one. Bars show the
     *reachable* notional per band (:func:`heatmap.clusters.reachable`: longs below the price, shorts above; mass
-    already crossed is not drawn). Cumulative curves (notional liquidated if price moves to each level, from
-    :func:`heatmap.clusters.cumulative`) go on a twin horizontal axis at the top. The current price is a dashed
-    line; the ``top`` largest clusters are annotated with their price and notional (clusters need a log-spaced
-    grid, as every :class:`~heatmap.grid.PriceGrid` is; other grids are drawn without annotations).
+    already crossed is not drawn), long in blue and short in orange. With ``layers`` (from
+    :func:`heatmap.layers.leverage_layers`) the bars are stacked by leverage bucket, lightest = lowest leverage.
+    Cumulative curves (notional liquidated if price moves to each level, from
+    :func:`heatmap.clusters.cumulative`) go on a secondary horizontal axis at the top, scaled to stay inside the
+    frame. The current price is a dashed line with its label; the ``top`` largest clusters are labelled with their
+    price and notional (clusters need a log-spaced grid, as every :class:`~heatmap.grid.PriceGrid` is).
 
     Parameters
     ----------
@@ -685,13 +699,16 @@ def plot_map(
     within : float, optional
         Show only prices within this fraction of the current price (0.1 = ±10 %) and annotate clusters there;
         default: the range holding 99 % of the reachable mass (at least ±2 %).
+    layers : LeverageLayers, optional
+        The snapshot split by leverage bucket; stacks the bars by bucket.
 
     Returns
     -------
     Axes
-        The bars' axes: ``ax.patches`` holds the long and short bars (two filled
-        :class:`~matplotlib.patches.StepPatch`, labels ``"long ..."`` / ``"short ..."``). The cumulative curves,
-        when drawn, are on a twin axes sharing the price axis (the last of ``ax.figure.axes``).
+        The bars' axes: ``ax.patches`` holds the bars as filled :class:`~matplotlib.patches.StepPatch` (one per
+        side, or one per side and bucket with ``layers``, labelled ``"long <=10x"`` ...; each bucket's patch spans
+        from the previous bucket's top). The cumulative curves, when drawn, are on a twin axes sharing the price
+        axis (the last of ``ax.figure.axes``).
 
     Examples
     --------
@@ -704,25 +721,48 @@ def plot_map(
         raise ValueError(f"top must be a non-negative integer, got {top!r}")
     if within is not None and (not np.isfinite(within) or not 0 < within < 1):
         raise ValueError(f"within must be a fraction of price in (0, 1), got {within!r}")
+    edges = np.asarray(snapshot.price_edges, dtype=float)
+    if layers is not None and (
+        layers.price_edges.shape != edges.shape or not np.allclose(layers.price_edges, edges)
+    ):
+        raise ValueError("layers: their price grid differs from the snapshot's; split this snapshot")
     if ax is None:
         _, ax = new_figure((8.0, 7.0))
     table = cumulative_map(snapshot)
-    edges = np.asarray(snapshot.price_edges, dtype=float)
     p = float(snapshot.price)
     long = table["long"].to_numpy(dtype=float)
     short = table["short"].to_numpy(dtype=float)
 
     for s, vals in (("long", long), ("short", short)):
-        ax.stairs(
-            vals,
-            edges,
-            orientation="horizontal",
-            fill=True,
-            color=SIDE_COLORS[s],
-            alpha=0.85,
-            label=f"{s} liquidations (reachable)",
-        )
-    ax.axhline(p, color="black", ls="--", lw=1.0, label=f"price {p:,.2f}")
+        if layers is None:
+            ax.stairs(vals, edges, orientation="horizontal", fill=True, color=SIDE_COLORS[s], alpha=0.9,
+                      label=f"{s} (reachable)")  # fmt: skip
+            continue
+        split = np.asarray(getattr(layers, s), dtype=float)
+        total = split.sum(axis=0)
+        # the reachable part of each band, shared by the buckets as the band's whole mass is
+        ratio = np.divide(vals, total, out=np.zeros_like(vals), where=total > 0)
+        stacked = np.cumsum(split * ratio[None, :], axis=0)
+        base = np.zeros_like(vals)
+        for label, color, top_b in zip(
+            layers.labels, _side_ramp(s, len(layers.labels)), stacked, strict=True
+        ):
+            ax.stairs(top_b, edges, baseline=base, orientation="horizontal", fill=True, color=color,
+                      label=f"{s} {label}")  # fmt: skip
+            base = top_b
+    ax.axhline(p, color="black", ls="--", lw=1.0)
+    ax.annotate(
+        f"price {_fmt_price(p)}",
+        (1.0, p),
+        xycoords=("axes fraction", "data"),
+        xytext=(-4, 3),
+        textcoords="offset points",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
+        **PLAIN,
+    )
 
     if within is not None:
         y0, y1 = p * (1 - within), p * (1 + within)
@@ -740,11 +780,16 @@ def plot_map(
     peak = float(max(long[inside].max(initial=0.0), short[inside].max(initial=0.0)))
     ax.set_xlim(0.0, peak * (1.35 if top > 0 else 1.1) if peak > 0 else 1.0)  # room for labels
     format_price_axis(ax)
-    ax.set_xlabel(NOTIONAL_LABEL)
+    ax.set_xlabel(NOTIONAL_LABEL, **PLAIN)
     ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=4))
     _notional_axis(ax.xaxis)
-    ax.set_title(f"liquidation map at {snapshot.time:%Y-%m-%d %H:%M} UTC", loc="left")
+    symbol = snapshot.meta.get("symbol")
+    head = f"{symbol} · " if symbol else ""
+    by = " · by leverage" if layers is not None else ""
+    ax.set_title(f"{head}liquidation map at {snapshot.time:%Y-%m-%d %H:%M} UTC{by}", loc="left", fontsize=10,
+                 **PLAIN)  # fmt: skip
 
+    handles, labels = ax.get_legend_handles_labels()
     if cumulative:
         twin = ax.twiny()
         cl = table["cum_long"].to_numpy(dtype=float)
@@ -752,28 +797,27 @@ def plot_map(
         below = edges[:-1] < p
         above = edges[1:] > p
         # cum_long is the notional liquidated if price falls to price_low; cum_short if it rises to price_high
-        twin.plot(
-            np.append(cl[below], 0.0),
-            np.append(edges[:-1][below], p),
-            color=SIDE_COLORS["long"],
-            lw=1.6,
-            label="cumulative long",
-        )
-        twin.plot(
-            np.insert(cs[above], 0, 0.0),
-            np.insert(edges[1:][above], 0, p),
-            color=SIDE_COLORS["short"],
-            lw=1.6,
-            label="cumulative short",
-        )
+        kw: dict[str, Any] = {
+            "lw": 1.6,
+            "path_effects": [patheffects.withStroke(linewidth=3, foreground="white")],
+        }
+        twin.plot(np.append(cl[below], 0.0), np.append(edges[:-1][below], p), color=SIDE_COLORS["long"],
+                  label="cumulative long", **kw)  # fmt: skip
+        twin.plot(np.insert(cs[above], 0, 0.0), np.insert(edges[1:][above], 0, p), color=SIDE_COLORS["short"],
+                  ls=(0, (5, 1.5)), label="cumulative short", **kw)  # fmt: skip
         reach_l = float(cl[below & (edges[:-1] >= y0)].max(initial=0.0))
         reach_s = float(cs[above & (edges[1:] <= y1)].max(initial=0.0))
         top_c = max(reach_l, reach_s)
-        twin.set_xlim(0.0, top_c * 1.05 if top_c > 0 else 1.0)
+        twin.set_xlim(0.0, top_c * 1.05 if top_c > 0 else 1.0)  # the curves end inside the frame
         twin.set_ylim(y0, y1)
-        twin.set_xlabel("cumulative liquidation notional [USD]")
+        twin.set_xlabel("cumulative liquidation notional [USD]", **PLAIN)
         twin.xaxis.set_major_locator(mticker.MaxNLocator(nbins=4))
         _notional_axis(twin.xaxis)
+        h2, l2 = twin.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+        legend_ax = twin
+    else:
+        legend_ax = ax
 
     if top > 0:
         found = _clusters_of(snapshot, top=int(top), within=within)
@@ -793,8 +837,20 @@ def plot_map(
                     fontsize=8,
                     color=SIDE_COLORS[str(row["side"])],
                     path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
+                    **PLAIN,
                 )
-    ax.legend(loc="lower right", fontsize=8)
+    # outside the frame, on the right: inside it would cover the bars, the curves or the labels near price
+    legend = legend_ax.legend(
+        handles,
+        labels,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=7,
+        frameon=False,
+        borderaxespad=0.0,
+    )
+    for t in legend.get_texts():
+        t.set_parse_math(False)
     return ax
 
 

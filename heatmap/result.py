@@ -159,6 +159,12 @@ class Snapshot:
 
         return normalize(self, kind)
 
+    def by_leverage(self, market: Any, **kwargs: Any) -> Any:
+        """The map split by leverage bucket (≤10x … >100x); see :func:`heatmap.layers.leverage_layers`."""
+        from heatmap.layers import leverage_layers
+
+        return leverage_layers(self, market, **kwargs)
+
     def smooth(self, bandwidth: float = 0.005) -> Snapshot:
         """A mass-preserving smoothed copy; ``bandwidth`` is a fraction of price (0.005 = 0.5 %)."""
         from heatmap.density import smooth
@@ -307,7 +313,7 @@ class Heatmap:
             short=np.asarray(self.short[i], dtype=float),
             price=price,
             model=self.model,
-            meta={"position": i},
+            meta={"position": i, **{k: self.meta[k] for k in ("symbol", "venue") if self.meta.get(k)}},
             cohorts=cohorts,
         )
 

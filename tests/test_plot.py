@@ -429,7 +429,8 @@ def test_map_bars_price_line_clusters_and_cumulative():
     found = find_clusters(snap, top=2, within=0.2)
     assert sorted(found["side"]) == ["long", "short"]
     assert texts == sorted(
-        f"{p:.4g}  {format_notional(n)}" for p, n in zip(found["price"], found["notional"], strict=True)
+        [f"{p:.4g}  {format_notional(n)}" for p, n in zip(found["price"], found["notional"], strict=True)]
+        + ["price 100"]
     )
     twin = fig.axes[-1]
     assert twin is not ax and twin.get_xlabel() == "cumulative liquidation notional [USD]"
@@ -442,7 +443,7 @@ def test_map_without_cumulative_or_clusters_and_validation():
     snap = make_snapshot()
     fig, ax = new_figure()
     plot_map(snap, ax=ax, cumulative=False, top=0)
-    assert fig.axes == [ax] and not ax.texts
+    assert fig.axes == [ax] and [t.get_text() for t in ax.texts] == ["price 100"]
     with pytest.raises(ValueError, match="within"):
         plot_map(snap, within=1.5)
     with pytest.raises(ValueError, match="top"):
@@ -558,7 +559,7 @@ def test_linear_grid_snapshot_draws_without_cluster_annotations():
         price=100.0,
     )
     ax = plot_map(snap)
-    assert not ax.texts
+    assert [t.get_text() for t in ax.texts] == ["price 100"]  # the current price only, no clusters
     assert "largest clusters" not in summary_html(snap) and "$2.0M" in summary_html(snap)
 
 
@@ -693,3 +694,102 @@ def test_default_view_of_six_months_of_real_hourly_btc():
     assert lo >= path.min() * 0.65 and hi <= path.max() * 1.35  # within ±35 % of the price path
     assert im.view.saturated <= 0.10
     assert ax.get_title(loc="left").startswith("BTCUSDT")
+
+
+# ------------------------------------------------------------------------------------------ leverage layers
+def linear_market():
+    """Open interest only grows and price stays within ±0.4 %, closer than any level of leverage <= 75x: nothing
+    is liquidated or closed, so the engine is linear in the leverage law."""
+    from heatmap.market import Market
+
+    t = pd.date_range(T0, periods=48, freq="1h")
+    close = 100.0 * (1 + 0.003 * np.sin(np.arange(48) / 5.0))
+    open_ = np.r_[100.0, close[:-1]]
+    frame = pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.0005,
+            "low": np.minimum(open_, close) * 0.9995,
+            "close": close,
+            "open_interest": 1000.0 + 10.0 * np.arange(48),
+        },
+        index=t,
+    )
+    return Market(frame, symbol="LIN", freq="1h")
+
+
+def test_layers_add_up_to_the_snapshot_and_are_exact_for_a_linear_engine():
+    import heatmap as lh
+    from heatmap.grid import PriceGrid
+    from heatmap.layers import leverage_layers
+
+    market = linear_market()
+    tiers = lh.Leverage.tiers({5: 0.5, 20: 0.3, 75: 0.2})
+    model = lh.Model(leverage=tiers, passive_leverage=tiers, turnover=0.0, side_split="even", funding=False)
+    hm = lh.estimate(market, model, bins=400)
+    snap = hm.at(-1)
+    layers = leverage_layers(snap, market)
+    assert layers.labels == ("<=10x", "10-25x", "25-50x", "50-100x", ">100x")
+    np.testing.assert_allclose(layers.weights, [0.5, 0.3, 0.0, 0.2, 0.0])
+    np.testing.assert_allclose(layers.long.sum(axis=0), snap.long, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(layers.short.sum(axis=0), snap.short, rtol=1e-9, atol=1e-6)
+    # each layer is the run with only that tier, weighted by its probability (derived independently here)
+    grid = PriceGrid(np.asarray(snap.price_edges))
+    for k, (lev, w) in enumerate([(5, 0.5), (20, 0.3), (75, 0.2)]):
+        only = lh.Leverage.tiers({lev: 1.0})
+        run = lh.estimate(market, model.replace(leverage=only, passive_leverage=only), grid=grid).at(-1)
+        b = [0, 1, 3][k]
+        np.testing.assert_allclose(layers.long[b], w * run.long, rtol=1e-6, atol=1e-3 * run.long.max())
+        np.testing.assert_allclose(layers.short[b], w * run.short, rtol=1e-6, atol=1e-3 * run.short.max())
+    assert not layers.long[2].any() and not layers.long[4].any()
+    frame = layers.to_frame()
+    assert set(frame["bucket"]) == {"<=10x", "10-25x", "50-100x"}
+    assert frame["notional"].sum() == pytest.approx(snap.long.sum() + snap.short.sum())
+
+
+def test_layers_validation():
+    import heatmap as lh
+    from heatmap.layers import leverage_layers
+
+    market = linear_market()
+    snap = lh.estimate(market, bins=200).at(-1)
+    with pytest.raises(ValueError, match="buckets"):
+        leverage_layers(snap, market, buckets=(25, 10))
+    with pytest.raises(ValueError, match="buckets"):
+        leverage_layers(snap, market, buckets=(0.5,))
+    with pytest.raises(ValueError, match="no bar at the snapshot"):
+        leverage_layers(snap, market.slice(None, market.frame.index[10]))
+
+
+def test_map_stacks_bars_by_leverage_bucket():
+    import heatmap as lh
+    from heatmap.layers import leverage_layers
+
+    market = linear_market()
+    hm = lh.estimate(market, bins=300)
+    snap = hm.at(-1)
+    layers = leverage_layers(snap, market)
+    fig, ax = new_figure((9, 6))
+    plot_map(snap, ax=ax, layers=layers, within=0.3)
+    steps = [p for p in ax.patches if isinstance(p, StepPatch)]
+    assert [p.get_label() for p in steps] == [f"{s} {b}" for s in ("long", "short") for b in layers.labels]
+    # the top of the last bucket is the reachable map; each bucket starts where the previous ended
+    np.testing.assert_allclose(steps[4].get_data().values, reachable(snap, "long"), rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(steps[9].get_data().values, reachable(snap, "short"), rtol=1e-9, atol=1e-6)
+    for a, b in zip(steps[:4], steps[1:5], strict=True):
+        np.testing.assert_allclose(b.get_data().baseline, a.get_data().values)
+    # long shades get darker with leverage; one hue per side
+    lum = [sum(p.get_facecolor()[:3]) for p in steps[:5]]
+    assert lum == sorted(lum, reverse=True)
+    assert ax.get_title(loc="left").startswith("LIN · liquidation map at") and "by leverage" in ax.get_title(
+        loc="left"
+    )
+    # the cumulative curves stay inside the frame horizontally
+    twin = fig.axes[-1]
+    for line in twin.get_lines():
+        y = line.get_ydata()
+        inside = (y >= ax.get_ylim()[0]) & (y <= ax.get_ylim()[1])
+        assert line.get_xdata()[inside].max() <= twin.get_xlim()[1]
+    other = lh.estimate(market, bins=100).at(-1)
+    with pytest.raises(ValueError, match="grid"):
+        plot_map(other, layers=layers)

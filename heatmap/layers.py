@@ -1,0 +1,207 @@
+"""The liquidation map split by leverage bucket (≤10x, 10–25x, 25–50x, 50–100x, >100x).
+
+The engine keeps one mass per side and price band, not per leverage: a band holds positions of many leverages
+opened at many prices. The split is recomputed on demand with the public :func:`heatmap.estimate` API, one run
+per bucket, so no engine keeps (or pays for) a leverage axis:
+
+1. For each bucket ``(a, b]`` the model's speculative and passive leverage laws are restricted to the bucket
+   (:meth:`Leverage.truncate`), the market is estimated up to the snapshot's time on the snapshot's own grid, and
+   the last state is kept: ``run_b`` = the map if every position had a leverage in the bucket.
+2. The bucket's weight is its probability under the laws, ``w_b = (P_spec(a < L <= b) + P_passive(a < L <= b)) / 2``
+   (new open interest is split between a speculative and a passive side).
+3. In every band, the snapshot's notional is shared in proportion to ``w_b · run_b`` (by ``w_b`` alone in a
+   band no run reaches); the layers therefore add up to the snapshot exactly, whatever the engine did.
+
+When the engine is linear in the law — open interest only grows, no turnover, no decay — step 3 changes nothing
+and each layer is exactly ``w_b · run_b`` (tested). Otherwise the proportional closes and turnover make the runs
+an approximation of the split, not of the total, which stays the snapshot's.
+
+Examples
+--------
+>>> import heatmap as lh
+>>> market = lh.synthetic_market(days=5, seed=1)
+>>> snap = lh.estimate(market, bins=300).at(-1)
+>>> layers = leverage_layers(snap, market)
+>>> layers.labels
+('<=10x', '10-25x', '25-50x', '50-100x', '>100x')
+>>> bool(np.allclose(layers.long.sum(axis=0), snap.long))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from heatmap.leverage import Leverage
+    from heatmap.market import Market
+    from heatmap.result import Snapshot
+
+__all__ = ["LEVERAGE_BUCKETS", "LeverageLayers", "leverage_layers", "bucket_labels"]
+
+#: Upper bounds of the default leverage buckets: ≤10x, 10–25x, 25–50x, 50–100x, >100x.
+LEVERAGE_BUCKETS: tuple[float, ...] = (10.0, 25.0, 50.0, 100.0)
+
+
+def bucket_labels(bounds: Sequence[float]) -> tuple[str, ...]:
+    """Labels of the buckets cut at ``bounds``: ``(10, 25) -> ("<=10x", "10-25x", ">25x")``.
+
+    Examples
+    --------
+    >>> bucket_labels((10, 25))
+    ('<=10x', '10-25x', '>25x')
+    """
+    b = [float(x) for x in bounds]
+    inner = [f"{lo:g}-{hi:g}x" for lo, hi in zip(b[:-1], b[1:], strict=True)]
+    return (f"<={b[0]:g}x", *inner, f">{b[-1]:g}x")
+
+
+@dataclass(frozen=True)
+class LeverageLayers:
+    """A snapshot's liquidation notional split by leverage bucket.
+
+    Attributes
+    ----------
+    time : Timestamp
+        The snapshot's time.
+    price : float
+        Its current price [quote].
+    price_edges : ndarray, shape (P+1,)
+        Band edges [quote].
+    labels : tuple of str
+        Bucket labels, lowest leverage first.
+    bounds : tuple of float
+        Upper bounds of all buckets but the last [leverage].
+    long, short : ndarray, shape (B, P)
+        Notional per bucket and band [quote]; ``long.sum(axis=0)`` is the snapshot's ``long``.
+    weights : ndarray, shape (B,)
+        Bucket probabilities ``w_b`` used for the split (sum to 1).
+    """
+
+    time: pd.Timestamp
+    price: float
+    price_edges: np.ndarray
+    labels: tuple[str, ...]
+    bounds: tuple[float, ...]
+    long: np.ndarray
+    short: np.ndarray
+    weights: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table: ``bucket, side, price_low, price_high, notional`` (zero cells dropped)."""
+        parts = []
+        for side in ("long", "short"):
+            vals = getattr(self, side)
+            b, p = np.nonzero(vals)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "bucket": np.asarray(self.labels, dtype=object)[b],
+                        "side": side,
+                        "price_low": self.price_edges[:-1][p],
+                        "price_high": self.price_edges[1:][p],
+                        "notional": vals[b, p],
+                    }
+                )
+            )
+        return pd.concat(parts, ignore_index=True)
+
+
+def _restricted(law: Leverage, lo: float, hi: float) -> Leverage | None:
+    """``law`` conditioned on ``lo < L <= hi``, or None when the law has no mass there."""
+    p = _bucket_probability(law, lo, hi)
+    if p <= 0:
+        return None
+    lo_open = float(np.nextafter(lo, np.inf)) if lo > law.min_leverage else None
+    return law.truncate(min(hi, law.max_leverage), min_leverage=lo_open)
+
+
+def _bucket_probability(law: Leverage, lo: float, hi: float) -> float:
+    c = np.asarray(law.cdf(np.array([lo, min(hi, law.max_leverage)])), dtype=float)
+    below = 0.0 if lo < law.min_leverage else float(c[0])
+    return max(float(c[1]) - below, 0.0)
+
+
+def leverage_layers(
+    snapshot: Snapshot, market: Market, *, buckets: Sequence[float] = LEVERAGE_BUCKETS
+) -> LeverageLayers:
+    """Split a snapshot's map by leverage bucket, re-estimating ``market`` once per bucket.
+
+    Parameters
+    ----------
+    snapshot : Snapshot
+        From :meth:`Heatmap.at`; its ``model`` (``Model()`` when None), time and grid are used.
+    market : Market
+        The market the snapshot was estimated from (bars up to the snapshot's time are used).
+    buckets : sequence of float, default (10, 25, 50, 100)
+        Increasing upper bounds of the buckets but the last [leverage]; the last bucket is everything above.
+
+    Returns
+    -------
+    LeverageLayers
+
+    Raises
+    ------
+    ValueError
+        For bucket bounds that are not increasing numbers above 1, or a market with no bar at the snapshot's
+        time.
+    """
+    from heatmap.engine import estimate
+    from heatmap.grid import PriceGrid
+    from heatmap.model import Model
+
+    b = np.asarray(buckets, dtype=float)
+    if b.ndim != 1 or b.size < 1 or not np.all(np.isfinite(b)) or np.any(b <= 1) or np.any(np.diff(b) <= 0):
+        raise ValueError(
+            f"buckets: got {list(buckets)!r}; allowed are increasing leverages above 1, e.g. (10, 25)"
+        )
+    model = snapshot.model if snapshot.model is not None else Model()
+    bars = market.slice(None, snapshot.time)
+    if len(bars) == 0 or bars.frame.index[-1] != snapshot.time:
+        raise ValueError(
+            f"market has no bar at the snapshot's time {snapshot.time}; give the market the snapshot came from"
+        )
+    grid = PriceGrid(np.asarray(snapshot.price_edges, dtype=float))
+    cuts = np.r_[1.0, b, np.inf]
+    P = snapshot.long.size
+    runs = {s: np.zeros((cuts.size - 1, P)) for s in ("long", "short")}
+    weights = np.zeros(cuts.size - 1)
+    for i, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+        spec = _restricted(model.leverage, lo, hi)
+        passive = _restricted(model.passive_leverage, lo, hi)
+        weights[i] = 0.5 * (
+            _bucket_probability(model.leverage, lo, hi) + _bucket_probability(model.passive_leverage, lo, hi)
+        )
+        if spec is None and passive is None:
+            continue
+        sub = model.replace(
+            leverage=spec if spec is not None else passive,
+            passive_leverage=passive if passive is not None else spec,
+        )
+        hm = estimate(bars, sub, grid=grid, snapshot_every=len(bars))
+        runs["long"][i] = np.asarray(hm.long[-1], dtype=float)
+        runs["short"][i] = np.asarray(hm.short[-1], dtype=float)
+    weights = weights / weights.sum() if weights.sum() > 0 else weights
+    out = {}
+    for side in ("long", "short"):
+        weighted = runs[side] * weights[:, None]
+        total = weighted.sum(axis=0)
+        # a band no bucket run reaches (rare: the runs differ from the full run only through closes) is
+        # shared by the bucket weights, so the layers always add up to the snapshot
+        share = np.where(total > 0, weighted / np.where(total > 0, total, 1.0), weights[:, None])
+        out[side] = share * np.asarray(getattr(snapshot, side), dtype=float)[None, :]
+    return LeverageLayers(
+        time=snapshot.time,
+        price=float(snapshot.price),
+        price_edges=np.asarray(snapshot.price_edges, dtype=float),
+        labels=bucket_labels(b.tolist()),
+        bounds=tuple(float(x) for x in b),
+        long=out["long"],
+        short=out["short"],
+        weights=weights,
+    )
