@@ -6,8 +6,6 @@ The HTML file embeds plotly.js and the data, so it opens offline without a serve
 
 from __future__ import annotations
 
-import html
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +24,9 @@ __all__ = ["to_html", "figure", "explore", "Explorer", "reduce_for_display"]
 Norm = Literal["log", "linear"]
 SideOrBoth = Literal["long", "short", "both"]
 
-_DATA_ID = "liquidation-heatmap-data"
-_LONG_SCALE = [[0.0, "#deebf7"], [0.5, "#4292c6"], [1.0, "#08306b"]]
-_SHORT_SCALE = [[0.0, "#fee6ce"], [0.5, "#f16913"], [1.0, "#7f2704"]]
+# the side colours of heatmap.plot.SIDE_COLORS (long blue, short orange), light to dark
+_LONG_SCALE = [[0.0, "#d6e8f7"], [0.6, "#3a8fd9"], [1.0, "#123f6b"]]
+_SHORT_SCALE = [[0.0, "#fde5cc"], [0.6, "#f28e2b"], [1.0, "#7a3c06"]]
 
 
 def _require_plotly() -> Any:
@@ -93,23 +91,6 @@ def reduce_for_display(hm: Heatmap, *, max_times: int = 600, max_bins: int = 500
     return DisplayGrid(times, edges, long, short, price, meta={"time_step": step, "bin_factor": factor})
 
 
-def _hover_text(grid: DisplayGrid) -> np.ndarray:
-    """Per-cell hover strings, shape (bins, times)."""
-    c = grid.centers
-    dist = (c[:, None] / grid.price[None, :] - 1.0) * 100.0
-    lo = grid.price_edges[:-1][:, None]
-    hi = grid.price_edges[1:][:, None]
-    t = np.asarray(grid.times.strftime("%Y-%m-%d %H:%M UTC"))[None, :]
-    text = np.char.add(
-        np.char.add(np.char.add(t, "<br>band "), np.char.mod("%.2f", np.broadcast_to(lo, dist.shape))),
-        np.char.add(" – ", np.char.mod("%.2f", np.broadcast_to(hi, dist.shape))),
-    )
-    text = np.char.add(text, np.char.add("<br>long $", np.char.mod("%.4g", grid.long.T)))
-    text = np.char.add(text, np.char.add("<br>short $", np.char.mod("%.4g", grid.short.T)))
-    text = np.char.add(text, np.char.add("<br>distance ", np.char.mod("%+.2f%%", dist)))
-    return text
-
-
 def _z(values: np.ndarray, norm: Norm) -> np.ndarray:
     z = np.where(values > 0, values, np.nan)
     if norm == "log":
@@ -118,65 +99,82 @@ def _z(values: np.ndarray, norm: Norm) -> np.ndarray:
     return z
 
 
+def _dollar_colorbar(title: str, zmin: float, zmax: float, norm: Norm, **extra: Any) -> dict[str, Any]:
+    """A colour bar with $ K/M/B tick labels (at decades for ``norm="log"``, where z is log10 of the value)."""
+    from heatmap.plot import format_notional
+
+    if norm == "log":
+        vals = 10.0 ** np.arange(np.ceil(zmin), np.floor(zmax) + 1)
+        return {"title": title, "tickvals": np.log10(vals).tolist(),
+                "ticktext": [format_notional(v) for v in vals], **extra}  # fmt: skip
+    return {"title": title, "tickprefix": "$", "tickformat": ".3~s", **extra}
+
+
 def figure(
     hm: Heatmap,
     *,
-    side: SideOrBoth = "both",
+    side: SideOrBoth | Literal["total"] = "total",
     norm: Norm = "log",
     max_times: int = 600,
     max_bins: int = 500,
 ) -> Any:
     """A plotly ``Figure``: time × price heatmap with the price path, and the liquidation map at the last time.
 
-    Long liquidation levels are drawn in blues and short levels in oranges (at any time they occupy disjoint
-    price ranges: longs below price, shorts above). Colour is ``log10`` of the band's notional when
-    ``norm="log"``.
+    Hover read-outs come from one ``hovertemplate`` and ``customdata`` (long, short, distance from price), not
+    per-cell text. ``side="total"`` draws long + short as one intensity (``viridis``); ``"both"`` draws longs in
+    blues and shorts in oranges. Colour is ``log10`` of the band's notional when ``norm="log"``, with $ colour bars.
 
     Parameters
     ----------
     hm : Heatmap
-    side : {"both", "long", "short"}
+    side : {"total", "both", "long", "short"}
     norm : {"log", "linear"}
     max_times, max_bins : int
         Display reduction; see :func:`reduce_for_display`.
     """
-    if side not in ("both", "long", "short"):
-        raise ValueError(f"side must be 'both', 'long' or 'short', got {side!r}")
+    if side not in ("total", "both", "long", "short"):
+        raise ValueError(f"side must be 'total', 'both', 'long' or 'short', got {side!r}")
     if norm not in ("log", "linear"):
         raise ValueError(f"norm must be 'log' or 'linear', got {norm!r}")
     go = _require_plotly()
     from plotly.subplots import make_subplots
 
+    from heatmap.plot import SIDE_COLORS
+
     grid = reduce_for_display(hm, max_times=max_times, max_bins=max_bins)
-    text = _hover_text(grid)
+    dist = (grid.centers[:, None] / grid.price[None, :] - 1.0) * 100.0
+    custom = np.stack([grid.long.T, grid.short.T, dist], axis=-1)
     fig = make_subplots(
         rows=1,
         cols=2,
         shared_yaxes=True,
         column_widths=[0.78, 0.22],
         horizontal_spacing=0.01,
-        subplot_titles=("Estimated liquidation levels", "Map at hovered time"),
+        subplot_titles=("Estimated liquidation levels", "Map at the last time"),
     )
-    unit = "log10 USD" if norm == "log" else "USD"
     zmin, zmax = _robust_limits(grid, norm)
-    sides = ("long", "short") if side == "both" else (side,)
-    for name in sides:
-        values = grid.long if name == "long" else grid.short
+    unit = "USD per band"
+    layers = {"total": grid.long + grid.short} if side == "total" else {}
+    if side in ("both", "long"):
+        layers["long"] = grid.long
+    if side in ("both", "short"):
+        layers["short"] = grid.short
+    hover = (
+        "%{x}<br>band %{y:,.0f}<br>long $%{customdata[0]:.3~s} · short $%{customdata[1]:.3~s}"
+        "<br>%{customdata[2]:+.2f}% from price<extra></extra>"
+    )
+    for k, (name, values) in enumerate(layers.items()):
+        scale = {"total": "Viridis", "long": _LONG_SCALE, "short": _SHORT_SCALE}[name]
         fig.add_trace(
             go.Heatmap(
                 x=grid.times,
                 y=grid.centers,
                 z=_z(values.T, norm),
-                text=text,
-                hoverinfo="text",
-                colorscale=_LONG_SCALE if name == "long" else _SHORT_SCALE,
+                customdata=custom,
+                hovertemplate=hover,
+                colorscale=scale,
                 name=f"{name} liquidations",
-                colorbar={
-                    "title": f"{name} [{unit}]",
-                    "x": 1.02 if name == "long" else 1.10,
-                    "len": 0.45,
-                    "y": 0.25 if name == "long" else 0.75,
-                },
+                colorbar=_dollar_colorbar(f"{name} [{unit}]", zmin, zmax, norm, x=1.02 + 0.08 * k, len=0.9),
                 hoverongaps=False,
                 zmin=zmin,
                 zmax=zmax,
@@ -189,35 +187,38 @@ def figure(
             x=grid.times,
             y=grid.price,
             mode="lines",
-            line={"color": "black", "width": 1.2},
+            line={"color": "white", "width": 1.2},
             name="close",
             hovertemplate="%{x}<br>close %{y:,.2f}<extra></extra>",
         ),
         row=1,
         col=1,
     )
-    for name, values, colour in (("long", grid.long, "#2171b5"), ("short", grid.short, "#d94801")):
+    for name, values in (("long", grid.long), ("short", grid.short)):
         fig.add_trace(
             go.Bar(
                 x=values[-1],
                 y=grid.centers,
                 orientation="h",
-                marker_color=colour,
+                marker_color=SIDE_COLORS[name],
                 name=f"{name} (map)",
-                hovertemplate=f"%{{y:,.2f}}: $%{{x:,.0f}}<extra>{name}</extra>",
+                hovertemplate=f"%{{y:,.0f}}: $%{{x:.3~s}}<extra>{name}</extra>",
             ),
             row=1,
             col=2,
         )
+    symbol = hm.meta.get("symbol")
     fig.update_layout(
         barmode="overlay",
         bargap=0,
         template="plotly_white",
+        plot_bgcolor="#0b0b14" if side == "both" else "#440154",
         height=650,
         showlegend=False,
-        title=f"Liquidation heatmap ({hm.times[0]:%Y-%m-%d} → {hm.times[-1]:%Y-%m-%d})",
-        yaxis_title="price [quote]",
+        title=f"{symbol + ' · ' if symbol else ''}liquidation heatmap ({hm.times[0]:%Y-%m-%d} to {hm.times[-1]:%Y-%m-%d})",
+        yaxis_title="price [USD]",
         xaxis2_title="notional [USD]",
+        xaxis2={"tickprefix": "$", "tickformat": ".2~s"},
     )
     fig.update_yaxes(range=list(_price_window(grid)))
     return fig
@@ -249,61 +250,35 @@ def _price_window(grid: DisplayGrid, mass: float = 0.98) -> tuple[float, float]:
     return (min(lo, float(grid.price.min())) * 0.98, max(hi, float(grid.price.max())) * 1.02)
 
 
-def _payload(grid: DisplayGrid) -> dict[str, Any]:
-    """The data embedded in the HTML (read by the hover script and by tests)."""
-    return {
-        "format": "liquidation-heatmap/html-v1",
-        "times": [t.isoformat() for t in grid.times],
-        "price_edges": grid.price_edges.tolist(),
-        "price": grid.price.tolist(),
-        "long": grid.long.tolist(),
-        "short": grid.short.tolist(),
-        "time_step": grid.meta["time_step"],
-        "bin_factor": grid.meta["bin_factor"],
-    }
-
-
-# Connects hovering on the heatmap to the map panel: reads the embedded JSON and restyles the two bar traces.
-_HOVER_SCRIPT = """
-(function() {
-  var gd = document.getElementById('{plot_id}');
-  var data = JSON.parse(document.getElementById('__DATA_ID__').textContent);
-  var nBars = gd.data.length;
-  gd.on('plotly_hover', function(ev) {
-    var p = ev.points[0];
-    if (!p || p.curveNumber >= nBars - 2) { return; }
-    var i = p.pointIndex;
-    if (Array.isArray(i)) { i = i[1]; }
-    if (i === undefined || i < 0 || i >= data.long.length) { return; }
-    Plotly.restyle(gd, {x: [data.long[i], data.short[i]]}, [nBars - 2, nBars - 1]);
-    Plotly.relayout(gd, {'annotations[1].text': 'Map at ' + data.times[i].replace('T', ' ').slice(0, 16)});
-  });
-})();
-""".replace("__DATA_ID__", _DATA_ID)
-
-
 def to_html(
     hm: Heatmap,
     path: str | Path,
     *,
-    side: SideOrBoth = "both",
-    norm: Norm = "log",
-    max_times: int = 600,
-    max_bins: int = 500,
+    market: Market | None = None,
+    side: SideOrBoth | Literal["total"] = "total",
+    within: float | None = None,
+    max_times: int = 1000,
+    max_bins: int = 400,
+    title: str | None = None,
 ) -> Path:
-    """Write a self-contained interactive HTML heatmap (opens offline, no server).
+    """Write a self-contained interactive HTML heatmap (opens offline, no server, no plotting library).
 
-    Hovering a cell shows time, price band, long/short notional and distance from price, and redraws the
-    liquidation-map panel for that time; zoom and pan with the mouse. plotly.js is embedded in the file, and
-    so is the displayed data as JSON (``<script type="application/json" id="liquidation-heatmap-data">``).
+    A canvas page of about 1–2 MB for six months of hourly snapshots × 1,000 bins: the look of the PNG, hover
+    read-outs in $ ("$606K") with the distance from price, brightness and threshold sliders, a side toggle and,
+    with ``market``, a leverage-layer toggle; see :mod:`heatmap.html_page`. The displayed data are embedded as
+    ``<script type="application/json" id="liquidation-heatmap-data">`` (:func:`read_html_data` decodes them).
 
     Parameters
     ----------
     hm : Heatmap
     path : str or Path
         Output file (``.html``).
-    side, norm, max_times, max_bins
-        See :func:`figure`.
+    market : Market, optional
+        The market of ``hm``: adds the leverage-layer toggle (one extra estimate per bucket).
+    side : {"total", "long", "short", "both"}, default "total"
+        Layer shown first.
+    within, max_times, max_bins, title
+        See :func:`heatmap.html_page.write_html`.
 
     Returns
     -------
@@ -315,38 +290,18 @@ def to_html(
     >>> hm = lh.estimate(lh.synthetic_market(days=10, seed=3))
     >>> hm.to_html("heatmap.html")  # doctest: +SKIP
     """
-    import plotly.io as pio
+    from heatmap.html_page import write_html
 
-    from heatmap.io.atomic import atomic_write
-
-    fig = figure(hm, side=side, norm=norm, max_times=max_times, max_bins=max_bins)
-    grid = reduce_for_display(hm, max_times=max_times, max_bins=max_bins)
-    page = pio.to_html(
-        fig,
-        include_plotlyjs=True,
-        full_html=True,
-        post_script=_HOVER_SCRIPT,
-        config={"scrollZoom": True, "displaylogo": False},
+    return write_html(
+        hm, path, market=market, side=side, within=within, max_times=max_times, max_bins=max_bins, title=title
     )
-    blob = json.dumps(_payload(grid), separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    data_tag = f'<script type="application/json" id="{_DATA_ID}">{blob}</script>'
-    # the data must precede plotly's script so the hover hook finds it
-    page = page.replace("<body>", "<body>\n" + data_tag, 1)
-    out = Path(path)
-    with atomic_write(out, "w", encoding="utf-8") as fh:  # a failed write keeps an existing file
-        fh.write(page)
-    return out
 
 
 def read_html_data(path: str | Path) -> dict[str, Any]:
-    """The data embedded by :func:`to_html` (arrays as lists)."""
-    text = Path(path).read_text(encoding="utf-8")
-    start_tag = f'<script type="application/json" id="{_DATA_ID}">'
-    i = text.find(start_tag)
-    if i < 0:
-        raise ValueError(f"{path} has no embedded liquidation-heatmap data")
-    j = text.find("</script>", i)
-    return json.loads(html.unescape(text[i + len(start_tag) : j]))
+    """The data embedded by :func:`to_html`, layers decoded to arrays; see :func:`heatmap.html_page.read_html_data`."""
+    from heatmap.html_page import read_html_data as read
+
+    return read(path)
 
 
 # -- Jupyter widgets -------------------------------------------------------------------------------------------

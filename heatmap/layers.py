@@ -40,9 +40,16 @@ import pandas as pd
 if TYPE_CHECKING:
     from heatmap.leverage import Leverage
     from heatmap.market import Market
-    from heatmap.result import Snapshot
+    from heatmap.model import Model
+    from heatmap.result import Heatmap, Snapshot
 
-__all__ = ["LEVERAGE_BUCKETS", "LeverageLayers", "leverage_layers", "bucket_labels"]
+__all__ = [
+    "LEVERAGE_BUCKETS",
+    "LeverageLayers",
+    "leverage_layers",
+    "leverage_layers_over_time",
+    "bucket_labels",
+]
 
 #: Upper bounds of the default leverage buckets: ≤10x, 10–25x, 25–50x, 50–100x, >100x.
 LEVERAGE_BUCKETS: tuple[float, ...] = (10.0, 25.0, 50.0, 100.0)
@@ -127,6 +134,57 @@ def _bucket_probability(law: Leverage, lo: float, hi: float) -> float:
     return max(float(c[1]) - below, 0.0)
 
 
+def _check_buckets(buckets: Sequence[float]) -> np.ndarray:
+    b = np.asarray(buckets, dtype=float)
+    if b.ndim != 1 or b.size < 1 or not np.all(np.isfinite(b)) or np.any(b <= 1) or np.any(np.diff(b) <= 0):
+        raise ValueError(
+            f"buckets: got {list(buckets)!r}; allowed are increasing leverages above 1, e.g. (10, 25)"
+        )
+    return b
+
+
+def _bucket_runs(
+    bars: Market, model: Model, edges: np.ndarray, bounds: np.ndarray, rows: np.ndarray, snapshot_every: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per bucket: the estimate with the laws restricted to the bucket, at snapshot ``rows`` (B, R, P) per side,
+    and the bucket weights ``w_b`` (normalised)."""
+    from heatmap.engine import estimate
+    from heatmap.grid import PriceGrid
+
+    grid = PriceGrid(np.asarray(edges, dtype=float))
+    cuts = np.r_[1.0, bounds, np.inf]
+    shape = (cuts.size - 1, rows.size, edges.size - 1)
+    runs = {s: np.zeros(shape) for s in ("long", "short")}
+    weights = np.zeros(cuts.size - 1)
+    for i, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+        spec = _restricted(model.leverage, lo, hi)
+        passive = _restricted(model.passive_leverage, lo, hi)
+        weights[i] = 0.5 * (
+            _bucket_probability(model.leverage, lo, hi) + _bucket_probability(model.passive_leverage, lo, hi)
+        )
+        if spec is None and passive is None:
+            continue
+        sub = model.replace(
+            leverage=spec if spec is not None else passive,
+            passive_leverage=passive if passive is not None else spec,
+        )
+        hm = estimate(bars, sub, grid=grid, snapshot_every=snapshot_every)
+        for s in ("long", "short"):
+            runs[s][i] = np.asarray(getattr(hm, s)[rows], dtype=float)
+    return runs, (weights / weights.sum() if weights.sum() > 0 else weights)
+
+
+def _share(runs: np.ndarray, weights: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``target`` (..., P) shared by bucket in proportion to ``w_b · run_b`` (by ``w_b`` where no run reaches)."""
+    weighted = runs * weights.reshape((-1,) + (1,) * (runs.ndim - 1))
+    total = weighted.sum(axis=0)
+    fallback = np.broadcast_to(weights.reshape((-1,) + (1,) * (runs.ndim - 1)), weighted.shape)
+    # a band no bucket run reaches (rare: the runs differ from the full run only through closes) is
+    # shared by the bucket weights, so the layers always add up to the snapshot
+    share = np.where(total > 0, weighted / np.where(total > 0, total, 1.0), fallback)
+    return share * target[None]
+
+
 def leverage_layers(
     snapshot: Snapshot, market: Market, *, buckets: Sequence[float] = LEVERAGE_BUCKETS
 ) -> LeverageLayers:
@@ -151,57 +209,69 @@ def leverage_layers(
         For bucket bounds that are not increasing numbers above 1, or a market with no bar at the snapshot's
         time.
     """
-    from heatmap.engine import estimate
-    from heatmap.grid import PriceGrid
     from heatmap.model import Model
 
-    b = np.asarray(buckets, dtype=float)
-    if b.ndim != 1 or b.size < 1 or not np.all(np.isfinite(b)) or np.any(b <= 1) or np.any(np.diff(b) <= 0):
-        raise ValueError(
-            f"buckets: got {list(buckets)!r}; allowed are increasing leverages above 1, e.g. (10, 25)"
-        )
+    b = _check_buckets(buckets)
     model = snapshot.model if snapshot.model is not None else Model()
     bars = market.slice(None, snapshot.time)
     if len(bars) == 0 or bars.frame.index[-1] != snapshot.time:
         raise ValueError(
             f"market has no bar at the snapshot's time {snapshot.time}; give the market the snapshot came from"
         )
-    grid = PriceGrid(np.asarray(snapshot.price_edges, dtype=float))
-    cuts = np.r_[1.0, b, np.inf]
-    P = snapshot.long.size
-    runs = {s: np.zeros((cuts.size - 1, P)) for s in ("long", "short")}
-    weights = np.zeros(cuts.size - 1)
-    for i, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
-        spec = _restricted(model.leverage, lo, hi)
-        passive = _restricted(model.passive_leverage, lo, hi)
-        weights[i] = 0.5 * (
-            _bucket_probability(model.leverage, lo, hi) + _bucket_probability(model.passive_leverage, lo, hi)
-        )
-        if spec is None and passive is None:
-            continue
-        sub = model.replace(
-            leverage=spec if spec is not None else passive,
-            passive_leverage=passive if passive is not None else spec,
-        )
-        hm = estimate(bars, sub, grid=grid, snapshot_every=len(bars))
-        runs["long"][i] = np.asarray(hm.long[-1], dtype=float)
-        runs["short"][i] = np.asarray(hm.short[-1], dtype=float)
-    weights = weights / weights.sum() if weights.sum() > 0 else weights
-    out = {}
-    for side in ("long", "short"):
-        weighted = runs[side] * weights[:, None]
-        total = weighted.sum(axis=0)
-        # a band no bucket run reaches (rare: the runs differ from the full run only through closes) is
-        # shared by the bucket weights, so the layers always add up to the snapshot
-        share = np.where(total > 0, weighted / np.where(total > 0, total, 1.0), weights[:, None])
-        out[side] = share * np.asarray(getattr(snapshot, side), dtype=float)[None, :]
+    edges = np.asarray(snapshot.price_edges, dtype=float)
+    runs, weights = _bucket_runs(bars, model, edges, b, np.array([-1]), len(bars))
+    out = {s: _share(runs[s][:, 0], weights, np.asarray(getattr(snapshot, s), dtype=float)) for s in runs}
     return LeverageLayers(
         time=snapshot.time,
         price=float(snapshot.price),
-        price_edges=np.asarray(snapshot.price_edges, dtype=float),
+        price_edges=edges,
         labels=bucket_labels(b.tolist()),
         bounds=tuple(float(x) for x in b),
         long=out["long"],
         short=out["short"],
         weights=weights,
     )
+
+
+def leverage_layers_over_time(
+    hm: Heatmap,
+    market: Market,
+    rows: Sequence[int] | np.ndarray,
+    *,
+    buckets: Sequence[float] = LEVERAGE_BUCKETS,
+) -> dict[str, np.ndarray]:
+    """The split of :func:`leverage_layers` at several snapshots of ``hm`` at once (one estimate per bucket).
+
+    Parameters
+    ----------
+    hm : Heatmap
+        Estimated from ``market`` (its model, grid and snapshot stride are used).
+    market : Market
+    rows : sequence of int
+        Snapshot positions of ``hm``.
+    buckets : sequence of float, default (10, 25, 50, 100)
+
+    Returns
+    -------
+    dict
+        ``"long"``, ``"short"``: arrays (buckets, rows, bins) [quote] that add up over buckets to ``hm``'s rows;
+        ``"weights"``: the bucket weights; ``"labels"``: the bucket labels.
+    """
+    from heatmap.model import Model
+
+    b = _check_buckets(buckets)
+    r = np.asarray(rows, dtype=int)
+    model = hm.model if hm.model is not None else Model()
+    bars = market.slice(None, hm.times[-1])
+    if len(bars) == 0 or bars.frame.index[-1] != hm.times[-1] or bars.frame.index[0] != hm.times[0]:
+        raise ValueError(
+            "market does not span the heatmap's snapshots; give the market the heatmap came from"
+        )
+    every = int(hm.meta.get("snapshot_every") or 1)
+    runs, weights = _bucket_runs(bars, model, np.asarray(hm.price_edges, dtype=float), b, r, every)
+    out: dict[str, np.ndarray] = {
+        s: _share(runs[s], weights, np.asarray(getattr(hm, s)[r], dtype=float)) for s in runs
+    }
+    out["weights"] = weights
+    out["labels"] = np.asarray(bucket_labels(b.tolist()), dtype=object)
+    return out

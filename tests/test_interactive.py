@@ -55,28 +55,81 @@ def test_reduce_for_display_rejects_bad_sizes():
         reduce_for_display(_toy_heatmap(), max_times=0)
 
 
-def test_html_embeds_the_data(tmp_path):
+def test_html_embeds_the_window_of_the_data(tmp_path):
+    from heatmap.view import heatmap_view
+
     hm = _toy_heatmap()
-    path = to_html(hm, tmp_path / "hm.html")
+    path = to_html(hm, tmp_path / "hm.html", within=0.1)
     text = path.read_text(encoding="utf-8")
-    assert "plotly" in text.lower() and "<script src=" not in text  # plotly.js inline, works offline
+    assert "<script src=" not in text and "http" not in text.split("<script>")[-1]  # offline, no fetches
     data = read_html_data(path)
-    assert data["format"] == "liquidation-heatmap/html-v1"
-    np.testing.assert_allclose(np.array(data["long"]), hm.long)
-    np.testing.assert_allclose(np.array(data["short"]), hm.short)
-    np.testing.assert_allclose(np.array(data["price_edges"]), hm.price_edges)
+    assert data["format"] == "liquidation-heatmap/html-v2"
+    view = heatmap_view(hm, within=0.1)
+    edges = hm.price_edges
+    keep = (edges[1:] > view.ylim[0]) & (edges[:-1] < view.ylim[1])
+    np.testing.assert_allclose(data["price_edges"], edges[np.r_[keep, False] | np.r_[False, keep]])
+    # log codes: every cell within the quantisation step (0.17 %) of the heatmap's value
+    np.testing.assert_allclose(data["long"], hm.long[:, keep], rtol=2e-3)
+    np.testing.assert_allclose(data["total"], (hm.long + hm.short)[:, keep], rtol=2e-3)
     assert [pd.Timestamp(t) for t in data["times"]] == list(hm.times)
+    assert data["note"].startswith("all 50 snapshots shown") and "relative scale" in data["note"]
+    assert data["vmax"] == pytest.approx(np.percentile(data["total"][data["total"] > 0], 99), rel=5e-3)
 
 
-def test_html_side_and_norm_validation(tmp_path):
+def test_html_decimates_time_and_bands_and_says_so(tmp_path):
+    hm = _toy_heatmap(T=50, P=120)
+    data = read_html_data(to_html(hm, tmp_path / "hm.html", max_times=7, max_bins=10, within=0.15))
+    T, P = data["shape"]
+    assert T <= 7 and P <= 10 and data["time_step"] == 8
+    assert data["times"][-1] == hm.times[-1].isoformat()
+    assert data["note"].startswith(f"every 8th snapshot shown ({T} of 50)")
+    rows = hm.times.get_indexer(pd.DatetimeIndex(data["times"]))
+    edges = np.asarray(data["price_edges"])
+    inside = (hm.centers > edges[0]) & (hm.centers < edges[-1])
+    np.testing.assert_allclose(data["long"].sum(axis=1), hm.long[rows][:, inside].sum(axis=1), rtol=2e-3)
+
+
+def test_html_layers_by_leverage(tmp_path):
+    import heatmap as lh
+
+    market = lh.synthetic_market(days=3, seed=2)
+    hm = lh.estimate(market, bins=200)
+    data = read_html_data(to_html(hm, tmp_path / "hm.html", market=market))
+    assert data["buckets"] == ["<=10x", "10-25x", "25-50x", "50-100x", ">100x"]
+    stack = sum(data["layers"][f"lev {b}"] for b in data["buckets"])
+    np.testing.assert_allclose(stack, data["total"], rtol=5e-3, atol=1e-6 * data["hi"])
+
+
+def test_html_title_is_escaped_and_names_the_symbol(tmp_path):
+    hm = _toy_heatmap()
+    hm = Heatmap(times=hm.times, price_edges=hm.price_edges, long=hm.long, short=hm.short, price=hm.price,
+                 meta={"symbol": "<b>$BTC</b>"})  # fmt: skip
+    text = to_html(hm, tmp_path / "hm.html").read_text(encoding="utf-8")
+    assert "<title>&lt;b&gt;$BTC&lt;/b&gt; · liquidation heatmap" in text
+
+
+@pytest.mark.slow
+def test_html_of_six_months_hourly_by_1000_bins_is_small(tmp_path):
+    import heatmap as lh
+
+    market = lh.synthetic_market(days=182, freq="1h", seed=7)
+    hm = lh.estimate(market, bins=1000)
+    assert hm.shape == (182 * 24, 1000)
+    size = to_html(hm, tmp_path / "hm.html").stat().st_size
+    assert size <= 5e6
+    with_layers = to_html(hm, tmp_path / "lev.html", market=market).stat().st_size
+    assert with_layers <= 5e6
+
+
+def test_html_side_validation(tmp_path):
     hm = _toy_heatmap()
     with pytest.raises(ValueError, match="side"):
         to_html(hm, tmp_path / "x.html", side="up")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="norm"):
-        to_html(hm, tmp_path / "x.html", norm="sqrt")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_times"):
+        to_html(hm, tmp_path / "x.html", max_times=1)
 
 
-def test_figure_traces_hold_log_notional():
+def test_figure_traces_hold_log_notional_and_hover_data():
     from heatmap.interactive import figure
 
     hm = _toy_heatmap(T=8, P=30)
@@ -84,8 +137,18 @@ def test_figure_traces_hold_log_notional():
     z = np.array(fig.data[0].z, dtype=float)
     expected = np.where(hm.long.T > 0, np.log10(np.where(hm.long.T > 0, hm.long.T, 1.0)), np.nan)
     np.testing.assert_allclose(z, expected)
+    custom = np.array(fig.data[0].customdata, dtype=float)
+    np.testing.assert_allclose(custom[..., 0], hm.long.T)
+    np.testing.assert_allclose(custom[..., 1], hm.short.T)
+    assert "$%{customdata[0]:.3~s}" in fig.data[0].hovertemplate and fig.data[0].text is None
+    assert all(t.startswith("$") for t in fig.data[0].colorbar.ticktext)
     bars = [t for t in fig.data if t.type == "bar"]
     np.testing.assert_allclose(np.array(bars[0].x, dtype=float), hm.long[-1])
+    total = figure(hm)
+    np.testing.assert_allclose(
+        np.array(total.data[0].z, dtype=float),
+        np.log10(np.where(hm.long.T + hm.short.T > 0, hm.long.T + hm.short.T, np.nan)),
+    )
 
 
 def _chromium() -> str | None:
@@ -96,45 +159,40 @@ def _chromium() -> str | None:
     return None
 
 
-@pytest.mark.slow
-def test_html_renders_in_headless_chromium(tmp_path):
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("no Chromium on this machine (Debian package 'chromium')")
-    hm = _toy_heatmap()
-    page = to_html(hm, tmp_path / "hm.html")
-    shot = tmp_path / "shot.png"
+def _screenshot(exe: str, url: str, shot: Path) -> np.ndarray:
+    from matplotlib.image import imread
+
     with tempfile.TemporaryDirectory() as profile:
-        cmd = [
-            exe,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--hide-scrollbars",
-            "--window-size=1200,700",
-            "--virtual-time-budget=8000",
-            f"--screenshot={shot}",
-            page.resolve().as_uri(),
-        ]
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1200,700",
+               "--virtual-time-budget=10000", f"--screenshot={shot}", url]  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
     if not shot.exists():
         pytest.fail(f"Chromium wrote no screenshot (rc={proc.returncode}): {proc.stderr.decode()[-500:]}")
-    from matplotlib.image import imread
+    return imread(shot)[..., :3]
 
-    img = imread(shot)
-    assert img.shape[0] >= 600 and img.shape[1] >= 1100
-    rgb = img[..., :3]
-    # a blank page is one colour; the heatmap has blues, oranges and a black line
-    assert rgb.std() > 0.05
-    blue = (rgb[..., 2] > rgb[..., 0] + 0.2).mean()
-    orange = (rgb[..., 0] > rgb[..., 2] + 0.2).mean()
-    assert blue > 0.01 and orange > 0.01
+
+@pytest.mark.slow
+def test_html_renders_in_headless_chromium_and_the_slider_changes_it(tmp_path):
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no Chromium on this machine (Debian package 'chromium')")
+    page = to_html(_toy_heatmap(), tmp_path / "hm.html").resolve().as_uri()
+    first = _screenshot(exe, page, tmp_path / "a.png")
+    assert first.shape[0] >= 600 and first.shape[1] >= 1100
+    plot = first[70:580, 90:1020]  # the plot area
+    # a blank page is one colour; the heatmap has the dark-to-yellow viridis range and a white price line
+    assert plot.std() > 0.05
+    yellowish = ((plot[..., 0] > 0.7) & (plot[..., 1] > 0.7) & (plot[..., 2] < 0.4)).mean()
+    dark = (plot.sum(axis=-1) < 0.9).mean()
+    assert yellowish > 0.002 and dark > 0.05
+    # the threshold slider, set through its own input event, changes the picture
+    lowered = _screenshot(exe, page + "#threshold=-1.2", tmp_path / "b.png")
+    changed = np.abs(lowered[70:580, 90:1020] - plot).max(axis=-1) > 0.1
+    assert changed.mean() > 0.2
+    side = _screenshot(exe, page + "#side=long", tmp_path / "c.png")
+    assert (np.abs(side[70:580, 90:1020] - plot).max(axis=-1) > 0.1).mean() > 0.05
 
 
 def test_explorer_callbacks_reestimate_only_when_needed():
@@ -187,4 +245,4 @@ def test_cli_render_writes_html(tmp_path):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     data = read_html_data(page)
-    assert len(data["times"]) > 0 and len(data["price_edges"]) == 151
+    assert len(data["times"]) > 0 and 2 < len(data["price_edges"]) <= 151  # the window around the price path

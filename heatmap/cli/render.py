@@ -337,12 +337,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_html(hm: Any, path: Path, *, side: str, norm: str) -> None:
-    """Write ``hm`` as interactive HTML (:func:`heatmap.interactive.to_html`; ``power`` is drawn as ``log``)."""
+def write_html(hm: Any, path: Path, *, side: str, norm: str, within: float | None = None) -> None:
+    """Write ``hm`` as interactive HTML (:func:`heatmap.interactive.to_html`; the page has its own brightness
+    and threshold sliders, so ``norm`` only matters for the PNG)."""
     from heatmap.interactive import to_html
 
-    side = "both" if side == "total" else side
-    to_html(hm, path, side=side, norm="linear" if norm == "linear" else "log")  # type: ignore[arg-type]
+    del norm
+    to_html(hm, path, side=side, within=within)  # type: ignore[arg-type]
 
 
 def write_extras(snap: Any, hm: Any, args: argparse.Namespace) -> None:
@@ -353,5 +354,5 @@ def write_extras(snap: Any, hm: Any, args: argparse.Namespace) -> None:
         save_figure(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0))
         print(f"wrote {args.map_out}")
     if args.html is not None:
-        write_html(hm, args.html, side=args.side, norm=args.norm)
+        write_html(hm, args.html, side=args.side, norm=args.norm, within=getattr(args, "within", None))
         print(f"wrote {args.html}")

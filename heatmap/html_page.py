@@ -1,0 +1,343 @@
+"""The offline interactive HTML heatmap: one small self-contained file, drawn on a canvas by a few lines of script.
+
+No plotting library is embedded (plotly.js alone is 4.8 MB): the page holds the displayed window of the heatmap as
+compressed 16-bit codes and a short script that draws it with the same look as the PNG (dark plot area,
+``viridis``, power scale with its top at the 99th percentile of the visible cells), the price path and the current
+price, a $ colour bar, hover read-outs ("$606K", distance from price), a brightness slider (power-scale exponent),
+a threshold slider (top of the scale), a side toggle (total / long / short) and a leverage-layer toggle (when the
+market is given). Six months of hourly snapshots × 1,000 bins make a file of about 1–2 MB.
+
+Encoding of a layer: ``q = 0`` for an empty cell, else ``1 + round(8192 · log(v / lo) / log(hi / lo))`` with
+``lo = hi · 1e-6`` (relative resolution ``log(1e6) / 8192`` ≈ 0.17 %, finer than the 3 digits shown), as
+little-endian uint16, zlib-compressed and base64-encoded; the
+browser inflates it with ``DecompressionStream("deflate")``. :func:`read_html_data` decodes it back.
+
+Examples
+--------
+>>> import heatmap as lh
+>>> hm = lh.estimate(lh.synthetic_market(days=5, seed=1), bins=300)
+>>> page = write_html(hm, "heatmap.html")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from heatmap.view import SideView, heatmap_view
+
+if TYPE_CHECKING:
+    from heatmap.market import Market
+    from heatmap.result import Heatmap
+
+__all__ = ["write_html", "read_html_data", "encode_layer", "decode_layer", "FORMAT"]
+
+FORMAT = "liquidation-heatmap/html-v2"
+DATA_ID = "liquidation-heatmap-data"
+_CODES = 8192
+_VIRIDIS_STOPS = 64
+
+
+def encode_layer(values: np.ndarray, lo: float, hi: float) -> str:
+    """Log-quantised uint16 codes of ``values`` [quote] (0 = empty), zlib-compressed, base64.
+
+    Examples
+    --------
+    >>> v = np.array([[0.0, 1.0], [10.0, 100.0]])
+    >>> np.allclose(decode_layer(encode_layer(v, 0.5, 200.0), v.shape, 0.5, 200.0), v, rtol=1e-3)
+    True
+    """
+    v = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.log(np.clip(v, lo, hi) / lo) / np.log(hi / lo)
+    q = np.where(v > 0, 1 + np.rint(x * _CODES), 0).astype("<u2")
+    return base64.b64encode(zlib.compress(q.tobytes(), 9)).decode("ascii")
+
+
+def decode_layer(blob: str, shape: tuple[int, ...], lo: float, hi: float) -> np.ndarray:
+    """Inverse of :func:`encode_layer` (to the quantisation step)."""
+    q = np.frombuffer(zlib.decompress(base64.b64decode(blob)), dtype="<u2").reshape(shape).astype(float)
+    return np.where(q > 0, lo * np.exp((q - 1) / _CODES * np.log(hi / lo)), 0.0)
+
+
+def _viridis() -> list[str]:
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cmap = colormaps["viridis"]
+    return [to_hex(cmap(x)) for x in np.linspace(0.0, 1.0, _VIRIDIS_STOPS)]
+
+
+def write_html(
+    hm: Heatmap,
+    path: str | Path,
+    *,
+    market: Market | None = None,
+    side: SideView = "total",
+    within: float | None = None,
+    max_times: int = 1000,
+    max_bins: int = 400,
+    title: str | None = None,
+) -> Path:
+    """Write the offline interactive heatmap page (see the module notes); atomic.
+
+    Parameters
+    ----------
+    hm : Heatmap
+    path : str or Path
+        Output ``.html`` file; its folder must exist.
+    market : Market, optional
+        The market ``hm`` was estimated from: adds the leverage-layer toggle (≤10x … >100x, from
+        :func:`heatmap.layers.leverage_layers_over_time`; one extra estimate per bucket).
+    side : {"total", "long", "short", "both"}, default "total"
+        Layer shown first ("both" shows total).
+    within : float, optional
+        Half-width of the price window [fraction of price]; default from the model's leverage law.
+    max_times : int, default 1000
+        At most this many snapshots are embedded (every k-th and the last; the page says so).
+    max_bins : int, default 400
+        At most this many price bands inside the window (adjacent bands summed, mass preserved).
+    title : str, optional
+        Page title (default: symbol, venue, model, window).
+
+    Returns
+    -------
+    Path
+    """
+    from heatmap.io.atomic import atomic_write
+    from heatmap.plot import _heatmap_title
+
+    if side not in ("total", "long", "short", "both"):
+        raise ValueError(f"side: got {side!r}; allowed are 'total', 'long', 'short', 'both'")
+    for name, n in (("max_times", max_times), ("max_bins", max_bins)):
+        if not isinstance(n, (int, np.integer)) or n < 2:
+            raise ValueError(f"{name}: got {n!r}; allowed is an integer >= 2")
+    view = heatmap_view(hm, side="total", within=within)
+    T = len(hm.times)
+    step = max(1, int(np.ceil(T / max_times)))
+    rows = np.arange(T - 1, -1, -step)[::-1]
+    edges = np.asarray(hm.price_edges, dtype=float)
+    inside = np.flatnonzero((edges[1:] > view.ylim[0]) & (edges[:-1] < view.ylim[1]))
+    i0, i1 = int(inside[0]), int(inside[-1]) + 1
+    factor = max(1, int(np.ceil((i1 - i0) / max_bins)))
+    starts = np.arange(i0, i1, factor)
+    win_edges = np.append(edges[starts], edges[min(starts[-1] + factor, i1)])
+
+    def reduce(a: np.ndarray) -> np.ndarray:
+        block = np.asarray(a, dtype=float)[..., i0:i1]
+        return np.add.reduceat(block, starts - i0, axis=-1)
+
+    layers = {s: reduce(getattr(hm, s)[rows]) for s in ("long", "short")}
+    layers["total"] = layers["long"] + layers["short"]
+    buckets: list[str] = []
+    if market is not None:
+        from heatmap.layers import leverage_layers_over_time
+
+        split = leverage_layers_over_time(hm, market, rows)
+        buckets = [str(x) for x in split["labels"]]
+        for k, label in enumerate(buckets):
+            layers[f"lev {label}"] = reduce(split["long"][k] + split["short"][k])
+    positive = np.concatenate([v[v > 0] for v in layers.values()])
+    top = (
+        float(np.percentile(layers["total"][layers["total"] > 0], 99)) if (layers["total"] > 0).any() else 1.0
+    )
+    hi = float(max(positive.max(), top)) * 1.0001 if positive.size else 1.0
+    lo = hi * 1e-6
+    times = pd.DatetimeIndex(hm.times[rows])
+    bar = view.time_edges[-1] - view.time_edges[-2]
+    price = hm.price.reindex(times, method="ffill").to_numpy(dtype=float)
+    note = (
+        f"every {step}th snapshot shown ({len(rows):,} of {T:,}); "
+        if step > 1
+        else f"all {T:,} snapshots shown; "
+    ) + "relative scale: model notional, not calibrated to venue totals"
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "title": title if title is not None else _heatmap_title(hm, view),
+        "note": note,
+        "times": [t.isoformat() for t in times],
+        "end": (times[-1] + bar).isoformat(),
+        "price_edges": win_edges.tolist(),
+        "price": [round(float(p), 6) for p in price],
+        "ylim": list(view.ylim),
+        "time_step": step,
+        "bin_factor": factor,
+        "shape": [len(rows), int(starts.size)],
+        "lo": lo,
+        "hi": hi,
+        "codes": _CODES,
+        "vmax": top,
+        "side": "total" if side == "both" else side,
+        "buckets": buckets,
+        "layers": {name: encode_layer(v, lo, hi) for name, v in layers.items()},
+        "viridis": _viridis(),
+    }
+    blob = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    page = (
+        _PAGE.replace("__TITLE__", html.escape(str(payload["title"])))
+        .replace("__DATA_ID__", DATA_ID)
+        .replace("__DATA__", blob)
+        .replace("__SCRIPT__", _SCRIPT)
+    )
+    out = Path(path)
+    with atomic_write(out, "w", encoding="utf-8") as fh:  # a failed write keeps an existing file
+        fh.write(page)
+    return out
+
+
+def read_html_data(path: str | Path) -> dict[str, Any]:
+    """The data embedded by :func:`write_html`, with every layer decoded to an array (times, bands) [quote]."""
+    text = Path(path).read_text(encoding="utf-8")
+    start_tag = f'<script type="application/json" id="{DATA_ID}">'
+    i = text.find(start_tag)
+    if i < 0:
+        raise ValueError(f"{path} has no embedded liquidation-heatmap data")
+    j = text.find("</script>", i)
+    data: dict[str, Any] = json.loads(text[i + len(start_tag) : j])
+    shape = tuple(int(x) for x in data["shape"])
+    data["layers"] = {k: decode_layer(v, shape, data["lo"], data["hi"]) for k, v in data["layers"].items()}
+    for k in ("long", "short", "total"):
+        data[k] = data["layers"][k]
+    return data
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
+<style>
+body{margin:0;background:#f7f7f9;font:13px system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#222}
+#wrap{padding:10px 14px}#title{font-size:15px;font-weight:600;margin:0 0 6px}
+#controls{display:flex;gap:18px;align-items:center;flex-wrap:wrap;margin-bottom:6px}
+#controls label{display:flex;gap:6px;align-items:center}
+#stage{position:relative;display:inline-block}canvas{display:block}
+#tip{position:absolute;pointer-events:none;background:rgba(20,20,30,.92);color:#fff;padding:6px 8px;
+border-radius:4px;font-size:12px;white-space:nowrap;display:none}
+#note{color:#555;font-size:11px;margin-top:4px}
+</style></head><body><div id="wrap">
+<div id="title">__TITLE__</div>
+<div id="controls">
+<label>side <select id="side"><option value="total">total</option><option value="long">long</option>
+<option value="short">short</option></select></label>
+<label>leverage <select id="lev"><option value="">all</option></select></label>
+<label>brightness <input id="gamma" type="range" min="0.15" max="1.5" step="0.05" value="0.5"></label>
+<label>threshold <input id="top" type="range" min="-1.5" max="0.5" step="0.02" value="0">
+<span id="topval"></span></label>
+</div>
+<div id="stage"><canvas id="cv" width="1120" height="560"></canvas><div id="tip"></div></div>
+<div id="note"></div></div>
+<script type="application/json" id="__DATA_ID__">__DATA__</script>
+<script>__SCRIPT__</script>
+</body></html>
+"""
+
+# The page script: inflate the layers, draw the window as an image (nearest cell per pixel), overlays, colour
+# bar and hover read-outs; redraw on every control change.
+_SCRIPT = r"""
+(async function () {
+  const D = JSON.parse(document.getElementById('liquidation-heatmap-data').textContent);
+  const [T, P] = D.shape, lnr = Math.log(D.hi / D.lo), K = D.codes;
+  async function inflate(b64) {
+    const bin = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+    const stream = new Blob([bin]).stream().pipeThrough(new DecompressionStream('deflate'));
+    const q = new Uint16Array(await new Response(stream).arrayBuffer());
+    const v = new Float64Array(q.length);
+    for (let i = 0; i < q.length; i++) v[i] = q[i] ? D.lo * Math.exp((q[i] - 1) / K * lnr) : 0;
+    return v;
+  }
+  const L = {};
+  for (const k of Object.keys(D.layers)) L[k] = await inflate(D.layers[k]);
+  const money = x => {
+    const a = Math.abs(x), s = x < 0 ? '-' : '';
+    for (const [u, n] of [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']])
+      if (a >= u * 0.9995) return s + '$' + Number((a / u).toPrecision(3)) + n;
+    return s + '$' + Math.round(a);
+  };
+  const priceFmt = p => p >= 1000 ? Math.round(p).toLocaleString('en-US') : p.toPrecision(4);
+  const cv = document.getElementById('cv'), ctx = cv.getContext('2d');
+  const W = cv.width, H = cv.height, m = {l: 70, r: 110, t: 8, b: 34};
+  const pw = W - m.l - m.r, ph = H - m.t - m.b;
+  const t0 = Date.parse(D.times[0]), t1 = Date.parse(D.end), tms = D.times.map(Date.parse);
+  const [y0, y1] = D.ylim, E = D.price_edges;
+  const lut = D.viridis.map(h => [1, 3, 5].map(i => parseInt(h.substr(i, 2), 16)));
+  const side = document.getElementById('side'), lev = document.getElementById('lev');
+  const gamma = document.getElementById('gamma'), topIn = document.getElementById('top');
+  side.value = D.side;
+  for (const b of D.buckets) { const o = document.createElement('option'); o.value = 'lev ' + b; o.textContent = b; lev.appendChild(o); }
+  lev.disabled = D.buckets.length === 0;
+  document.getElementById('note').textContent = D.note;
+  const colOf = new Int32Array(pw), rowOf = new Int32Array(ph);
+  for (let x = 0; x < pw; x++) {
+    const t = t0 + (x + 0.5) * (t1 - t0) / pw; let i = 0;
+    while (i + 1 < T && tms[i + 1] <= t) i++;
+    colOf[x] = i;
+  }
+  for (let y = 0; y < ph; y++) {
+    const p = y1 - (y + 0.5) * (y1 - y0) / ph; let j = -1;
+    let a = 0, b = E.length - 1;
+    if (p >= E[0] && p < E[E.length - 1]) { while (b - a > 1) { const c = (a + b) >> 1; if (E[c] <= p) a = c; else b = c; } j = a; }
+    rowOf[y] = j;
+  }
+  const X = t => m.l + (t - t0) / (t1 - t0) * pw, Y = p => m.t + (y1 - p) / (y1 - y0) * ph;
+  function layer() { return lev.value ? lev.value : side.value; }
+  function top() { return D.vmax * Math.pow(10, +topIn.value); }
+  function draw() {
+    const v = L[layer()], g = +gamma.value, vmax = top();
+    document.getElementById('topval').textContent = money(vmax);
+    ctx.fillStyle = '#ffffff'; ctx.fillRect(0, 0, W, H);
+    const img = ctx.createImageData(pw, ph), d = img.data;
+    for (let y = 0; y < ph; y++) {
+      const j = rowOf[y];
+      for (let x = 0; x < pw; x++) {
+        const val = j < 0 ? 0 : v[colOf[x] * P + j];
+        const c = lut[Math.min(lut.length - 1, Math.floor(Math.pow(Math.min(val / vmax, 1), g) * (lut.length - 1) + 0.5))];
+        const o = (y * pw + x) * 4; d[o] = c[0]; d[o + 1] = c[1]; d[o + 2] = c[2]; d[o + 3] = 255;
+      }
+    }
+    ctx.putImageData(img, m.l, m.t);
+    ctx.save(); ctx.beginPath(); ctx.rect(m.l, m.t, pw, ph); ctx.clip();
+    ctx.lineWidth = 3; ctx.strokeStyle = '#000'; ctx.beginPath();
+    D.price.forEach((p, i) => { const x = X(i + 1 < T ? tms[i + 1] : t1), y = Y(p); i ? ctx.lineTo(x, y) : ctx.moveTo(x, y); });
+    ctx.stroke(); ctx.lineWidth = 1.2; ctx.strokeStyle = '#fff'; ctx.stroke();
+    const last = D.price[T - 1];
+    ctx.setLineDash([5, 4]); ctx.strokeStyle = '#fff'; ctx.beginPath(); ctx.moveTo(m.l, Y(last)); ctx.lineTo(m.l + pw, Y(last)); ctx.stroke(); ctx.setLineDash([]);
+    ctx.font = '12px sans-serif'; ctx.textAlign = 'right'; ctx.lineWidth = 3; ctx.strokeStyle = '#000';
+    ctx.strokeText('price ' + priceFmt(last), m.l + pw - 4, Y(last) - 4); ctx.fillStyle = '#fff'; ctx.fillText('price ' + priceFmt(last), m.l + pw - 4, Y(last) - 4);
+    ctx.restore();
+    ctx.strokeStyle = '#333'; ctx.lineWidth = 1; ctx.strokeRect(m.l, m.t, pw, ph);
+    ctx.fillStyle = '#222'; ctx.font = '11px sans-serif'; ctx.textAlign = 'right';
+    for (let k = 0; k <= 6; k++) { const p = y0 + k * (y1 - y0) / 6; ctx.fillText(priceFmt(p), m.l - 4, Y(p) + 4); }
+    ctx.textAlign = 'center';
+    for (let k = 0; k <= 6; k++) { const t = t0 + k * (t1 - t0) / 6; ctx.fillText(new Date(t).toISOString().slice(0, 16).replace('T', ' '), Math.min(Math.max(X(t), m.l + 40), m.l + pw - 40), H - 16); }
+    ctx.fillText('time (UTC)', m.l + pw / 2, H - 2);
+    const cx = m.l + pw + 14, cw = 14;
+    for (let y = 0; y < ph; y++) { const f = 1 - y / ph, c = lut[Math.floor(Math.pow(f, g) * (lut.length - 1) + 0.5)]; ctx.fillStyle = `rgb(${c})`; ctx.fillRect(cx, m.t + y, cw, 1); }
+    ctx.fillStyle = '#222'; ctx.textAlign = 'left';
+    for (let k = 0; k <= 5; k++) { const f = k / 5; ctx.fillText(money(f * vmax), cx + cw + 4, m.t + (1 - f) * ph + 4); }
+  }
+  const tip = document.getElementById('tip');
+  cv.addEventListener('mousemove', ev => {
+    const r = cv.getBoundingClientRect(), x = Math.floor(ev.clientX - r.left - m.l), y = Math.floor(ev.clientY - r.top - m.t);
+    if (x < 0 || y < 0 || x >= pw || y >= ph || rowOf[y] < 0) { tip.style.display = 'none'; return; }
+    const i = colOf[x], j = rowOf[y], at = i * P + j, p = D.price[i];
+    const mid = Math.sqrt(E[j] * E[j + 1]);
+    let s = D.times[i].slice(0, 16).replace('T', ' ') + ' UTC<br>band ' + priceFmt(E[j]) + ' to ' + priceFmt(E[j + 1]) + ' (' + ((mid / p - 1) * 100).toFixed(2) + '% from price)';
+    s += '<br><b>' + layer() + ' ' + money(L[layer()][at]) + '</b> &middot; long ' + money(L.long[at]) + ' &middot; short ' + money(L.short[at]);
+    tip.innerHTML = s; tip.style.display = 'block';
+    tip.style.left = Math.min(ev.clientX - r.left + 14, W - 330) + 'px'; tip.style.top = (ev.clientY - r.top + 14) + 'px';
+  });
+  cv.addEventListener('mouseleave', () => { tip.style.display = 'none'; });
+  for (const el of [side, lev, gamma, topIn]) el.addEventListener('input', draw);
+  draw();
+  // "#threshold=-1" (or "#brightness=1.2") in the address sets a slider through its own input event
+  const h = new URLSearchParams(location.hash.slice(1));
+  for (const [k, el] of [['threshold', topIn], ['brightness', gamma], ['side', side], ['leverage', lev]])
+    if (h.has(k)) { el.value = h.get(k); el.dispatchEvent(new Event('input')); }
+  document.body.dataset.ready = '1';
+})();
+"""
