@@ -486,7 +486,7 @@ def plot_heatmap(
     images: list[AxesImage] = []
     for layer, values in view.values.items():
         del values
-        raster = np.ma.masked_invalid(view.raster(layer, width, height, yscale="linear"))
+        raster = view.raster(layer, width, height, yscale="linear").astype(np.float32)
         cm = _layer_cmap(SIDE_COLORS[layer]) if side == "both" else single.with_extremes(bad=single(0.0))
         image = ax.imshow(
             raster,
@@ -993,8 +993,10 @@ def _write(fig: Figure, path: str | Path, fmt: str, dpi: float) -> Path:
     from heatmap.io.atomic import atomic_write, check_output_path
 
     out = check_output_path(path)
+    # zlib level 1: a quarter of the encoding time of the default level for a ~20 % larger PNG
+    extra: dict[str, Any] = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
     with atomic_write(out, "wb") as fh:
-        fig.savefig(fh, format=fmt, dpi=dpi)
+        fig.savefig(fh, format=fmt, dpi=dpi, **extra)
     return out
 
 
