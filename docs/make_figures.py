@@ -1,9 +1,12 @@
-"""Figures of ``docs/gallery.md`` (all from the seeded synthetic world) and the API index ``docs/api.md``.
+"""Figures of ``docs/gallery.md`` and the README, and the API index ``docs/api.md``.
 
 Run from anywhere:
 
-* ``python docs/make_figures.py`` (or ``figures``) writes ``docs/figures/gallery_*.png`` (palette PNGs, under
-  ~100 KB each) and prints their sizes. Figures are drawn with :mod:`heatmap.plot` (no pyplot).
+* ``python docs/make_figures.py`` (or ``figures``) writes ``docs/figures/gallery_*.png`` (palette PNGs, ~100–200 KB
+  each) and prints their sizes. The heatmap and map figures use real Binance BTCUSDT data (1h candles, 4h open
+  interest) from ``../shared/data`` when the folder is present — the data are read in place, never copied — and
+  the seeded synthetic market otherwise; the comparisons with the simulated truth always use the synthetic world.
+  Figures are drawn with :mod:`heatmap.plot` (no pyplot), with the library's defaults unless a caption says so.
 * ``python docs/make_figures.py api`` regenerates ``docs/api.md`` from the public names: the keys of
   ``heatmap._EXPORTS`` and the exports of ``heatmap.io``, ``heatmap.validation`` and ``heatmap.exchanges``.
 """
@@ -27,6 +30,7 @@ from heatmap.result import Snapshot
 
 DOCS = Path(__file__).resolve().parent
 FIGURES = DOCS / "figures"
+DATA = DOCS.parent.parent / "shared" / "data"
 DPI = 80
 SEED = 7
 DAYS = 30
@@ -56,37 +60,63 @@ def true_snapshot(world: lh.World, like: Snapshot) -> Snapshot:
     return Snapshot(time=like.time, price_edges=edges, long=out["long"], short=out["short"], price=like.price)
 
 
+def real_market() -> lh.Market | None:
+    """Six months of Binance BTCUSDT hourly bars with 4h open interest, or None without ../shared/data."""
+    candles = DATA / "binance-btcusdt-1h" / "BTCUSDT_1h_Cleaned.csv"
+    if not (candles.is_file() and (DATA / "coinglass-btc-4h" / "derived").is_dir()):
+        return None
+    from heatmap.validation.datasets import hourly_market, load_coinglass
+
+    m4, _ = load_coinglass(DATA / "coinglass-btc-4h" / "derived", start="2024-12-01", end="2025-05-31 20:00")
+    return hourly_market(m4, candles)
+
+
 def figures() -> None:
     """Write every gallery figure."""
     FIGURES.mkdir(exist_ok=True)
     world = lh.simulate_world(days=DAYS, freq="1h", seed=SEED)
-    market = world.market
-    hm = lh.estimate(market, lh.Model(), bins=600)
-    snap = hm.at(-1)
+    real = real_market()
+    market = real if real is not None else lh.synthetic_market(days=182, freq="1h", seed=SEED)
+    print("heatmap figures from", "real BTCUSDT data" if real is not None else "the synthetic market")
+    hm = lh.estimate(market, lh.Model(), bins=1000)
 
-    # 1. the heatmap, both sides, log scale (the default look)
-    fig, ax = new_figure((10, 5), dpi=DPI)
-    hm.plot(ax=ax, clusters=True)
+    # 1. the default heatmap (README figure): total intensity, window from the leverage law, top clusters
+    fig, ax = new_figure((12, 6), dpi=DPI)
+    hm.plot(ax=ax)
     save(fig, "gallery_heatmap")
 
-    # 2. power scale, long side only, log price axis
-    fig, ax = new_figure((10, 4.5), dpi=DPI)
-    hm.plot(ax=ax, side="long", norm="power", yscale="log")
-    save(fig, "gallery_heatmap_long_power")
+    # 2. the last 30 days, both sides as layers, candles
+    n = 24 * 30
+    hm30 = lh.Heatmap(
+        times=hm.times[-n:],
+        price_edges=hm.price_edges,
+        long=hm.long[-n:],
+        short=hm.short[-n:],
+        price=hm.price.iloc[-n:],
+        model=hm.model,
+        meta=hm.meta,
+    )
+    fig, ax = new_figure((12, 6), dpi=DPI)
+    hm30.plot(ax=ax, side="both", candles=market)
+    save(fig, "gallery_heatmap_sides")
 
-    # 3. the liquidation map of the last bar
-    fig, ax = new_figure((7, 6.5), dpi=DPI)
-    snap.plot(ax=ax, within=0.2)
+    # 3. the liquidation map of the last bar, stacked by leverage bucket
+    snap = hm.at(-1)
+    fig, ax = new_figure((10, 6.5), dpi=DPI)
+    plot_map(snap, ax=ax, within=0.12, layers=snap.by_leverage(market))
     save(fig, "gallery_map")
 
-    # 4. estimate vs the simulated truth at the last bar
-    truth = true_snapshot(world, snap)
-    fig, axes = new_figure((10, 5.5), dpi=DPI, ncols=2, sharey=True)
-    plot_map(snap, ax=axes[0], within=0.2, top=3, cumulative=False)
-    axes[0].set_title("estimate", loc="left")
+    # 4. estimate vs the simulated truth at the last bar (synthetic world)
+    sim = lh.estimate(world.market, lh.Model(), bins=600)
+    ssnap = sim.at(-1)
+    truth = true_snapshot(world, ssnap)
+    fig, axes = new_figure((11, 5.5), dpi=DPI, ncols=2, sharey=True)
+    plot_map(ssnap, ax=axes[0], within=0.2, top=3, cumulative=False)
+    axes[0].set_title("estimate (synthetic world)", loc="left")
     plot_map(truth, ax=axes[1], within=0.2, top=3, cumulative=False)
     axes[1].set_title("truth (simulated positions)", loc="left")
     axes[1].set_ylabel("")
+    axes[0].get_legend().remove()
     save(fig, "gallery_truth")
 
     # 5. leverage presets
@@ -104,8 +134,11 @@ def figures() -> None:
         plot_map(s, ax=a, within=0.2, top=2, cumulative=False)
         a.set_title(name, loc="left")
         a.get_legend().remove()
+        a.xaxis.set_major_locator(__import__("matplotlib.ticker").ticker.MaxNLocator(nbins=2))
+        a.set_xlabel("")
         if a is not axes[0]:
             a.set_ylabel("")
+    fig.supxlabel("liquidation notional per band [USD]", fontsize=10)
     save(fig, "gallery_leverage_maps")
 
     # 7. totals over time per side (a reusable-helper example: format_notional on an axis)
@@ -113,7 +146,7 @@ def figures() -> None:
     tot = hm.total
     for side in ("long", "short"):
         ax.plot(tot.index, tot[side], color=SIDE_COLORS[side], label=f"{side} notional on the map")
-    ax.yaxis.set_major_formatter(lambda v, _p=None: format_notional(v))
+    ax.yaxis.set_major_formatter(lambda v, _p=None: format_notional(v).replace("$", r"\$"))
     ax2 = ax.twinx()
     ax2.plot(hm.price.index, hm.price.to_numpy(), color="black", lw=0.8, label="price")
     format_price_axis(ax2)

@@ -19,14 +19,15 @@ def main() -> Path:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
         raise SystemExit("needs Chromium (Debian package 'chromium')")
-    hm = lh.estimate(lh.synthetic_market(days=30, freq="1h", seed=7), bins=600)
+    market = lh.synthetic_market(days=30, freq="1h", seed=7)
+    hm = lh.estimate(market, bins=600)
     out = HERE / "figures" / "interactive.png"
     with tempfile.TemporaryDirectory() as tmp:
-        page = hm.to_html(Path(tmp) / "heatmap.html")
+        page = hm.to_html(Path(tmp) / "heatmap.html", market=market)
         subprocess.run(
             [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp}/profile",
-             "--hide-scrollbars", "--window-size=1200,680", "--virtual-time-budget=8000",
+             "--hide-scrollbars", "--window-size=1160,660", "--virtual-time-budget=8000",
              f"--screenshot={out}", page.resolve().as_uri()],
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip

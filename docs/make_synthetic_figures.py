@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import dates as mdates
 from matplotlib.figure import Figure
 
+from heatmap.plot import SIDE_COLORS
 from heatmap.synthetic import World, simulate_world
 
 FIGURES = Path(__file__).resolve().parent / "figures"
@@ -76,7 +78,7 @@ def _price_panel(w: World) -> Figure:
     ax1.fill_between(f.index, f["low"], f["high"], color="0.8", lw=0, label="bar low-high")
     ax1.plot(f.index, f["close"], lw=0.8, color="k", label="close")
     liq = w.liquidations
-    for side, color, marker in (("long", "tab:red", "v"), ("short", "tab:green", "^")):
+    for side, color, marker in (("long", SIDE_COLORS["long"], "v"), ("short", SIDE_COLORS["short"], "^")):
         ev = liq[liq["side"] == side]
         size = 4 + 60 * np.sqrt(ev["notional"] / max(liq["notional"].max(), 1.0))
         ax1.scatter(
@@ -100,8 +102,8 @@ def _liquidations_panel(w: World) -> Figure:
     daily = per_bar.resample("1D").sum() / 1e6
     fig = Figure(figsize=(8, 3), dpi=80, layout="constrained")
     ax = fig.subplots()
-    ax.bar(daily.index, daily["short"], width=0.8, color="tab:green", label="shorts liquidated")
-    ax.bar(daily.index, -daily["long"], width=0.8, color="tab:red", label="longs liquidated")
+    ax.bar(daily.index, daily["short"], width=0.8, color=SIDE_COLORS["short"], label="shorts liquidated")
+    ax.bar(daily.index, -daily["long"], width=0.8, color=SIDE_COLORS["long"], label="longs liquidated")
     ax.axhline(0, color="k", lw=0.5)
     ax.set_ylabel("notional per day [M quote]")
     ax.legend(fontsize=7)
@@ -116,7 +118,7 @@ def _book_panel(w: World) -> Figure:
     fig = Figure(figsize=(8, 3.2), dpi=80, layout="constrained")
     ax = fig.subplots()
     edges = np.linspace(0.6 * price, 1.4 * price, 161)
-    for side, color in (("long", "tab:red"), ("short", "tab:green")):
+    for side, color in (("long", SIDE_COLORS["long"]), ("short", SIDE_COLORS["short"])):
         s = book[book["side"] == side]
         parts = [s[s["speculative"]], s[~s["speculative"]]]
         ax.hist(
@@ -184,6 +186,11 @@ def make_figures(out_dir: Path = FIGURES, *, seed: int = 7) -> list[Path]:
     paths = []
     for name, fig in figures.items():
         path = out_dir / name
+        for ax in fig.axes:  # concise date ticks: full dates overlap at this width
+            if isinstance(ax.xaxis.get_major_formatter(), mdates.AutoDateFormatter):
+                locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+                ax.xaxis.set_major_locator(locator)
+                ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         fig.savefig(path, dpi=80)
         paths.append(path)
     return paths

@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from heatmap.cascade import CascadeResult, liquidated_within
+from heatmap.plot import SIDE_COLORS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_cascade", "plot_fragility"]
 
-_LONG = "#1a9850"  # longs liquidate on the way down
-_SHORT = "#d73027"
+_LONG = SIDE_COLORS["long"]  # longs liquidate on the way down (one side colour everywhere)
+_SHORT = SIDE_COLORS["short"]
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:

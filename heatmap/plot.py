@@ -281,13 +281,13 @@ def _make_norm(norm: str, vmin: float, vmax: float, gamma: float = 0.5) -> mcolo
 
 
 def _layer_cmap(color: str) -> mcolors.Colormap:
-    """Transparent-to-``color``-to-light colormap for one side's layer on the dark plot area."""
+    """One side's layer on the dark plot area: transparent at zero, then a dark shade of ``color`` growing to the
+    colour itself at the top (lightness and opacity both increase with the value)."""
     rgb = np.array(mcolors.to_rgb(color))
-    light = rgb + (1.0 - rgb) * 0.6
     x = np.linspace(0.0, 1.0, 256)[:, None]
     rgba = np.empty((256, 4))
-    rgba[:, :3] = np.where(x < 0.7, rgb, rgb + (light - rgb) * (x - 0.7) / 0.3)
-    rgba[:, 3] = np.clip(x[:, 0] / 0.7, 0.0, 1.0) ** 0.8
+    rgba[:, :3] = rgb * (0.35 + 0.65 * x)
+    rgba[:, 3] = np.clip(x[:, 0] / 0.5, 0.0, 1.0) ** 0.8
     cmap = mcolors.ListedColormap(rgba, name=f"layer_{color}")
     return cmap.with_extremes(bad=(0, 0, 0, 0), under=(0, 0, 0, 0))
 
@@ -531,6 +531,7 @@ def plot_heatmap(
             cb = fig.colorbar(image, ax=ax, pad=0.01, fraction=0.04 if side == "both" else 0.05)
             layer = str(image.get_label())
             cb.set_label(NOTIONAL_LABEL if side != "both" else f"{layer}: {NOTIONAL_LABEL}", **PLAIN)
+            cb.ax.set_facecolor(ax.get_facecolor())  # transparent layer colours read as on the plot area
             ticks = mticker.MaxNLocator(nbins=5).tick_values(view.vmin, view.vmax)
             cb.set_ticks([t for t in ticks if view.vmin <= t <= view.vmax])
             _notional_axis(cb.ax.yaxis)

@@ -18,13 +18,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from heatmap.plot import SIDE_COLORS
+
 if TYPE_CHECKING:
     from heatmap.result import Snapshot
     from heatmap.validation.metrics import ValidationReport
 
 __all__ = ["plot_scores", "plot_walk_forward", "plot_stress_bars", "stress_bars"]
 
-_COLORS = {"long": "#1f77b4", "short": "#d62728"}
+_COLORS = SIDE_COLORS  # one side colour everywhere: long blue, short orange
 
 
 def plot_scores(
