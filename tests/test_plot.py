@@ -214,7 +214,8 @@ def test_both_sides_are_blue_and_orange_layers_on_one_scale():
     long_top, short_top = ax.images[0].cmap(1.0), ax.images[1].cmap(1.0)
     assert long_top[2] > long_top[0] and short_top[0] > short_top[2]  # blue, orange
     assert ax.images[0].cmap(0.0)[3] == 0.0  # empty cells transparent
-    assert ax.images[0].cmap(0.69)[:3] == pytest.approx(mcolors.to_rgb(SIDE_COLORS["long"]))
+    assert ax.images[0].cmap(1.0)[:3] == pytest.approx(mcolors.to_rgb(SIDE_COLORS["long"]))
+    assert ax.images[1].cmap(1.0)[:3] == pytest.approx(mcolors.to_rgb(SIDE_COLORS["short"]))
     cbar_labels = [a.get_ylabel() for a in fig.axes[1:]]
     assert cbar_labels == [f"long: {NOTIONAL_LABEL}", f"short: {NOTIONAL_LABEL}"]
 
