@@ -602,14 +602,14 @@ def _draw_price(ax: Axes, view: HeatmapView, hm: Heatmap, *, candles: bool | Mar
     lo, hi = ax.get_ylim()
     if lo <= last <= hi:
         ax.axhline(last, color="white", lw=0.8, ls=(0, (4, 3)), alpha=0.9, zorder=3)
-        ax.annotate(
+        ax.annotate(  # at the left edge: the right edge holds the cluster labels
             f"price {_fmt_price(last)}",
-            (1.0, last),
+            (0.0, last),
             xycoords=("axes fraction", "data"),
-            xytext=(-4, 3),
+            xytext=(4, 3),
             textcoords="offset points",
             va="bottom",
-            ha="right",
+            ha="left",
             fontsize=8,
             color="white",
             path_effects=_HALO,
@@ -1042,7 +1042,10 @@ def save_figure(
     >>> save_figure(hm, "heatmap.pdf", within=0.15)  # doctest: +SKIP
     PosixPath('heatmap.pdf')
     """
-    fmt = figure_format(path)
+    return _render(obj, path, figure_format(path), dpi=dpi, size=size, **plot_kwargs)
+
+
+def _render(obj: Any, path: str | Path, fmt: str, *, dpi: float, size: Any, **plot_kwargs: Any) -> Path:
     if not np.isfinite(dpi) or dpi <= 0:
         raise ValueError(f"dpi must be a positive number [pixel/inch], got {dpi!r}")
     fig = _draw(obj, size=_check_size(size), dpi=dpi, **plot_kwargs)
@@ -1073,10 +1076,7 @@ def render_png(
             f"cannot write PNG bytes to {str(path)!r}: its suffix {suffix!r} names another format; "
             "use save(...) / save_figure(...), which writes the format of the suffix"
         )
-    if not np.isfinite(dpi) or dpi <= 0:
-        raise ValueError(f"dpi must be a positive number [pixel/inch], got {dpi!r}")
-    fig = _draw(obj, size=_check_size(size), dpi=dpi, **plot_kwargs)
-    return _write(fig, path, "png", dpi)
+    return _render(obj, path, "png", dpi=dpi, size=size, **plot_kwargs)
 
 
 def png_bytes(

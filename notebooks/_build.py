@@ -1,6 +1,8 @@
-"""Write notebooks 01–03 (without outputs) from the cell sources below.
+"""Write notebooks 01–03 from the cell sources below (``python notebooks/_run.py`` then executes every notebook
+and stores its outputs with small palette PNGs, so they read on GitHub).
 
-Run from anywhere: ``python notebooks/_build.py``. Edit the cells here, not the ``.ipynb`` files.
+Run from anywhere: ``python notebooks/_build.py && python notebooks/_run.py``. Edit the cells here, not the
+``.ipynb`` files.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 
 SETUP = """\
 %matplotlib inline
+import os
 import tempfile
 from pathlib import Path
 
@@ -21,7 +24,37 @@ import numpy as np
 import pandas as pd
 
 import heatmap as lh
-from heatmap.plot import new_figure"""
+from heatmap.plot import SIDE_COLORS, format_notional, new_figure"""
+
+
+# "how to read this for a trade": the same two cells in 01 and 02
+TRADE_CODE = """\
+near = snap.clusters(top=8, within=0.10)
+near = near.assign(away=near["distance"].abs()).sort_values("away").drop(columns="away")
+print(f"price {snap.price:,.0f}; long/short imbalance within 5 %: {snap.imbalance(within=0.05):+.2f} "
+      "(+1: only longs, -1: only shorts)")
+cum = snap.cumulative()
+for move in (-0.05, -0.02, 0.02, 0.05):
+    side, col = ("long", "cum_long") if move < 0 else ("short", "cum_short")
+    level = snap.price * (1 + move)
+    row = cum[(cum["price_low"] <= level) & (cum["price_high"] > level)]
+    print(f"a move to {level:,.0f} ({move:+.0%}) would liquidate {format_notional(float(row[col].iloc[0]))} of {side}s")
+near"""
+
+TRADE_TEXT = """\
+### How to read this for a trade
+
+* **Nearest pools.** The table lists the largest clusters within 10 % of price, nearest first: price level, side,
+  distance and notional. Price tends to be drawn to large pools and to move fast through them (forced orders
+  add to the move: see `notebooks/04_cascades`). The nearest long pool below and short pool above bracket the
+  move most likely to trigger forced selling or buying.
+* **Which side is heavier.** The imbalance compares long and short notional within 5 % of price: positive means
+  more long liquidations below than short ones above, so a drop would liquidate more than an equal rise. The
+  lines above say how much a move of 2 % or 5 % either way would liquidate (the cumulative curves of the map).
+* **What "relative" means.** Cells are *model* notional: open interest spread over an assumed leverage law, not
+  positions read from the exchange. Compare levels and sides with each other, and one time with another, not
+  the dollar amounts with a venue's totals; the leverage buckets show how much of a pool rests on high leverage,
+  the part most sensitive to that assumption (`notebooks/03_leverage_assumptions`)."""
 
 # --------------------------------------------------------------------------------------------------------------
 QUICKSTART = [
@@ -61,24 +94,26 @@ hm"""
         """\
 ## 3. The heatmap
 
-Time on x, price on y, the price path in black. **Long** positions (liquidated when price falls) are blue and
-sit below the price; **short** positions are orange, above it. Colour intensity is the liquidation notional
-per price band on a log scale; both sides share the scale."""
+Time on x, price on y, the price path in white, the current price dashed. Colour is the **total** liquidation
+notional per price band (longs + shorts) on a power scale whose top is the 99th percentile of the visible cells:
+bright bands are where many positions would be liquidated. The window is the price path ± the distance at which
+the leverage law puts most liquidations; the largest clusters are labelled at the right edge."""
     ),
     new_code_cell(
         """\
 fig, ax = new_figure((12, 5.5))
-hm.plot(ax=ax, clusters=True)
+hm.plot(ax=ax)
 fig"""
     ),
     new_markdown_cell(
         """\
-A power scale (`norm="power"`) brings out the near-price structure; one side alone uses `viridis`:"""
+`side="both"` splits the sides: **long** positions (liquidated when price falls, below the price) in blue,
+**short** positions (liquidated when price rises, above it) in orange — the same colours in every figure:"""
     ),
     new_code_cell(
         """\
 fig, ax = new_figure((12, 4.5))
-hm.plot(ax=ax, side="long", norm="power")
+hm.plot(ax=ax, side="both", within=0.12)
 fig"""
     ),
     new_markdown_cell(
@@ -86,33 +121,32 @@ fig"""
 ## 4. The liquidation map now
 
 `hm.at(-1)` is the last snapshot. Its map shows notional per band (longs below the price, shorts above),
-the cumulative notional that a move to each level would liquidate, and the largest clusters."""
+stacked by leverage bucket (`snap.by_leverage(market)`: ≤10x … >100x, lighter = lower leverage), the
+cumulative notional that a move to each level would liquidate, and the largest clusters."""
     ),
     new_code_cell(
         """\
 snap = hm.at(-1)
-fig, ax = new_figure((8, 7))
-snap.plot(ax=ax, within=0.15)
+fig, ax = new_figure((9, 6.5))
+snap.plot(ax=ax, within=0.15, layers=snap.by_leverage(market))
 fig"""
     ),
-    new_code_cell("""snap.clusters(top=5)"""),
-    new_code_cell(
-        """\
-print(f"long/short imbalance within 5 % of price: {snap.imbalance(within=0.05):+.2f}")
-snap.cumulative().query("abs(distance) < 0.02").head()"""
-    ),
+    new_code_cell(TRADE_CODE),
+    new_markdown_cell(TRADE_TEXT),
     new_markdown_cell(
         """\
 ## 5. Files
 
-`render_png` writes any result as a PNG without `pyplot` (safe in scripts and servers); the same figure is
+`hm.save(path)` writes the figure in the format of the suffix (`.png`, `.svg`, `.pdf`, `.jpg`) without
+`pyplot` (safe in scripts and servers); `hm.to_html(path)` writes the interactive page. The same figure is
 available from the command line: `python -m heatmap demo --out heatmap.png`."""
     ),
     new_code_cell(
         """\
-out = Path(tempfile.mkdtemp()) / "heatmap.png"
-lh.render_png(hm, out, dpi=100, norm="power")
-print(out, out.stat().st_size // 1024, "KiB")
+folder = Path(tempfile.mkdtemp())
+for name in ("heatmap.png", "heatmap.svg", "heatmap.html"):
+    out = hm.to_html(folder / name) if name.endswith(".html") else hm.save(folder / name, dpi=100)
+    print(out.name, out.stat().st_size // 1024, "KiB")
 hm.to_frame().head()"""
     ),
 ]
@@ -136,7 +170,8 @@ the folder is absent the notebook falls back to the **synthetic market** and say
     new_code_cell(SETUP),
     new_code_cell(
         """\
-DATA = Path.cwd().resolve().parent.parent / "shared" / "data"
+# the data folder: the HEATMAP_DATA environment variable, else ../shared/data beside the repository
+DATA = Path(os.environ.get("HEATMAP_DATA") or Path.cwd().resolve().parent.parent / "shared" / "data")
 CANDLES = DATA / "binance-btcusdt-1h" / "BTCUSDT_1h_Cleaned.csv"
 CG = DATA / "coinglass-btc-4h" / "derived"
 REAL = CANDLES.is_file() and (CG / "oi_binance_stablecoinmargined_btc_4h_coinunits.csv").is_file()
@@ -181,16 +216,18 @@ hm"""
     new_code_cell(
         """\
 fig, ax = new_figure((13, 6))
-hm.plot(ax=ax, norm="power", clusters=True)
+hm.plot(ax=ax)
 fig"""
     ),
     new_code_cell(
         """\
-fig, ax = new_figure((8, 7))
-hm.at(-1).plot(ax=ax, within=0.15)
+snap = hm.at(-1)
+fig, ax = new_figure((9, 6.5))
+snap.plot(ax=ax, within=0.12, layers=snap.by_leverage(market))
 fig"""
     ),
-    new_code_cell("""hm.at(-1).clusters(top=6)"""),
+    new_code_cell(TRADE_CODE),
+    new_markdown_cell(TRADE_TEXT),
     new_markdown_cell(
         """\
 ## 3. Against realized liquidations
@@ -219,7 +256,7 @@ if REAL:
         rho0 = null[side].corr(both[f"{side}_realized"], method="spearman")
         print(f"{side:5s}: Spearman over {len(both)} 4h bars: model {rho:.2f}, range x OI null {rho0:.2f}")
     fig, axes = new_figure((12, 5), nrows=2, sharex=True)
-    for ax, side, color in zip(axes, ("long", "short"), ("#2166ac", "#e66101")):
+    for ax, side, color in zip(axes, ("long", "short"), (SIDE_COLORS["long"], SIDE_COLORS["short"])):
         ax.plot(both.index, both[f"{side}_model"].rank(pct=True).rolling(6).mean(), color=color, label="model")
         ax.plot(both.index, both[f"{side}_realized"].rank(pct=True).rolling(6).mean(), color="0.2", lw=0.9,
                 ls=":", label="realized (Binance)")

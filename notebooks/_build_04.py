@@ -1,4 +1,4 @@
-"""Build notebooks/04_cascades.ipynb (committed without outputs): ``python notebooks/_build_04.py``."""
+"""Build notebooks/04_cascades.ipynb: ``python notebooks/_build_04.py`` (then ``python notebooks/_run.py`` stores its outputs)."""
 
 from __future__ import annotations
 

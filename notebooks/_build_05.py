@@ -1,4 +1,4 @@
-"""Build notebooks/05_validation.ipynb (committed without outputs): ``python notebooks/_build_05.py``."""
+"""Build notebooks/05_validation.ipynb: ``python notebooks/_build_05.py`` (then ``python notebooks/_run.py`` stores its outputs)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ in place from `../shared/data` when it exists; otherwise a synthetic world with 
 labelled below). See `docs/validation.md` for the full tables."""
     ),
     new_code_cell(
-        """from pathlib import Path
+        """import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,9 @@ from heatmap.validation import baselines
 from heatmap.validation.metrics import compare, score
 from heatmap.validation.protocol import walk_forward
 
-candidates = [Path.cwd() / ".." / ".." / "shared" / "data", Path.cwd() / ".." / "shared" / "data"]
+# the data folder: the HEATMAP_DATA environment variable, else ../shared/data beside the repository
+candidates = [Path(os.environ["HEATMAP_DATA"])] if os.environ.get("HEATMAP_DATA") else [
+    Path.cwd() / ".." / ".." / "shared" / "data", Path.cwd() / ".." / "shared" / "data"]
 DATA = next((p.resolve() for p in candidates if (p / "coinglass-btc-4h" / "derived").is_dir()), None)
 REAL = DATA is not None
 if REAL:
