@@ -25,7 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from heatmap.cascade import CascadeResult, liquidated_within
-from heatmap.plot import SIDE_COLORS
+from heatmap.plot import SIDE_COLORS, plain_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -88,7 +88,7 @@ def plot_fragility(frame: pd.DataFrame, ax: Axes | None = None, *, title: str | 
     ax.set_ylabel("final move after cascade [% of price]")
     ax.set_title(title or "Fragility curve")
     ax.legend(loc="upper left", fontsize="small", frameon=False)
-    return fig
+    return plain_text(fig)
 
 
 def plot_cascade(
@@ -147,4 +147,4 @@ def plot_cascade(
         title or f"Cascade from a {result.shock:+.1%} shock ({side} liquidated, x{result.amplification:.2f})"
     )
     ax.legend(loc="upper left", fontsize="small", frameon=False)
-    return fig
+    return plain_text(fig)

@@ -77,6 +77,7 @@ __all__ = [
     "plot_leverage",
     "save_figure",
     "figure_format",
+    "plain_text",
     "render_png",
     "png_bytes",
     "summary_html",
@@ -233,6 +234,36 @@ def format_price_axis(ax: Axes, *, axis: Literal["x", "y"] = "y", label: str | N
     if label is not None:
         target.set_label_text(label, **PLAIN)
     return ax
+
+
+def plain_text(fig: Any) -> Any:
+    """Make every label of ``fig`` plain text (no mathtext, no TeX) and return ``fig``.
+
+    Titles, axis labels, annotations, legend entries and figure-level texts get ``parse_math=False`` and
+    ``usetex=False``, so a ``$`` in a symbol, a price or a model name prints as written (``$\\foo$`` does not reach
+    the mathtext parser). Tick labels keep their formatters, which escape ``$`` themselves.
+
+    Examples
+    --------
+    >>> fig, ax = new_figure((4, 3))
+    >>> _ = ax.set_title(r"$\foo$ at $51,756")
+    >>> plain_text(fig).axes[0].title.get_parse_math()
+    False
+    """
+    texts: list[Any] = list(getattr(fig, "texts", []))
+    for legend in getattr(fig, "legends", []):
+        texts += legend.get_texts()
+    for ax in fig.axes:
+        texts += [ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None)]
+        texts += [ax.xaxis.label, ax.yaxis.label, *ax.texts]
+        legend = ax.get_legend()
+        if legend is not None:
+            texts += legend.get_texts()
+    for t in texts:
+        if t is not None:
+            t.set_parse_math(False)
+            t.set_usetex(False)
+    return fig
 
 
 def _notional_axis(target: Any) -> None:
@@ -938,6 +969,7 @@ def plot_leverage(
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = twin.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right" if view == "leverage" else "upper left")
+    plain_text(ax.figure)
     return ax
 
 
@@ -994,6 +1026,7 @@ def _write(fig: Figure, path: str | Path, fmt: str, dpi: float) -> Path:
     from heatmap.io.atomic import atomic_write, check_output_path
 
     out = check_output_path(path)
+    plain_text(fig)
     # zlib level 1: a quarter of the encoding time of the default level for a ~20 % larger PNG
     extra: dict[str, Any] = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
     with atomic_write(out, "wb") as fh:
@@ -1090,7 +1123,7 @@ def png_bytes(
     >>> png_bytes(Leverage.tiers({10: 1.0}))[:8]
     b'\\x89PNG\\r\\n\\x1a\\n'
     """
-    fig = _draw(obj, size=_check_size(size), dpi=dpi, **plot_kwargs)
+    fig = plain_text(_draw(obj, size=_check_size(size), dpi=dpi, **plot_kwargs))
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
     buf = io.BytesIO()

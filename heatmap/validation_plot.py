@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from heatmap.plot import SIDE_COLORS
+from heatmap.plot import SIDE_COLORS, plain_text
 
 if TYPE_CHECKING:
     from heatmap.result import Snapshot
@@ -74,7 +74,7 @@ def plot_scores(
     fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 4), fontsize=8)
     if title:
         fig.suptitle(title)
-    return fig
+    return plain_text(fig)
 
 
 def plot_walk_forward(frame: pd.DataFrame, *, title: str | None = None) -> Figure:
@@ -113,7 +113,7 @@ def plot_walk_forward(frame: pd.DataFrame, *, title: str | None = None) -> Figur
         sc.set_aspect("equal")
     if title:
         fig.suptitle(title)
-    return fig
+    return plain_text(fig)
 
 
 def stress_bars(frame: pd.DataFrame, *, n: int = 4) -> pd.DataFrame:
@@ -197,4 +197,4 @@ def plot_stress_bars(
     axes[0].legend(fontsize=7, loc="upper left")
     if title:
         fig.suptitle(title)
-    return fig
+    return plain_text(fig)

@@ -794,3 +794,27 @@ def test_map_stacks_bars_by_leverage_bucket():
     other = lh.estimate(market, bins=100).at(-1)
     with pytest.raises(ValueError, match="grid"):
         plot_map(other, layers=layers)
+
+
+def test_every_saved_figure_has_plain_text_labels(tmp_path):
+    from heatmap.plot import plain_text, save_figure
+
+    fig, ax = new_figure((4, 3), dpi=40)
+    ax.plot([1, 2], [3, 4], label=r"$\foo$ model")
+    ax.set_title(r"$\foo$ price $51,756", loc="left")
+    ax.set_xlabel("$x")
+    ax.annotate("$1 $2", (1.5, 3.5))
+    ax.legend()
+    save_figure(fig, tmp_path / "f.png")  # mathtext would raise on \foo
+    texts = [ax._left_title, ax.xaxis.label, *ax.texts, *ax.get_legend().get_texts()]
+    assert all(not t.get_parse_math() and not t.get_usetex() for t in texts)
+    assert ax.get_title(loc="left") == r"$\foo$ price $51,756"
+    snap = make_snapshot()
+    snap = Snapshot(time=snap.time, price_edges=EDGES, long=snap.long, short=snap.short, price=51_756.0 / 500,
+                    meta={"symbol": r"$\foo$"})  # fmt: skip
+    assert snap.save(tmp_path / "map.svg", dpi=30).read_bytes().startswith(b"<?xml")
+    lev = Leverage.tiers({10: 1.0})
+    object.__setattr__(lev, "name", r"$\bar$ law")
+    ax = plot_leverage(lev)
+    assert all(not t.get_parse_math() for t in ax.get_legend().get_texts())
+    assert plain_text(ax.figure) is ax.figure
