@@ -193,36 +193,80 @@ def _index_problems(time: np.ndarray, labels: Labels | None = None) -> list[str]
     return problems
 
 
+def _off_grid(time: np.ndarray, freq: pd.Timedelta) -> np.ndarray:
+    """Rows whose open time is not on the bar grid: ``time mod freq`` differs from its most common value."""
+    if len(time) == 0:
+        return np.zeros(0, dtype=bool)
+    resid = np.mod(time, freq.value)
+    values, counts = np.unique(resid, return_counts=True)
+    return np.asarray(resid != values[int(np.argmax(counts))])
+
+
+def _off_grid_problem(time: np.ndarray, freq: pd.Timedelta, labels: Labels | None = None) -> str | None:
+    """The rows off the bar grid, naming the first one and how far it is from the bar it falls in, or None."""
+    off = _off_grid(time, freq)
+    if not off.any():
+        return None
+    labels = time if labels is None else labels
+    i = int(np.argmax(off))
+    anchor = int(np.mod(time[~off][0], freq.value)) if (~off).any() else 0
+    late = int(np.mod(time[i] - anchor, freq.value))
+    if 2 * late <= freq.value:
+        where = f"{_fmt_td(pd.Timedelta(late, unit='ns'))} after the bar opening at {pd.Timestamp(int(time[i]) - late, tz='UTC')}"
+    else:
+        early = freq.value - late
+        where = f"{_fmt_td(pd.Timedelta(early, unit='ns'))} before the bar opening at {pd.Timestamp(int(time[i]) + early, tz='UTC')}"
+    first = _fmt_times(labels, np.arange(len(time)) == i).rsplit(" (", 1)[0]
+    n = int(off.sum())
+    return (
+        f"index: irregular spacing: {n} timestamp{'s' if n > 1 else ''} off the {_fmt_td(freq)} bar grid, first "
+        f"{first} ({where}), all at {_fmt_times(labels, off)}; correct or drop these rows (fill_gaps cannot "
+        "repair them)"
+    )
+
+
 def _spacing_problems(time: np.ndarray, freq: pd.Timedelta, labels: Labels | None = None) -> list[str]:
-    """Rules on the steps between sorted bar open times ``time`` [int64 ns]: no gaps, multiples of ``freq``."""
+    """Rules on the steps between sorted bar open times ``time`` [int64 ns]: every time on the bar grid of
+    ``freq`` (the first off-grid row is named), no gaps between the rows on it."""
     if len(time) < 2:
         return []
     labels = time if labels is None else labels
-    step = np.diff(time)
-    f = freq.value
-    gap = np.r_[False, (step > f) & (step % f == 0)]
-    irregular = np.r_[False, (step % f != 0) & (step > 0)]
     problems = []
+    off_problem = _off_grid_problem(time, freq, labels)
+    if off_problem is not None:
+        problems.append(off_problem)
+    on = np.flatnonzero(~_off_grid(time, freq))
+    f = freq.value
+    # bars missing between neighbouring on-grid rows, less the off-grid rows between them (mistimed, not missing)
+    short = np.diff(time[on]) // f - 1 - (np.diff(on) - 1)
+    gap = np.zeros(len(time), dtype=bool)
+    gap[on[1:][short > 0]] = True
     if gap.any():
-        missing = int(((step[gap[1:]] // f) - 1).sum())
-        problems.append(
-            f"index: gaps ({missing} missing {_fmt_td(freq)} bars) before {_fmt_times(labels, gap)}; "
-            f"to insert flat bars explicitly, {advise('fill_gaps', 'ffill')}"
+        missing = int(short[short > 0].sum())
+        advice = (
+            f"; to insert flat bars explicitly, {advise('fill_gaps', 'ffill')}"
+            if off_problem is None
+            else " (once the off-grid rows are fixed, fill_gaps='ffill' can insert flat bars)"
         )
-    if irregular.any():
         problems.append(
-            f"index: irregular spacing (not a multiple of {_fmt_td(freq)}) at {_fmt_times(labels, irregular)}"
+            f"index: gaps ({missing} missing {_fmt_td(freq)} bars) before {_fmt_times(labels, gap)}{advice}"
         )
     return problems
 
 
 def _infer_freq(time: np.ndarray) -> pd.Timedelta:
+    """The bar length: the smallest step between bars, unless one step is the majority (then that one, and rows
+    off its grid are reported as such instead of shrinking the bar length to fit them)."""
     step = np.diff(time)
     step = step[step > 0]
     if step.size == 0:
         raise MarketDataError(
             "index: cannot infer the bar frequency from fewer than two distinct timestamps; pass freq="
         )
+    values, counts = np.unique(step, return_counts=True)
+    modal = int(values[int(np.argmax(counts))])
+    if 2 * int(counts.max()) > step.size:
+        return pd.Timedelta(modal, unit="ns")
     return pd.Timedelta(int(step.min()), unit="ns")
 
 
@@ -501,6 +545,9 @@ class Market:
             raise MarketDataError("index: the frame has no rows")
         if td is None:
             td = _infer_freq(index.asi8)
+        off_grid = _off_grid_problem(index.asi8, td, index)
+        if fill_gaps == "ffill" and off_grid is not None:  # filling would drop them: refuse first
+            raise MarketDataError([off_grid])
         if fill_gaps == "ffill":
             data = _ffill_gaps(pd.DataFrame(arrays, index=index.rename("time")), td)
             data.index.name = "time"
