@@ -83,7 +83,9 @@ class PriceGrid:
             raise ValueError(
                 f"edges must be strictly increasing; edge {i + 1} ({e[i + 1]!r}) <= edge {i} ({e[i]!r})"
             )
-        if not np.allclose(steps, steps.mean(), rtol=1e-9, atol=0.0):
+        # rounding of log() is absolute (~eps * |log e|): with millions of bins it exceeds a relative 1e-9
+        atol = 64 * np.finfo(np.float64).eps * max(1.0, float(np.abs(np.log(e[[0, -1]])).max()))
+        if not np.allclose(steps, steps.mean(), rtol=1e-9, atol=atol):
             raise ValueError(
                 "edges must be log-spaced (constant ratio); log steps range "
                 f"[{steps.min():.6g}, {steps.max():.6g}]; use PriceGrid.log_spaced"
@@ -103,6 +105,10 @@ class PriceGrid:
         """
         if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
             raise ValueError(f"bins must be a positive integer, got {bins!r}")
+        from heatmap.limits import check_memory
+
+        # edges, their logs and log steps while the grid is checked: 4 float64 arrays
+        check_memory(32 * (int(bins) + 1), what=f"a price grid of bins={int(bins)}", advice="use fewer bins=")
         lo, hi = float(low), float(high)
         if not (math.isfinite(lo) and lo > 0):
             raise ValueError(f"low must be a finite price > 0 [quote], got {low!r}")

@@ -39,6 +39,7 @@ __all__ = [
     "MEMORY_LIMIT_ENV",
     "MemoryLimitError",
     "check_estimate_memory",
+    "check_update_limits",
     "check_memory",
     "check_notional_range",
     "estimate_memory",
@@ -255,16 +256,22 @@ def check_estimate_memory(
     """
     k = 1 if snapshot_every is None else int(snapshot_every)
     parts = estimate_memory(n_bars, bins, snapshot_every=k, **kwargs)
+    budget = memory_limit(limit)
+    if parts["total"] <= budget:
+        return parts
+    # the total is affine in bins: the largest count that fits at this stride
+    one, two = (estimate_memory(n_bars, b, snapshot_every=k, **kwargs)["total"] for b in (1, 2))
+    fits = max(0, (budget - (one - (two - one))) // (two - one))
     engine_name = kwargs.get("engine", "grid")
     what = f"an estimate with bins={int(bins)} ({int(n_bars)} bars, snapshot_every={k}, {engine_name} engine)"
     if parts["engine"] > parts["snapshots"]:
-        advice = f"use fewer bins= (the engine alone needs {format_bytes(parts['engine'])})"
+        advice = f"the engine alone needs {format_bytes(parts['engine'])}; use at most bins={fits:,}"
     else:
         advice = (
-            f"use fewer bins= or a larger snapshot_every= (the snapshots alone need "
-            f"{format_bytes(parts['snapshots'])})"
+            f"the snapshots alone need {format_bytes(parts['snapshots'])}; use a larger snapshot_every= or at "
+            f"most bins={fits:,}"
         )
-    check_memory(parts["total"], what=what, advice=advice, limit=limit)
+    check_memory(parts["total"], what=what, advice=advice, limit=budget)
     return parts
 
 
@@ -287,7 +294,17 @@ def check_notional_range(values: dict[str, Any], *, times: Any = None, what: str
     ...
     heatmap.market.MarketDataError: bars: open_interest x high = 1e+38 [quote] at bar 0 exceeds the largest notional a heatmap cell holds (1e+36 [quote], float32 cells); express open interest or prices in larger units
     """
-    high = np.asarray(values.get("high", np.zeros(0)), dtype=np.float64)
+    if "high" not in values or np.size(values["high"]) == 0:
+        return
+    # the common case first, on Python floats (one-bar updates stay cheap); NaN falls through to the masks
+    top = float(np.asarray(values["high"]).max())
+    if "mark_high" in values:
+        top = max(top, float(np.asarray(values["mark_high"]).max()))
+    oi_in = np.asarray(values["open_interest"]) if "open_interest" in values else None
+    size = 1.0 if oi_in is None else max(float(oi_in.max()), -float(oi_in.min()))
+    if top * max(size, 1.0) <= MAX_NOTIONAL:
+        return
+    high = np.asarray(values["high"], dtype=np.float64)
     if "mark_high" in values:
         high = np.maximum(high, np.asarray(values["mark_high"], dtype=np.float64))
     oi = np.asarray(values.get("open_interest", np.ones_like(high)), dtype=np.float64)
@@ -311,3 +328,58 @@ def check_notional_range(values: dict[str, Any], *, times: Any = None, what: str
                 f"{what}: {label} = {arr[i]:.3g} [quote] at {where} exceeds the largest notional a heatmap cell "
                 f"holds ({MAX_NOTIONAL:.0e} [quote], float32 cells); express open interest or prices in larger units"
             )
+
+
+def check_update_limits(
+    arrays: dict[str, Any],
+    time: Any,
+    *,
+    bins: int,
+    n_bars: int,
+    snapshot_every: int,
+    engine: str,
+    config: Any,
+    limit: int | str | None = None,
+) -> None:
+    """The checks :meth:`heatmap.Estimator.update` runs before it changes or allocates anything.
+
+    Parameters
+    ----------
+    arrays : dict of str -> array
+        The new bars' columns (``high``, ``open_interest``, ...).
+    time : array of int64
+        Their open times [ns, UTC].
+    bins : int
+        Bins of the grid (the current one, or the one about to be built).
+    n_bars : int
+        Bars processed once these are.
+    snapshot_every : int
+        Snapshot stride [bars].
+    engine : {"grid", "ledger"}
+    config : EngineConfig
+        Supplies ``age_blocks``, ``subbins``, ``leverage_nodes``, ``entry_nodes`` and the two leverage laws.
+    limit : int or str, optional
+        Memory budget (default :func:`memory_limit`).
+
+    Raises
+    ------
+    MarketDataError
+        A price or open-interest notional beyond :data:`MAX_NOTIONAL`.
+    MemoryLimitError
+        Arrays over the memory budget (the message names ``bins``, ``snapshot_every`` and the bytes).
+    """
+    check_notional_range(arrays, times=time)
+    sizes = {
+        "engine": engine,
+        "age_blocks": getattr(config, "age_blocks", 1),
+        "subbins": getattr(config, "subbins", 32),
+        "leverage_nodes": getattr(config, "leverage_nodes", 64),
+        "entry_nodes": getattr(config, "entry_nodes", 16),
+    }
+    budget = memory_limit(limit)
+    if estimate_memory(n_bars, bins, snapshot_every=snapshot_every, **sizes)["total"] <= budget:
+        return  # fits even with two kernel sets: no need to compare the leverage laws
+    distinct = getattr(config, "passive_leverage", None) != getattr(config, "leverage", None)
+    check_estimate_memory(
+        n_bars, bins, snapshot_every=snapshot_every, limit=budget, distinct_kernels=distinct, **sizes
+    )

@@ -50,6 +50,7 @@ from heatmap.engine.config import make_engine, resolve_config
 from heatmap.engine.ledger import LedgerEngine
 from heatmap.grid import DEFAULT_MARGIN, PriceGrid
 from heatmap.io.atomic import atomic_write
+from heatmap.limits import check_update_limits
 from heatmap.market import ALL_COLUMNS, Market, MarketDataError, validate_arrays
 from heatmap.model import long_share_arrays
 from heatmap.result import Heatmap
@@ -536,6 +537,15 @@ class Estimator:
         ref = old.reference_price if old.reference_price is not None else float(arrays["close"][0])
         config = old.config or self._resolve(freq, ref)
         prepared, carry = self._prepare(arrays, time)
+        check_update_limits(  # values a float32 cell holds, and memory, before anything is allocated
+            arrays,
+            time,
+            bins=old.grid.n_bins if old.grid is not None else self.bins,
+            n_bars=old.n_bars + len(time),
+            snapshot_every=self.snapshot_every,
+            engine=self.engine_name,
+            config=config,
+        )
         # the input is valid: the new state is built aside (the committed one is never written) ...
         grid, pad = self._grown_grid(prepared)
         snap_long, snap_short = old.snap_long, old.snap_short
