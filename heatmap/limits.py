@@ -369,7 +369,7 @@ def check_update_limits(
         Arrays over the memory budget (the message names ``bins``, ``snapshot_every`` and the bytes).
     """
     check_notional_range(arrays, times=time)
-    sizes = {
+    sizes: dict[str, Any] = {
         "engine": engine,
         "age_blocks": getattr(config, "age_blocks", 1),
         "subbins": getattr(config, "subbins", 32),
