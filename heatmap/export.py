@@ -165,8 +165,49 @@ def to_json(
     return text
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _json_cells(raw: Any, side: str, shape: tuple[int, int], where: str) -> np.ndarray:
+    """``[[time_index, price_index, value], ...]`` -> dense array, refusing anything :func:`to_json` never writes."""
+    arr = np.zeros(shape)
+    try:
+        cells = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{where}: {side!r} must be a list of [time_index, price_index, value] ({exc})"
+        ) from None
+    if cells.size == 0:
+        return arr
+    if cells.ndim != 2 or cells.shape[1] != 3:
+        raise ValueError(
+            f"{where}: {side!r} must be a list of [time_index, price_index, value] triples, got shape {cells.shape}"
+        )
+    bad = ~np.isfinite(cells).all(axis=1) | (cells[:, :2] != np.round(cells[:, :2])).any(axis=1)
+    bad |= (cells[:, 0] < 0) | (cells[:, 0] >= shape[0]) | (cells[:, 1] < 0) | (cells[:, 1] >= shape[1])
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"{where}: {side} cell {i} {cells[i].tolist()} is not [integer time index in 0..{shape[0] - 1}, "
+            f"integer price index in 0..{shape[1] - 1}, finite value] ({int(bad.sum())} such cells)"
+        )
+    ti, pi = cells[:, 0].astype(np.int64), cells[:, 1].astype(np.int64)
+    if np.unique(ti * shape[1] + pi).size != ti.size:
+        raise ValueError(f"{where}: {side} lists the same cell more than once")
+    arr[ti, pi] = cells[:, 2]
+    return arr
+
+
 def from_json(source: str | Path) -> Heatmap:
     """Read a heatmap written by :func:`to_json` (JSON text or a path). Missing sides are zero; no model.
+
+    Raises
+    ------
+    ValueError
+        Naming the file (or "JSON text"): not UTF-8 or not JSON (NaN, deep nesting), another format, missing or
+        malformed axes, cells that are not integer indices inside the axes with finite values, duplicate cells.
+        :class:`heatmap.limits.MemoryLimitError` when the axes ask for arrays over the memory budget.
 
     Examples
     --------
@@ -176,35 +217,48 @@ def from_json(source: str | Path) -> Heatmap:
     >>> from_json(to_json(hm)).long.tolist()
     [[4.0]]
     """
-    text = str(source)
-    if not text.lstrip().startswith("{"):
-        text = Path(source).read_text(encoding="utf-8")
-    doc = json.loads(text)
+    from heatmap.limits import check_memory
+
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        where, text = "JSON text", source
+    else:
+        where = str(source)
+        try:
+            text = Path(source).read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{where}: not UTF-8 text ({exc})") from None
+    try:
+        doc = json.loads(text, parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise ValueError(f"{where}: not valid JSON ({type(exc).__name__}: {exc})") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(doc).__name__}")
     if doc.get("format") != FORMAT:
-        raise ValueError(f"format: expected {FORMAT!r}, got {doc.get('format')!r}")
-    times = pd.DatetimeIndex(pd.to_datetime(doc["times"], utc=True))
-    edges = np.asarray(doc["price_edges"], dtype=float)
+        raise ValueError(f"{where}: format: expected {FORMAT!r}, got {doc.get('format')!r}")
+    try:
+        times = pd.DatetimeIndex(pd.to_datetime(doc["times"], utc=True))
+        edges = np.asarray(doc["price_edges"], dtype=float)
+        close_values = np.asarray(doc["close"]["values"], dtype=float)
+        close_times = pd.DatetimeIndex(pd.to_datetime(doc["close"]["times"], utc=True))
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"{where}: missing or malformed axes ({type(exc).__name__}: {exc})") from None
+    if edges.ndim != 1 or edges.size < 2:
+        raise ValueError(f"{where}: price_edges must list at least 2 edges, got shape {edges.shape}")
     shape = (len(times), edges.size - 1)
-    arrays = {}
-    for s in ("long", "short"):
-        arr = np.zeros(shape)
-        cells = np.asarray(doc.get(s, []), dtype=float).reshape(-1, 3)
-        if cells.size:
-            ti, pi = cells[:, 0].astype(int), cells[:, 1].astype(int)
-            if ti.min() < 0 or ti.max() >= shape[0] or pi.min() < 0 or pi.max() >= shape[1]:
-                raise ValueError(f"{s}: cell indices outside the {shape[0]} x {shape[1]} grid")
-            arr[ti, pi] = cells[:, 2]
-        arrays[s] = arr
-    close = pd.Series(
-        np.asarray(doc["close"]["values"], dtype=float),
-        index=pd.DatetimeIndex(pd.to_datetime(doc["close"]["times"], utc=True)),
-        name="close",
+    check_memory(
+        2 * shape[0] * shape[1] * 8, what=f"reading {where} ({shape[0]} x {shape[1]})", advice="read less"
     )
-    meta = dict(doc.get("meta", {}))
+    arrays = {s: _json_cells(doc.get(s, []), s, shape, where) for s in ("long", "short")}
+    meta = doc.get("meta", {})
+    meta = dict(meta) if isinstance(meta, dict) else {}
     meta["source_format"] = FORMAT
-    return Heatmap(
-        times=times, price_edges=edges, long=arrays["long"], short=arrays["short"], price=close, meta=meta
-    )
+    try:
+        close = pd.Series(close_values, index=close_times, name="close")
+        return Heatmap(
+            times=times, price_edges=edges, long=arrays["long"], short=arrays["short"], price=close, meta=meta
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _xarray() -> Any:

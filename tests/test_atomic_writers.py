@@ -53,24 +53,22 @@ def _small() -> Heatmap:
 
 
 @needs_fsize
-def test_to_json_full_disk_keeps_old_file(tmp_path):
-    target = tmp_path / "map.json"
+@pytest.mark.parametrize(
+    ("name", "call"),
+    [
+        ("map.json", "from heatmap.export import to_json; to_json(hm, {target!r})"),
+        ("map.html", "from heatmap.interactive import to_html; to_html(hm, {target!r})"),
+    ],
+)
+def test_file_writers_on_full_disk_keep_old_file(tmp_path, name, call):
+    if name.endswith(".html"):
+        pytest.importorskip("plotly")
+    target = tmp_path / name
     target.write_text("good")
-    out = _run_full_disk(f"from heatmap.export import to_json; to_json(hm, {str(target)!r})")
+    out = _run_full_disk(call.format(target=str(target)))
     assert "OSError" in out.stdout, out.stderr
     assert target.read_text() == "good"
-    assert [p.name for p in tmp_path.iterdir()] == ["map.json"]
-
-
-@needs_fsize
-def test_to_html_full_disk_keeps_old_file(tmp_path):
-    pytest.importorskip("plotly")
-    target = tmp_path / "map.html"
-    target.write_text("good")
-    out = _run_full_disk(f"from heatmap.interactive import to_html; to_html(hm, {str(target)!r})")
-    assert "OSError" in out.stdout, out.stderr
-    assert target.read_text() == "good"
-    assert [p.name for p in tmp_path.iterdir()] == ["map.html"]
+    assert [p.name for p in tmp_path.iterdir()] == [name]
 
 
 @needs_fsize
@@ -127,3 +125,48 @@ def test_margin_schedule_html_repr_is_escaped():
     out = s._repr_html_()
     assert "<script>" not in out and "<b>" not in out and "<img" not in out
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out and "&lt;b&gt;venue&lt;/b&gt;" in out
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda d: d.update(long=[[0, 0.5, 1.0]]),
+            r"long cell 0 \[0\.0, 0\.5, 1\.0\] is not \[integer time index",
+        ),
+        (lambda d: d.update(long=[[-1, 0, 1.0]]), r"long cell 0 .* in 0\.\.1"),
+        (lambda d: d.update(short=[[0, 9, 1.0]]), r"short cell 0 .*integer price index in 0\.\.1"),
+        (
+            lambda d: d.update(long=[[0, 0], [1, 1], [0, 1]]),
+            r"'long' must be a list of .* triples, got shape \(3, 2\)",
+        ),
+        (lambda d: d.update(long=[[0, 0, 1.0], [0, 0, 2.0]]), "same cell more than once"),
+        (lambda d: d.pop("price_edges"), r"missing or malformed axes \(KeyError"),
+        (lambda d: d.update(format="other"), "format: expected"),
+    ],
+)
+def test_from_json_refuses_what_to_json_never_writes(tmp_path, edit, message):
+    import json
+
+    doc = json.loads(to_json(_small()))
+    edit(doc)
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=message) as err:
+        from_json(path)
+    assert str(path) in str(err.value)
+
+
+def test_from_json_refuses_nan_deep_nesting_and_bytes(tmp_path):
+    text = to_json(_small()).replace("[0, 1, -2.0]", "[0, 1, NaN]")
+    assert "NaN" in text
+    with pytest.raises(ValueError, match=r"JSON text: not valid JSON .*NaN is not a finite number"):
+        from_json(text)
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"format": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ValueError, match=r"deep\.json: not valid JSON \(RecursionError"):
+        from_json(deep)
+    raw = tmp_path / "raw.json"
+    raw.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(ValueError, match=r"raw\.json: not UTF-8"):
+        from_json(raw)
