@@ -236,10 +236,10 @@ def from_json(source: str | Path) -> Heatmap:
     if doc.get("format") != FORMAT:
         raise ValueError(f"{where}: format: expected {FORMAT!r}, got {doc.get('format')!r}")
     try:
-        times = pd.DatetimeIndex(pd.to_datetime(doc["times"], utc=True))
+        times = pd.DatetimeIndex(pd.to_datetime(list(doc["times"]), utc=True))
         edges = np.asarray(doc["price_edges"], dtype=float)
         close_values = np.asarray(doc["close"]["values"], dtype=float)
-        close_times = pd.DatetimeIndex(pd.to_datetime(doc["close"]["times"], utc=True))
+        close_times = pd.DatetimeIndex(pd.to_datetime(list(doc["close"]["times"]), utc=True))
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{where}: missing or malformed axes ({type(exc).__name__}: {exc})") from None
     if edges.ndim != 1 or edges.size < 2:
