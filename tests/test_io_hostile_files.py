@@ -193,3 +193,24 @@ def test_liquidation_json_and_csv_errors_name_the_file(tmp_path):
     header_only = tmp_path / "BTCUSD_PERP-liquidationSnapshot-2025-01-03.csv"
     header_only.write_text(src[0] + "\n")
     assert read_liquidations(header_only).empty  # a day without liquidations
+
+
+def test_folders_and_oversized_files_are_named(tmp_path, monkeypatch):
+    (tmp_path / "sub.csv").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"klines: '.*' is a folder, not a file"):
+        read_binance_klines(tmp_path)
+    f = tmp_path / "k.csv"
+    f.write_text(KLINE_CSV.read_text())
+    pd.testing.assert_frame_equal(
+        read_binance_klines(str(tmp_path / "*.csv")), read_binance_klines(KLINE_CSV)
+    )
+    monkeypatch.setenv("HEATMAP_MEMORY_LIMIT", "1kB")
+    with pytest.raises(MarketDataError, match=r"k\.csv: [\d,]+ bytes, over the memory limit of 1,000 bytes"):
+        read_binance_klines(f)
+    z = tmp_path / "k.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("big.csv", "0" * 100_000)
+    with pytest.raises(
+        MarketDataError, match=r"k\.zip!big\.csv: expands to 100,000 bytes, over the memory limit"
+    ):
+        read_binance_klines(z)

@@ -44,7 +44,7 @@ def expand_paths(source: Source, *, what: str = "source") -> list[Path]:
     for item in items:
         s = os.fspath(item)
         if _GLOB_CHARS & set(s):
-            hits = sorted(glob.glob(os.path.expanduser(s)))
+            hits = sorted(h for h in glob.glob(os.path.expanduser(s)) if os.path.isfile(h))
             if not hits:
                 raise FileNotFoundError(f"{what}: no file matches the pattern {s!r}")
             out.extend(Path(h) for h in hits)
@@ -133,6 +133,12 @@ def iter_texts(path: Path) -> Iterator[tuple[str, str]]:
                     ) from None
                 yield where, _decode(data, where)
     else:
+        limit = memory_limit()
+        size = path.stat().st_size
+        if size > limit:
+            raise MarketDataError(
+                f"{path}: {size:,} bytes, over the memory limit of {limit:,} bytes (set {MEMORY_LIMIT_ENV} to raise it)"
+            )
         yield str(path), _decode(path.read_bytes(), str(path))
 
 
