@@ -31,10 +31,64 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from heatmap.model import Model
 
-__all__ = ["CALIBRATED", "calibrated_model"]
+__all__ = ["CALIBRATED", "calibrated_model", "PREVIOUS_BINANCE_BTC"]
+
+#: Date suffix of the previous ``binance-btc`` entry, kept as ``"binance-btc-<date>"``.
+PREVIOUS_BINANCE_BTC = "2026-11-25"
 
 CALIBRATED: dict[str, dict[str, Any]] = {
     "binance-btc": {
+        # Model.to_dict() form (defaults for the keys left out: schedule=None -> Binance USD-M BTCUSDT brackets)
+        "model": {
+            "leverage": {
+                "kind": "continuous",
+                "family": "lognormal",
+                "params": {"median": 21.59, "sigma": 0.392},
+                "dist": "lognorm",
+                "args": [0.392],
+                "kwds": {"scale": 21.59},
+                "min_leverage": 1.0,
+                "max_leverage": 125.0,
+            },
+            "passive_leverage": {
+                "kind": "continuous",
+                "family": "lognormal",
+                "params": {"median": 4.535, "sigma": 0.619},
+                "dist": "lognorm",
+                "args": [0.619],
+                "kwds": {"scale": 4.535},
+                "min_leverage": 1.0,
+                "max_leverage": 125.0,
+            },
+            "side_split": "candle",
+            "split_strength": 0.3155,
+            "entry": "triangular",
+            "exit": "proportional",
+            "funding": True,
+            "turnover": 0.2488,
+            "decay_half_life": None,
+        },
+        "calibrated_on": (
+            "CoinGlass Binance BTC 4h long/short liquidations (all BTC pairs, USD) as the target; engine run on "
+            "Binance BTCUSDT perpetual 1h candles with Binance stablecoin-margined BTC open interest (4h, placed at "
+            "each 4h close) and BTCUSDT 8h funding; volume from the 1h candles"
+        ),
+        "window": "2024-11-27 20:00 -> 2025-03-15 00:00 UTC (scored; warm-up from 2024-11-13 20:00)",
+        "test_window": "2025-03-15 00:00 -> 2025-06-01 00:00 UTC (out of sample)",
+        "objective": "mixed: mean over long/short of (Spearman + partial skill beyond range x OI) / 2",
+        "search": {
+            "leverage.median": (3.0, 60.0),
+            "leverage.sigma": (0.2, 1.5),
+            "passive_leverage.median": (1.5, 10.0),
+            "passive_leverage.sigma": (0.2, 1.0),
+            "split_strength": (0.0, 1.0),
+            "turnover": (0.0, 0.5),
+        },
+        "method": "scipy differential_evolution, maxiter=5, popsize=5, seed=0, no polish (180 engine runs, 500 bins)",
+        "date": "2026-11-25",
+    },
+    "binance-btc-2026-11-25": {
+        # the "binance-btc" preset until the joint count + location calibration replaced it
         # Model.to_dict() form (defaults for the keys left out: schedule=None -> Binance USD-M BTCUSDT brackets)
         "model": {
             "leverage": {

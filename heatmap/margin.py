@@ -45,6 +45,7 @@ __all__ = [
     "initial_margin",
     "inverse_funding_shift",
     "inverse_liquidation_price",
+    "liquidation_from_bankruptcy",
     "liquidation_price",
     "maintenance_margin",
     "okx_liquidation_price",
@@ -600,6 +601,90 @@ def bankruptcy_price(
     if contract == "inverse":
         return inverse_liquidation_price(entry, leverage, side, **kwargs)
     return liquidation_price(entry, leverage, side, **kwargs)
+
+
+def liquidation_from_bankruptcy(
+    price: ArrayLike,
+    side: ArrayLike,
+    *,
+    schedule: MarginSchedule | None = None,
+    mmr: ArrayLike | None = None,
+    qty: ArrayLike | None = None,
+) -> FloatOrArray:
+    """Liquidation (trigger) price of an isolated linear position from its bankruptcy price.
+
+    Venues such as Bybit publish the **bankruptcy** price of a liquidated position (where its isolated margin is
+    exhausted), not the price that triggered the liquidation. With equity ``s*Q*(P - BP)`` and the maintenance
+    margin charged on the position value at the mark price, ``MM = Q*P*MMR - cum``, liquidation happens at
+
+    ``LP = (s*BP - cum/Q) / (s - MMR)``, i.e. ``LP_long = (BP - cum/Q)/(1 - MMR)`` and
+    ``LP_short = (BP + cum/Q)/(1 + MMR)``,
+
+    the exact inverse of :func:`bankruptcy_price` and :func:`liquidation_price` (a round trip
+    ``liquidation_price(E, L) == liquidation_from_bankruptcy(bankruptcy_price(E, L))`` holds for every entry and
+    leverage). Venues that charge maintenance margin on the *entry* value (Bybit's help-centre formula,
+    :func:`bybit_liquidation_price`) put the trigger at ``BP + s*EP*MMR`` instead; the two differ by
+    ``MMR*|EP - BP| - MMR^2*BP/(1 -+ MMR)``, at most ``MMR/L`` of price (0.005 % at 100x, 0.05 % at 10x with
+    MMR 0.5 %), and the entry price is not known from a liquidation record.
+
+    Parameters
+    ----------
+    price : array-like
+        Bankruptcy price [quote], > 0.
+    side : str, int or array-like
+        Side of the liquidated position, ``"long"``/``"short"`` or ``+1``/``-1``.
+    schedule : MarginSchedule, optional
+        Linear bracket table (:mod:`heatmap.exchanges`, e.g. ``get("bybit", "BTCUSDT")``). With ``qty`` the bracket
+        is the one containing the liquidation notional ``LP*Q`` (computed for every bracket, first consistent one
+        kept, as in :func:`liquidation_price`); without ``qty`` the first bracket applies.
+    mmr : array-like, optional
+        Maintenance-margin rate [fraction] with no maintenance amount, instead of a schedule.
+    qty : array-like, optional
+        Position size [base], > 0; needed to pick a bracket above the first.
+
+    Returns
+    -------
+    float or ndarray
+        Liquidation price [quote].
+
+    Raises
+    ------
+    ValueError
+        Neither or both of ``schedule`` and ``mmr``, an inverse schedule, a non-positive price or qty, an MMR outside
+        [0, 1), an unknown side.
+
+    Examples
+    --------
+    Bybit BTCUSDT first tier (MMR 0.5 %):
+
+    >>> round(liquidation_from_bankruptcy(49_306.3, "long", mmr=0.005), 2)
+    49554.07
+    >>> round(liquidation_from_bankruptcy(49_306.3, "short", mmr=0.005), 2)
+    49060.99
+    """
+    if (schedule is None) == (mmr is None):
+        raise ValueError(
+            "schedule/mmr: give exactly one, e.g. mmr=0.005 (Bybit BTCUSDT first tier) or "
+            "schedule=heatmap.exchanges.get('bybit', 'BTCUSDT')"
+        )
+    bp = _positive("price", price)
+    s = side_sign(side)
+    q = None if qty is None else _positive("qty", qty)
+    if schedule is None:
+        m = _mmr(mmr)  # type: ignore[arg-type]
+        return _out(_finish((s * bp) / (s - m), np.broadcast_to(s, np.broadcast(bp, s, m).shape)))
+    if schedule.contract != "linear":
+        raise ValueError(
+            f"schedule: {schedule.venue} {schedule.symbol} is an {schedule.contract!r} schedule; "
+            "liquidation_from_bankruptcy handles linear contracts"
+        )
+    if q is None:
+        lp = (s * bp) / (s - schedule.mmr[0])
+        return _out(_finish(lp, np.broadcast_to(s, np.broadcast(bp, s).shape)))
+    bp_b, s_b, q_b = (a[..., None] for a in np.broadcast_arrays(bp, s, q))
+    lp_b = (s_b * bp_b - schedule.cum / q_b) / (s_b - schedule.mmr)
+    lp, _ = _select_bracket(lp_b, lp_b * q_b, schedule, s_b[..., 0])
+    return _out(_finish(lp, np.broadcast_to(s, lp.shape)))
 
 
 # --------------------------------------------------------------------------------------------------------------------

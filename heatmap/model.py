@@ -586,6 +586,7 @@ PRESETS: dict[str, Callable[[], Model]] = {
     "coinglass-like": _coinglass_like,
     "binance-btc": lambda: _calibrated("binance-btc"),
     "binance-btc-4h": lambda: _calibrated("binance-btc-4h"),
+    "binance-btc-2026-11-25": lambda: _calibrated("binance-btc-2026-11-25"),
 }
 """Named models: name -> factory. Other modules register calibrated models here (e.g. ``PRESETS["x"] = f``).
 
@@ -593,7 +594,7 @@ PRESETS: dict[str, Callable[[], Model]] = {
     :class:`Model` with every default.
 ``binance-btc`` / ``binance-btc-4h``
     Calibrated on Binance BTC liquidations (see :mod:`heatmap.calibrated` and ``docs/validation.md``): the
-    engine run on the 1h path, or on 4h bars.
+    engine run on the 1h path, or on 4h bars. ``binance-btc-2026-11-25`` is the previous ``binance-btc`` entry.
 ``coinglass-like``
     The fixed-tier picture of commercial maps: ``Leverage.preset("coinglass")`` tiers, new OI speculative on the
     side of the candle colour (``split_strength=1``), entry at the close, no funding drift, no turnover.

@@ -7,6 +7,9 @@ Examples
     $ python -m heatmap validate --coinglass-dir ../shared/data/coinglass-btc-4h/derived \\
           --train-until 2025-03-15 --out validation.png
     $ python -m heatmap validate --market bars.csv --liquidations liq.csv --model default
+    $ python -m heatmap validate --events bybit_BTCUSDT_liquidations.csv \\
+          --candles-1h BTCUSDT_1h.csv --daily-oi bitcoin_open_interest.csv --daily-funding bitcoin_funding_rate.csv \\
+          --start 2024-01-01 --end "2024-03-31 23:00"
 """
 
 from __future__ import annotations
@@ -43,6 +46,33 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=Path,
         help="with --coinglass-dir: Binance 1h candles CSV; the engine then runs on the 1h path and is scored per 4h",
     )
+    loc = p.add_argument_group(
+        "where: location skill of liquidation events (--events with --market, or --candles-1h and --daily-oi)"
+    )
+    loc.add_argument(
+        "--events",
+        type=Path,
+        help=(
+            "liquidation events: a Bybit recording (ts_ms, side, qty, bankruptcy price; converted to liquidation "
+            "prices with Bybit's BTCUSDT schedule) or Binance forceOrder files; scores where the map's levels are"
+        ),
+    )
+    loc.add_argument(
+        "--daily-oi", type=Path, help="daily open interest (timestamp, open_interest, close_oi [quote])"
+    )
+    loc.add_argument("--daily-funding", type=Path, help="daily funding (timestamp, close_rate [percent])")
+    loc.add_argument(
+        "--span",
+        type=float,
+        default=2.0,
+        help="grid half-width factor around the first open (default: %(default)s)",
+    )
+    loc.add_argument(
+        "--floor",
+        type=float,
+        default=0.01,
+        help="share of the uniform null mixed into the map (default: %(default)s)",
+    )
     src.add_argument("--start", help="first bar (UTC), e.g. 2024-11-13")
     src.add_argument("--end", help="last bar (UTC), e.g. 2025-05-31 20:00")
     p.add_argument(
@@ -62,7 +92,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--calibrate", action="store_true", help="calibrate on the bars before --train-until first"
     )
     p.add_argument("--maxiter", type=int, default=4, help="calibration generations (default: %(default)s)")
-    p.add_argument("--bins", type=int, default=800, help="price bins (default: %(default)s)")
+    p.add_argument("--bins", type=int, default=800, help="price bins (default: 800; 1500 with --events)")
     p.add_argument(
         "--warmup", default="14D", help="leading bars not scored, e.g. 14D or 84 (default: %(default)s)"
     )
@@ -101,8 +131,63 @@ def _warmup(text: str) -> int | str:
     return int(text) if text.strip().isdigit() else text
 
 
+def _location(args: argparse.Namespace) -> int:
+    from heatmap.engine import estimate
+    from heatmap.io.liquidations import read_bybit_liquidations, read_liquidations
+    from heatmap.model import Model
+    from heatmap.validation.location import location_score
+    from heatmap.validation.protocol import _utc, fixed_grid, warmup_bars
+
+    if args.coinglass_dir is not None or args.liquidations is not None or args.calibrate:
+        raise ValueError(
+            "--events scores locations; it does not combine with --coinglass-dir, --liquidations or --calibrate"
+        )
+    if args.market is not None:
+        from heatmap.io.frames import read_csv_market
+
+        market = read_csv_market(args.market)
+        if args.start is not None or args.end is not None:
+            market = market.slice(args.start, args.end)
+    elif args.candles_1h is not None and args.daily_oi is not None:
+        from heatmap.validation.datasets import daily_oi_market
+
+        market = daily_oi_market(
+            args.candles_1h, args.daily_oi, funding=args.daily_funding, start=args.start, end=args.end
+        )
+    else:
+        raise ValueError("--events needs the market: --market bars.csv, or --candles-1h with --daily-oi")
+    with open(args.events, encoding="utf-8") as fh:
+        head = fh.readline().lower()
+    if "ts_ms" in head:
+        events = read_bybit_liquidations(args.events, price="liquidation")
+    else:
+        events = read_liquidations(args.events)
+    if args.model == "calibrated":
+        model = Model.preset("binance-btc")
+    else:
+        model = Model()
+    bins = 1500 if args.bins == 800 else args.bins
+    grid = fixed_grid(market, bins=bins, span=args.span)
+    warm = market.index[warmup_bars(market, _warmup(args.warmup))]
+    start = max(warm, _utc(args.train_until)) if args.train_until else warm
+    hm = estimate(market, model, grid=grid, snapshot_every=1)
+    rep = location_score(
+        hm, events, market, floor=args.floor, start=start, n_boot=args.n_boot, seed=args.seed
+    )
+    print(
+        f"{market}\n{len(events)} events; map before each bar ({args.model} model, {bins} bins); bars from {start}"
+    )
+    print(rep.to_markdown())
+    print(
+        "log score: mean log(q_model/q_uniform) per event, per bar then over bars [nats]; CRPS skill vs uniform"
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the validation and print the tables; returns the exit code."""
+    if getattr(args, "events", None) is not None:
+        return _location(args)
     from heatmap.validation import baselines
     from heatmap.validation.metrics import score
     from heatmap.validation.protocol import _utc, walk_forward

@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "read_binance_metrics": "heatmap.io.binance",
     "read_binance_funding": "heatmap.io.binance",
     "read_liquidations": "heatmap.io.liquidations",
+    "read_bybit_liquidations": "heatmap.io.liquidations",
     "liquidations_per_bar": "heatmap.io.liquidations",
     "read_liquidation_bars": "heatmap.io.liquidations",
     "read_csv_frame": "heatmap.io.frames",

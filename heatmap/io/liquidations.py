@@ -24,7 +24,7 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,11 +41,15 @@ from heatmap.io._files import (
 from heatmap.io.binance import symbol_from_filename
 from heatmap.market import Market, MarketDataError
 
+if TYPE_CHECKING:
+    from heatmap.exchanges import MarginSchedule
+
 __all__ = [
     "EVENT_COLUMNS",
     "FORCEORDER_CSV_COLUMNS",
     "SNAPSHOT_COLUMNS",
     "read_liquidations",
+    "read_bybit_liquidations",
     "liquidations_per_bar",
     "read_liquidation_bars",
     "coin_m_contract_size",
@@ -391,6 +395,134 @@ def read_liquidations(
         s = ev["symbol"].astype(str)
         ev = ev.loc[(s == symbol) | ((s + "USDT") == symbol)]
     return ev.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+BYBIT_COLUMNS = ["ts_ms", "side", "qty", "price"]
+
+
+def read_bybit_liquidations(
+    path: Source,
+    *,
+    symbol: str | None = None,
+    price: Literal["bankruptcy", "liquidation"] = "bankruptcy",
+    schedule: MarginSchedule | None = None,
+    duplicates: Literal["error", "drop"] = "error",
+) -> pd.DataFrame:
+    """Read a recording of Bybit's public ``liquidation`` websocket topic into an event frame.
+
+    One row per liquidation with at least ``ts_ms`` (ms since epoch, UTC), ``side`` (Bybit's ``Buy`` = a **long**
+    position was liquidated, ``Sell`` = a short), ``qty`` [base] and ``price`` [quote], which is the position's
+    **bankruptcy** price, not the trade or trigger price; ``symbol`` and ``position`` (``long``/``short``) are
+    used when present (a ``position`` that contradicts ``side`` is an error).
+
+    Parameters
+    ----------
+    path : path, glob or list of them
+        CSV files (plain or ``.zip``) with a header.
+    symbol : str, optional
+        Keep only this symbol.
+    price : {"bankruptcy", "liquidation"}, default "bankruptcy"
+        ``price`` column of the result: the recorded bankruptcy price, or the liquidation (trigger) price of an
+        isolated position from :func:`heatmap.margin.liquidation_from_bankruptcy` with ``schedule`` and each
+        event's size (the bracket of its notional). ``price_source`` says which; ``order_price`` always holds
+        the recorded bankruptcy price.
+    schedule : MarginSchedule, optional
+        For ``price="liquidation"``; default ``heatmap.exchanges.get("bybit", "BTCUSDT")`` (MMR 0.5 % up to
+        2,000,000 USDT).
+    duplicates : {"error", "drop"}
+        Exact duplicate rows raise, or are dropped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`read_liquidations`: ``time`` (UTC), ``symbol``, ``side`` (liquidated position),
+        ``price`` [quote], ``qty`` [base], ``notional = qty x price`` [quote], ``order_price`` (bankruptcy price
+        [quote]), ``price_source`` (``"bankruptcy"`` or ``"liquidation"``); sorted by time.
+
+    Examples
+    --------
+    >>> ev = read_bybit_liquidations("bybit_BTCUSDT_liquidations_*.csv", price="liquidation")  # doctest: +SKIP
+    >>> ev.groupby("side")["notional"].sum()  # doctest: +SKIP
+    """
+    if price not in ("bankruptcy", "liquidation"):
+        raise ValueError(f"price={price!r}; allowed: 'bankruptcy', 'liquidation'")
+    if schedule is not None and price != "liquidation":
+        raise ValueError("schedule applies to price='liquidation' only")
+    parts = []
+    for p in expand_paths(path, what="Bybit liquidations"):
+        for where, text in iter_texts(p):
+            if not text.strip():
+                continue
+            raw = pd.read_csv(io.StringIO(text), dtype=str, skip_blank_lines=True)
+            raw.columns = [str(c).strip().lower() for c in raw.columns]
+            missing = [c for c in BYBIT_COLUMNS if c not in raw.columns]
+            if missing:
+                raise MarketDataError(
+                    f"{where}: Bybit liquidation file lacks columns {missing}; it has {list(raw.columns)}"
+                )
+            raw = check_duplicates(raw, duplicates=duplicates, where=where)
+            parts.append(_bybit_events(raw, where))
+    if not parts:
+        raise MarketDataError(f"{path}: no Bybit liquidation rows found")
+    ev = pd.concat(parts, ignore_index=True)
+    ev = check_duplicates(ev, duplicates=duplicates, where="Bybit liquidations (across files)")
+    if symbol is not None:
+        ev = ev.loc[ev["symbol"].astype(str) == symbol]
+    if price == "liquidation":
+        from heatmap.exchanges import get
+        from heatmap.margin import liquidation_from_bankruptcy
+
+        sched = get("bybit", "BTCUSDT") if schedule is None else schedule
+        lp = liquidation_from_bankruptcy(
+            ev["order_price"].to_numpy(), ev["side"].to_numpy(), schedule=sched, qty=ev["qty"].to_numpy()
+        )
+        ev = ev.assign(price=np.asarray(lp, dtype=float), price_source="liquidation")
+    return ev.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def _bybit_events(raw: pd.DataFrame, where: str) -> pd.DataFrame:
+    df = numeric(raw, ["ts_ms", "qty", "price"], where=where)
+    side_raw = df["side"].astype(str).str.strip().str.capitalize()
+    bad = ~side_raw.isin(["Buy", "Sell"])
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())[:5].tolist()
+        raise MarketDataError(
+            f"{where}: column 'side' must be Buy or Sell, found {df['side'][bad].unique()[:5].tolist()} "
+            f"(rows {rows})"
+        )
+    side = np.where(side_raw == "Buy", "long", "short")
+    if "position" in df.columns:
+        pos = df["position"].astype(str).str.strip().str.lower().to_numpy()
+        clash = pos != side
+        if clash.any():
+            rows = np.flatnonzero(clash)[:5].tolist()
+            raise MarketDataError(
+                f"{where}: column 'position' contradicts 'side' (Buy = long, Sell = short) in "
+                f"{int(clash.sum())} rows, e.g. rows {rows}"
+            )
+    px = df["price"].to_numpy(dtype=float)
+    qty = df["qty"].to_numpy(dtype=float)
+    for name, v in (("price", px), ("qty", qty)):
+        bad_v = ~(np.isfinite(v) & (v > 0))
+        if bad_v.any():
+            rows = np.flatnonzero(bad_v)[:5].tolist()
+            raise MarketDataError(
+                f"{where}: column {name!r} must be finite and > 0; {int(bad_v.sum())} rows are not "
+                f"(rows {rows}, values {v[bad_v][:5].tolist()})"
+            )
+    sym = df["symbol"].astype(str).to_numpy() if "symbol" in df.columns else np.full(len(df), "BTCUSDT")
+    return pd.DataFrame(
+        {
+            "time": epoch_to_utc(df["ts_ms"], unit="ms", where=f"{where} ts_ms"),
+            "symbol": sym,
+            "side": side,
+            "price": px,
+            "qty": qty,
+            "notional": qty * px,
+            "order_price": px,
+            "price_source": "bankruptcy",
+        }
+    )
 
 
 def _bar_positions(times: pd.DatetimeIndex, market: Market) -> tuple[np.ndarray, np.ndarray]:

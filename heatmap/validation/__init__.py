@@ -5,12 +5,15 @@
   block-bootstrap intervals (:class:`ValidationReport`).
 * :mod:`~heatmap.validation.baselines` — the range × OI null and the fixed-tier model of common maps.
 * :func:`calibrate` — choose model assumptions on a training window, report out of sample.
+* :func:`location_score` — where: realized liquidation prices against the map held before their bar
+  (:class:`LocationReport`).
 """
 
 from __future__ import annotations
 
 from heatmap.validation import baselines
 from heatmap.validation.calibrate import Calibration, calibrate
+from heatmap.validation.location import LocationReport, location_score
 from heatmap.validation.metrics import (
     ValidationReport,
     block_bootstrap_indices,
@@ -29,6 +32,8 @@ from heatmap.validation.protocol import walk_forward
 __all__ = [
     "walk_forward",
     "score",
+    "location_score",
+    "LocationReport",
     "calibrate",
     "Calibration",
     "baselines",
