@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from heatmap.io.atomic import atomic_write
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 
 
@@ -14,4 +16,5 @@ def write_section(begin: str, end: str, text: str, doc_path: Path = DOC) -> None
         doc = doc[: doc.index(begin)] + text + doc[doc.index(end) + len(end) :]
     else:
         doc = doc.rstrip() + "\n\n" + text + "\n"
-    doc_path.write_text(doc, encoding="utf-8")
+    with atomic_write(doc_path, "w") as fh:
+        fh.write(doc)

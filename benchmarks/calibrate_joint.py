@@ -37,7 +37,30 @@ SEARCH = {
     "split_strength": (0.0, 1.0),
     "turnover": (0.0, 0.6),
 }
+#: a two-part leverage law: a high-leverage share (lognormal, σ 0.3) over a broad low-leverage body (σ 0.8)
+SEARCH_MIXTURE = {
+    "high.share": (0.05, 0.95),
+    "high.median": (30.0, 125.0),
+    "low.median": (2.0, 30.0),
+    "split_strength": (0.0, 1.0),
+    "turnover": (0.0, 0.6),
+}
 COUNT_BINS = 500
+
+
+def mixture_model(base: Model, values: dict[str, float]) -> Model:
+    """``base`` with a two-part lognormal leverage law (see :data:`SEARCH_MIXTURE`)."""
+    from heatmap.leverage import Leverage
+
+    w = values["high.share"]
+    lev = Leverage.mixture(
+        [
+            Leverage.lognormal(median=values["high.median"], sigma=0.3),
+            Leverage.lognormal(median=values["low.median"], sigma=0.8),
+        ],
+        [w, 1.0 - w],
+    )
+    return base.replace(leverage=lev, split_strength=values["split_strength"], turnover=values["turnover"])
 
 
 def terms(model: Model) -> tuple[float, float, dict[str, float]]:
@@ -54,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--maxiter", type=int, default=6)
     ap.add_argument("--popsize", type=int, default=6)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--family", choices=["lognormal", "mixture"], default="lognormal")
     args = ap.parse_args(argv)
     if not vh.available():
         print(f"data not found under {vh.DATA}", file=sys.stderr)
@@ -62,14 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     base = Model.preset(f"binance-btc-{__import__('heatmap.calibrated').calibrated.PREVIOUS_BINANCE_BTC}")
     count_ref, loc_ref, det_ref = terms(base)
     print(f"previous preset: count {count_ref:.4f}, location {loc_ref:+.4f} {det_ref}", flush=True)
-    names = list(SEARCH)
-    bounds = [SEARCH[k] for k in names]
+    search = SEARCH if args.family == "lognormal" else SEARCH_MIXTURE
+    make = build_model if args.family == "lognormal" else mixture_model
+    names = list(search)
+    bounds = [search[k] for k in names]
     seen: list[tuple[float, dict[str, float], float, float]] = []
 
     def run(x: np.ndarray) -> float:
         values = dict(zip(names, map(float, x), strict=True))
         try:
-            count, loc, _ = terms(build_model(base, values))
+            count, loc, _ = terms(make(base, values))
         except ValueError as exc:  # an invalid model (e.g. no mass below the schedule's max leverage)
             print("invalid", values, exc, flush=True)
             return 10.0
@@ -87,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         run, bounds, maxiter=args.maxiter, popsize=args.popsize, seed=args.seed, polish=False, tol=1e-6
     )
     values = dict(zip(names, map(float, res.x), strict=True))
-    model = build_model(base, values)
+    model = make(base, values)
     count, loc, det = terms(model)
     print(f"\nbest: {values}\ncount {count:.4f} (previous {count_ref:.4f}), location {loc:+.4f} {det}")
     print("model dict:", model.to_dict())

@@ -34,14 +34,31 @@ def _side_margin(cell: str) -> tuple[float, float, float]:
     return float(est), float(lo), float(hi)
 
 
+def _ci_text(x: tuple[float, float, float]) -> str:
+    return f"{x[0]:+.3f} [{x[1]:+.3f}, {x[2]:+.3f}]"
+
+
+def _verdict(x: tuple[float, float, float]) -> str:
+    if x[1] > 0:
+        return "ahead, interval above 0"
+    if x[2] < 0:
+        return "behind, interval below 0"
+    return ("ahead" if x[0] > 0 else "behind") + ", interval includes 0"
+
+
 def count_section(table: pd.DataFrame) -> str:
     w = vh.COUNT_TEST
+    rec = next(iter(table.index))
+    cl = _side_margin(table.loc[rec, "long: − path-aware null"])
+    cs = _side_margin(table.loc[rec, "short: − path-aware null"])
+    v = {side: _verdict(x) for side, x in (("long", cl), ("short", cs))}
     return "\n".join(
         [
             "<!-- validation:count -->",
             f"Test window (out of sample) {w[0][:10]} → {w[1][:10]}, 4h realized liquidations, engine on the 1h path; "
             "Spearman per side and the paired difference against the **path-aware null** (range × OI summed over "
-            f"the 1h bars) with 95 % block-bootstrap intervals ({vh.N_BOOT} resamples).",
+            f"the 1h bars) with 95 % block-bootstrap intervals ({vh.N_BOOT} resamples). Measured margin of the "
+            f"recommended preset: long {_ci_text(cl)} ({v['long']}), short {_ci_text(cs)} ({v['short']}).",
             "",
             vh.markdown(table),
             "<!-- /validation:count -->",
@@ -80,22 +97,18 @@ def headline_section(count: pd.DataFrame, test: pd.DataFrame) -> str:
     ds = _side_margin(test.loc["Model() (default)", "short log score"])
     tl = _side_margin(test.loc["fixed tiers 10/25/50/100x (equal weights)", "long log score"])
     ts = _side_margin(test.loc["fixed tiers 10/25/50/100x (equal weights)", "short log score"])
-
-    def f(x: tuple[float, float, float]) -> str:
-        return f"{x[0]:+.3f} [{x[1]:+.3f}, {x[2]:+.3f}]"
-
     return "\n".join(
         [
             "<!-- validation:headline -->",
-            "* **Validated, with the numbers published** (`docs/validation.md`, all written by "
-            "`benchmarks/run_location.py`). *How much*: against the fair reference, the range × OI null summed over "
-            'the same 1h path, the recommended preset `Model.preset("binance-btc")` ranks 4h Binance BTC '
-            f"liquidation bars better by {f(cl)} (long) and {f(cs)} (short) in Spearman, out of sample "
-            f"({vh.COUNT_TEST[0][:10]} → {vh.COUNT_TEST[1][:10]}). *Where*: scoring the liquidation price of every "
-            "Bybit BTCUSDT liquidation against the map held before its hour, over the part of the hour's range "
-            "where that side can be liquidated, it beats a uniform spread by "
-            f"{f(ll)} (long) and {f(ls)} (short) nats per event on held-out days, where `Model()` scores "
-            f"{dl[0]:+.3f} / {ds[0]:+.3f} and fixed 10/25/50/100x tiers {tl[0]:+.3f} / {ts[0]:+.3f}. "
+            "* **Validated, with the numbers published** (`docs/validation.md`, written by "
+            "`benchmarks/run_location.py`). *How much*, against the fair reference (range × OI summed over the "
+            'same 1h path): the recommended `Model.preset("binance-btc")` ranks 4h Binance BTC liquidation bars '
+            f"with a Spearman margin of {_ci_text(cl)} (long) and {_ci_text(cs)} (short), out of sample "
+            f"({vh.COUNT_TEST[0][:10]} → {vh.COUNT_TEST[1][:10]}). *Where*: each Bybit BTCUSDT liquidation's price, "
+            "scored against the map held before its hour over the part of the hour's range where that side can "
+            "be liquidated, gets a log score against a uniform spread of "
+            f"{_ci_text(ll)} (long) and {_ci_text(ls)} (short) nats per event on ten held-out days "
+            f"(`Model()`: {dl[0]:+.3f} / {ds[0]:+.3f}; fixed 10/25/50/100x tiers: {tl[0]:+.3f} / {ts[0]:+.3f}). "
             "Absolute levels are not calibrated: read the map in relative terms.",
             "<!-- /validation:headline -->",
         ]

@@ -8,11 +8,12 @@ Reads ../shared/data in place (never copied). Windows (bar open times, UTC, half
 
 Usage::
 
-    python benchmarks/run_validation.py                 # tables with the shipped calibration
-    python benchmarks/run_validation.py --calibrate     # re-run the calibration first (≈ 3-5 min on 2 cores)
-    python benchmarks/run_validation.py --figures docs/figures
+    python benchmarks/run_validation.py --ablations --figures docs/figures   # tables -> docs/validation.md
+    python benchmarks/run_validation.py --calibrate     # re-run the count-only calibration first (≈ 3-5 min)
 
-Prints markdown tables; ``--figures`` writes ``validation_*.png``.
+Writes the marked sections ``validation:results`` (and ``validation:ablations`` with ``--ablations``) of
+docs/validation.md (``--no-write``: print only); ``--figures`` writes ``validation_*.png``. The headline tables
+(count skill against the path-aware null, location skill) come from ``benchmarks/run_location.py``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _docs import write_section
 
-from heatmap.calibrated import CALIBRATED, calibrated_model
+from heatmap.calibrated import CALIBRATED, PREVIOUS_BINANCE_BTC, calibrated_model
 from heatmap.engine import estimate
 from heatmap.model import Model
 from heatmap.validation import baselines
@@ -35,6 +37,7 @@ from heatmap.validation.metrics import compare, markdown_table, score, spearman_
 from heatmap.validation.protocol import fixed_grid, walk_forward
 
 ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "validation.md"
 DATA = ROOT.parent / "shared" / "data"
 COINGLASS = DATA / "coinglass-btc-4h" / "derived"
 CANDLES = DATA / "binance-btcusdt-1h" / "BTCUSDT_1h_Cleaned.csv"
@@ -93,7 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--figures", type=Path, help="write validation_*.png here")
     ap.add_argument("--ablations", action="store_true", help="one-feature-off table for the calibrated model")
+    ap.add_argument("--no-write", action="store_true", help="print only; do not rewrite docs/validation.md")
     args = ap.parse_args(argv)
+    out: list[str] = []
+
+    def emit(text: str = "") -> None:
+        print(text)
+        out.append(text)
+
     if not COINGLASS.is_dir() or not CANDLES.is_file():
         print(f"data not found under {DATA}; nothing to do", file=sys.stderr)
         return 1
@@ -131,22 +141,24 @@ def main(argv: list[str] | None = None) -> int:
         "calibrated (1h preset) on 4h bars": (calibrated, "4h"),
         "calibrated for 4h, 4h": (calibrated_4h, "4h"),
         "calibrated, 1h path": (calibrated, "1h"),
+        f"previous preset ({PREVIOUS_BINANCE_BTC}), 1h path": (
+            calibrated_model(f"binance-btc-{PREVIOUS_BINANCE_BTC}"),
+            "1h",
+        ),
     }
     reports: dict[str, dict[str, object]] = {}
     all_frames = {}
-    for wname, window in (("train", TRAIN), ("test", TEST)):
+    for wname, window in (("test", TEST), ("train", TRAIN)):
         frames = frames_for(m4, m1, realized, models, window)
         all_frames[wname] = frames
         reps = {k: score(f, n_boot=args.n_boot, seed=0) for k, f in frames.items()}
         reports[wname] = reps
         ref = next(iter(frames.values()))
-        print(
-            f"### {wname}: {len(ref)} bars, {ref.index[0]:%Y-%m-%d %H:%M} → {ref.index[-1]:%Y-%m-%d %H:%M} UTC\n"
-        )
+        emit(f"### {wname}: {len(ref)} bars, {ref.index[0]:%Y-%m-%d %H:%M} → {ref.index[-1]:%Y-%m-%d %H:%M} UTC\n")
         for side in ("long", "short"):
-            print(f"**{side}**\n")
-            print(markdown_table(compare(reps, side=side, metrics=METRICS), index_name="model"))
-            print()
+            emit(f"**{side}**\n")
+            emit(markdown_table(compare(reps, side=side, metrics=METRICS), index_name="model"))
+            emit()
         path_null = baselines.range_oi(m1, freq="4h")
         rows = {}
         for k in models:
@@ -155,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
                 dd, lo, hi = spearman_difference(frames[k], path_null, side=side, n_boot=args.n_boot)
                 cells[f"{side}: Spearman − path-aware null"] = f"{dd:+.3f} [{lo:+.3f}, {hi:+.3f}]"
             rows[k] = cells
-        print("paired difference against the path-aware null (range × OI summed over the 1h bars)\n")
-        print(markdown_table(pd.DataFrame.from_dict(rows, orient="index"), index_name="model"))
-        print()
+        emit("paired difference against the path-aware null (range × OI summed over the 1h bars)\n")
+        emit(markdown_table(pd.DataFrame.from_dict(rows, orient="index"), index_name="model"))
+        emit()
         d = pd.DataFrame.from_dict(
             {
                 k: {
@@ -168,11 +180,11 @@ def main(argv: list[str] | None = None) -> int:
             },
             orient="index",
         )
-        print(markdown_table(d, index_name="model"))
-        print()
+        emit(markdown_table(d, index_name="model"))
+        emit()
 
     if args.ablations:
-        print("### ablations (test window, calibrated model on the 1h path, one change at a time)\n")
+        emit("### ablations (test window, calibrated model on the 1h path, one change at a time)\n")
         rows = {}
         variants = {
             "calibrated": calibrated,
@@ -199,8 +211,26 @@ def main(argv: list[str] | None = None) -> int:
                 }
         tab = pd.DataFrame.from_dict(rows, orient="index")
         tab.index = [f"{a} ({b})" for a, b in tab.index]
-        print(markdown_table(tab, index_name="variant"))
-        print()
+        emit(markdown_table(tab, index_name="variant"))
+        emit()
+
+    if not args.no_write:
+        abl = "\n".join(out).find("### ablations")
+        tables = "\n".join(out) if abl < 0 else "\n".join(out)[:abl]
+        write_section(
+            "<!-- validation:results -->",
+            "<!-- /validation:results -->",
+            "<!-- validation:results -->\n" + tables.strip() + "\n<!-- /validation:results -->",
+            DOC,
+        )
+        if abl >= 0:
+            write_section(
+                "<!-- validation:ablations -->",
+                "<!-- /validation:ablations -->",
+                "<!-- validation:ablations -->\n" + "\n".join(out)[abl:].strip() + "\n<!-- /validation:ablations -->",
+                DOC,
+            )
+        print(f"wrote {DOC}")
 
     if args.figures is not None:
         from heatmap.validation_plot import plot_scores, plot_stress_bars, plot_walk_forward, stress_bars
