@@ -20,6 +20,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -78,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--popsize", type=int, default=6)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--family", choices=["lognormal", "mixture"], default="lognormal")
+    ap.add_argument("--polish", type=int, default=0, help="Nelder-Mead evaluations after the search")
+    ap.add_argument(
+        "--x0", type=json.loads, help="JSON of start values: skip the global search and only polish from them"
+    )
     args = ap.parse_args(argv)
     if not vh.available():
         print(f"data not found under {vh.DATA}", file=sys.stderr)
@@ -109,11 +114,31 @@ def main(argv: list[str] | None = None) -> int:
             )
         return -j
 
-    res = optimize.differential_evolution(
-        run, bounds, maxiter=args.maxiter, popsize=args.popsize, seed=args.seed, polish=False, tol=1e-6
-    )
-    values = dict(zip(names, map(float, res.x), strict=True))
+    if args.x0 is None:
+        res = optimize.differential_evolution(
+            run, bounds, maxiter=args.maxiter, popsize=args.popsize, seed=args.seed, polish=False, tol=1e-6
+        )
+        x = res.x
+    else:
+        x = np.array([float(args.x0[k]) for k in names])
+    if args.polish:
+        res = optimize.minimize(
+            run, x, method="Nelder-Mead", bounds=bounds, options={"maxfev": args.polish, "xatol": 1e-3}
+        )
+        x = res.x if res.fun <= run(x) else x
+    values = dict(zip(names, map(float, x), strict=True))
     model = make(base, values)
+    # categorical choices, one at a time, on the same training objective
+    for field, options in (
+        ("entry", ("triangular", "typical", "close")),
+        ("exit", ("proportional", "oldest")),
+    ):
+        scored = {}
+        for opt in options:
+            c, lo, _ = terms(model.replace(**{field: opt}))
+            scored[opt] = lo + c - 5.0 * max(0.0, count_ref - c)
+        print(f"{field}: " + ", ".join(f"{k} {v:.4f}" for k, v in scored.items()), flush=True)
+        model = model.replace(**{field: max(scored, key=lambda k: scored[k])})
     count, loc, det = terms(model)
     print(f"\nbest: {values}\ncount {count:.4f} (previous {count_ref:.4f}), location {loc:+.4f} {det}")
     print("model dict:", model.to_dict())

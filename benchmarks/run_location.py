@@ -122,6 +122,7 @@ def figures(outdir: Path, reports: dict[str, dict[str, object]]) -> None:
     matplotlib.use("Agg")
     from matplotlib.colors import LogNorm
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     from heatmap.engine import estimate
     from heatmap.validation.protocol import fixed_grid
@@ -166,6 +167,10 @@ def figures(outdir: Path, reports: dict[str, dict[str, object]]) -> None:
         )
     ax.set_yscale("log")
     ax.set_ylim(lo, hi)
+    fmt = FuncFormatter(lambda v, _: f"{v:,.0f}")
+    ax.yaxis.set_major_formatter(fmt)
+    ax.yaxis.set_minor_formatter(fmt)
+    ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.set_title(f'{rec}: map held before each hour (density per log price) and the liquidations of the hour',
                  color="w", fontsize=10)  # fmt: skip
     ax.tick_params(colors="w")
@@ -202,7 +207,7 @@ def figures(outdir: Path, reports: dict[str, dict[str, object]]) -> None:
         u = e.loc[e.side == side, "u"].to_numpy(dtype=float)
         # 0 = the far end of the part (low for longs, high for shorts), 1 = the open
         pos_u = 1 - u if side == "long" else u
-        axs[0].hist(1 - pos_u, bins=bins, density=True, histtype="step", color=col, lw=1.5, label=side)
+        axs[0].hist(pos_u, bins=bins, density=True, histtype="step", color=col, lw=1.5, label=side)
     axs[0].axhline(1, color="k", ls=":", lw=1)
     axs[0].set_title("where events fall in the part\n(0 = open, 1 = bar's extreme; uniform = 1)", fontsize=9)
     axs[0].legend(fontsize=8)
