@@ -66,22 +66,54 @@ def count_section(table: pd.DataFrame) -> str:
     )
 
 
+def _where_verdict(test: pd.DataFrame) -> str:
+    rec = next(iter(test.index))
+    parts = []
+    for metric in ("log score", "CRPS skill"):
+        above = [s for s in ("long", "short") if _side_margin(test.loc[rec, f"{s} {metric}"])[1] > 0]
+        below = [s for s in ("long", "short") if s not in above]
+        text = f"{metric}: interval above 0 on " + (" and ".join(above) if above else "neither side")
+        if below and above:
+            text += f", includes 0 on {below[0]}"
+        parts.append(text)
+    d = test.attrs["differences"]
+    wins = []
+    for name, row in d.iterrows():
+        ok = all(_side_margin(row[c])[1] > 0 for c in d.columns)
+        wins.append(f"{name.split('− ')[1]}: {'every' if ok else 'not every'} paired interval above 0")
+    return (
+        "Verdict on the test part — the recommended preset against the uniform null: "
+        + "; ".join(parts)
+        + ". Against the other maps (both sides, both scores): "
+        + "; ".join(wins)
+        + "."
+    )
+
+
 def where_section(test: pd.DataFrame, train: pd.DataFrame) -> str:
     c_test, c_train = test.attrs["counts"], train.attrs["counts"]
     o_test = test.attrs["outside"]
     return "\n".join(
         [
             "<!-- validation:where -->",
+            _where_verdict(test),
+            "",
             f"**Test part** {vh.LOC_TEST[0][:10]} → 2024-03-30 (never used to tune anything): long "
             f"{c_test['long bars / events']}, short {c_test['short bars / events']} bars / events "
             f"(events outside their part of the bar, not scored: {o_test['long']} long, {o_test['short']} short).",
             "",
             vh.markdown(test),
             "",
+            "Paired differences on the same test hours (block bootstrap over hours):",
+            "",
+            vh.markdown(test.attrs["differences"], index_name="difference"),
+            "",
             f"**Training part** {vh.LOC_TRAIN[0][:10]} → {vh.LOC_TRAIN[1][:10]}: long "
             f"{c_train['long bars / events']}, short {c_train['short bars / events']} bars / events.",
             "",
             vh.markdown(train),
+            "",
+            vh.markdown(train.attrs["differences"], index_name="difference"),
             "<!-- /validation:where -->",
         ]
     )
@@ -97,6 +129,8 @@ def headline_section(count: pd.DataFrame, test: pd.DataFrame) -> str:
     ds = _side_margin(test.loc["Model() (default)", "short log score"])
     tl = _side_margin(test.loc["fixed tiers 10/25/50/100x (equal weights)", "long log score"])
     ts = _side_margin(test.loc["fixed tiers 10/25/50/100x (equal weights)", "short log score"])
+    kl = _side_margin(test.loc[rec, "long CRPS skill"])
+    ks = _side_margin(test.loc[rec, "short CRPS skill"])
     return "\n".join(
         [
             "<!-- validation:headline -->",
@@ -108,7 +142,8 @@ def headline_section(count: pd.DataFrame, test: pd.DataFrame) -> str:
             "scored against the map held before its hour over the part of the hour's range where that side can "
             "be liquidated, gets a log score against a uniform spread of "
             f"{_ci_text(ll)} (long) and {_ci_text(ls)} (short) nats per event on ten held-out days "
-            f"(`Model()`: {dl[0]:+.3f} / {ds[0]:+.3f}; fixed 10/25/50/100x tiers: {tl[0]:+.3f} / {ts[0]:+.3f}). "
+            f"(`Model()`: {dl[0]:+.3f} / {ds[0]:+.3f}; fixed 10/25/50/100x tiers: {tl[0]:+.3f} / {ts[0]:+.3f}), "
+            f"and a CRPS skill against it of {_ci_text(kl)} / {_ci_text(ks)}. "
             "Absolute levels are not calibrated: read the map in relative terms.",
             "<!-- /validation:headline -->",
         ]
@@ -170,7 +205,7 @@ def figures(outdir: Path, reports: dict[str, dict[str, object]]) -> None:
     fmt = FuncFormatter(lambda v, _: f"{v:,.0f}")
     ax.yaxis.set_major_formatter(fmt)
     ax.yaxis.set_minor_formatter(fmt)
-    ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.tick_params(axis="y", which="both", labelsize=8)
     ax.set_title(f'{rec}: map held before each hour (density per log price) and the liquidations of the hour',
                  color="w", fontsize=10)  # fmt: skip
     ax.tick_params(colors="w")
@@ -189,7 +224,7 @@ def figures(outdir: Path, reports: dict[str, dict[str, object]]) -> None:
             b = pd.concat(parts)
             b = b.loc[b.side == side].set_index("time")["log_score"]
             daily = b.groupby(b.index.floor("1D")).mean()
-            ax.plot(daily.index, daily.to_numpy(), color=col, lw=1.2, label=name)
+            ax.plot(daily.index, daily.to_numpy(), color=col, lw=1.0, marker=".", ms=4, label=name)
         ax.axhline(0, color="k", lw=0.8)
         ax.axvspan(pd.Timestamp(vh.LOC_TEST[0], tz="UTC"), pd.Timestamp("2024-03-31", tz="UTC"), color="0.9")
         ax.set_ylabel(f"{side}: log score\n[nats, daily mean]")

@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         reps = {k: score(f, n_boot=args.n_boot, seed=0) for k, f in frames.items()}
         reports[wname] = reps
         ref = next(iter(frames.values()))
-        emit(f"### {wname}: {len(ref)} bars, {ref.index[0]:%Y-%m-%d %H:%M} → {ref.index[-1]:%Y-%m-%d %H:%M} UTC\n")
+        emit(
+            f"### {wname}: {len(ref)} bars, {ref.index[0]:%Y-%m-%d %H:%M} → {ref.index[-1]:%Y-%m-%d %H:%M} UTC\n"
+        )
         for side in ("long", "short"):
             emit(f"**{side}**\n")
             emit(markdown_table(compare(reps, side=side, metrics=METRICS), index_name="model"))
@@ -227,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             write_section(
                 "<!-- validation:ablations -->",
                 "<!-- /validation:ablations -->",
-                "<!-- validation:ablations -->\n" + "\n".join(out)[abl:].strip() + "\n<!-- /validation:ablations -->",
+                "<!-- validation:ablations -->\n"
+                + "\n".join(out)[abl:].strip()
+                + "\n<!-- /validation:ablations -->",
                 DOC,
             )
         print(f"wrote {DOC}")

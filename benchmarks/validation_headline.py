@@ -26,7 +26,7 @@ from heatmap.leverage import Leverage
 from heatmap.model import Model
 from heatmap.validation import baselines
 from heatmap.validation.datasets import daily_oi_market, hourly_market, load_coinglass
-from heatmap.validation.location import LocationReport, location_score
+from heatmap.validation.location import LocationReport, location_difference, location_score
 from heatmap.validation.metrics import spearman, spearman_difference
 from heatmap.validation.protocol import fixed_grid, walk_forward
 
@@ -157,12 +157,18 @@ def count_table(window: tuple[str, str] = COUNT_TEST) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def location_table(window: tuple[str, str] = LOC_TEST) -> tuple[pd.DataFrame, dict[str, LocationReport]]:
-    """Log score and CRPS skill per side and model on one part of the event window."""
+def location_table(
+    window: tuple[str, str] = LOC_TEST, *, n_boot: int = N_BOOT
+) -> tuple[pd.DataFrame, dict[str, LocationReport]]:
+    """Log score and CRPS skill per side and model on one part of the event window.
+
+    ``attrs["differences"]``: the recommended preset minus ``Model()``, the previous preset and the fixed tiers,
+    paired on the same bars.
+    """
     rows: dict[str, dict[str, str]] = {}
     reports: dict[str, LocationReport] = {}
     for name, model in models().items():
-        rep = location_report(model, window)
+        rep = location_report(model, window, n_boot=n_boot)
         reports[name] = rep
         t = rep.table
         cells = {}
@@ -177,6 +183,17 @@ def location_table(window: tuple[str, str] = LOC_TEST) -> tuple[pd.DataFrame, di
         for s in ("long", "short")
     }
     out = pd.DataFrame.from_dict(rows, orient="index")
+    names = list(reports)
+    diffs: dict[str, dict[str, str]] = {}
+    for other in (names[1], names[2], names[4]):
+        d = location_difference(reports[names[0]], reports[other], n_boot=n_boot)
+        cells = {}
+        for side in ("long", "short"):
+            r = d.loc[side]
+            cells[f"{side} log score"] = _ci(r.log_score, r.log_low, r.log_high)
+            cells[f"{side} CRPS skill"] = _ci(r.crps_skill, r.crps_low, r.crps_high)
+        diffs[f"recommended − {other}"] = cells
+    out.attrs["differences"] = pd.DataFrame.from_dict(diffs, orient="index")
     out.attrs["counts"] = counts
     out.attrs["outside"] = {s: int(rep.loc[s, "outside"]) for s in ("long", "short")}
     return out, reports

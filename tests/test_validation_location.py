@@ -337,3 +337,24 @@ def test_cli_validate_events(tmp_path):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert bad.returncode != 0 and "--market" in bad.stderr
+
+
+def test_location_difference_is_paired():
+    def near_low(edges):
+        c = np.sqrt(edges[:-1] * edges[1:])
+        return ((c > 89) & (c < 93)).astype(float) + 0.01 * _uniform(edges)
+
+    market, good_hm, _ = _setup(near_low, _uniform, n_bars=30)
+    _, flat_hm, _ = _setup(_uniform, _uniform, n_bars=30)
+    rng = np.random.default_rng(2)
+    ev = pd.concat([_events(market, rng.uniform(90.2, 92.5, 3), "long", bar=b) for b in range(1, 30)])
+    a = location_score(good_hm, ev, market, n_boot=0)
+    b = location_score(flat_hm, ev, market, n_boot=0)
+    from heatmap.validation.location import location_difference
+
+    d = location_difference(a, b, n_boot=200)
+    assert d.loc["long", "log_score"] == pytest.approx(a.get("long", "log_score") - b.get("long", "log_score"))
+    assert d.loc["long", "crps_skill"] == pytest.approx(a.get("long", "crps_skill") - b.get("long", "crps_skill"))
+    assert d.loc["long", "log_low"] > 0 and d.loc["long", "crps_low"] > 0
+    with pytest.raises(ValueError, match="different bars"):
+        location_difference(a, location_score(flat_hm, ev.iloc[3:], market, n_boot=0))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from heatmap.validation import baselines
 from heatmap.validation.calibrate import Calibration, calibrate
-from heatmap.validation.location import LocationReport, location_score
+from heatmap.validation.location import LocationReport, location_difference, location_score
 from heatmap.validation.metrics import (
     ValidationReport,
     block_bootstrap_indices,
@@ -33,6 +33,7 @@ __all__ = [
     "walk_forward",
     "score",
     "location_score",
+    "location_difference",
     "LocationReport",
     "calibrate",
     "Calibration",
