@@ -353,8 +353,12 @@ def test_location_difference_is_paired():
     from heatmap.validation.location import location_difference
 
     d = location_difference(a, b, n_boot=200)
-    assert d.loc["long", "log_score"] == pytest.approx(a.get("long", "log_score") - b.get("long", "log_score"))
-    assert d.loc["long", "crps_skill"] == pytest.approx(a.get("long", "crps_skill") - b.get("long", "crps_skill"))
+    assert d.loc["long", "log_score"] == pytest.approx(
+        a.get("long", "log_score") - b.get("long", "log_score")
+    )
+    assert d.loc["long", "crps_skill"] == pytest.approx(
+        a.get("long", "crps_skill") - b.get("long", "crps_skill")
+    )
     assert d.loc["long", "log_low"] > 0 and d.loc["long", "crps_low"] > 0
     with pytest.raises(ValueError, match="different bars"):
         location_difference(a, location_score(flat_hm, ev.iloc[3:], market, n_boot=0))

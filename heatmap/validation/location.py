@@ -366,10 +366,8 @@ def location_score(
         row["crps_skill"] = float(1.0 - cm.mean() / cn.mean())
         lo_l = hi_l = lo_c = hi_c = np.nan
         if n_boot and n > 1:
-            blk = max(1, int(np.ceil(n ** (1.0 / 3.0)))) if block is None else int(block)
-            blk = min(blk, n)
+            ix, blk = _resamples(n, block, n_boot, seed)
             used_block = blk if block is None else block
-            ix = block_bootstrap_indices(n, block=blk, n_boot=n_boot, seed=seed)
             bl = ls[ix].mean(axis=1)
             bc = 1.0 - cm[ix].mean(axis=1) / cn[ix].mean(axis=1)
             lo_l, hi_l = np.quantile(bl, [alpha, 1 - alpha])
@@ -459,8 +457,7 @@ def location_difference(
         cn = sub["crps_null_a"].to_numpy()
         row["log_score"] = float(la.mean() - lb.mean())
         row["crps_skill"] = float((cb.mean() - ca.mean()) / cn.mean())
-        blk = min(n, max(1, int(np.ceil(n ** (1.0 / 3.0)))) if block is None else int(block))
-        ix = block_bootstrap_indices(n, block=blk, n_boot=n_boot, seed=seed)
+        ix, _ = _resamples(n, block, n_boot, seed)
         dl = la[ix].mean(axis=1) - lb[ix].mean(axis=1)
         dc = (cb[ix].mean(axis=1) - ca[ix].mean(axis=1)) / cn[ix].mean(axis=1)
         row["log_low"], row["log_high"] = (float(q) for q in np.quantile(dl, [alpha, 1 - alpha]))
@@ -470,6 +467,12 @@ def location_difference(
     out = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=cols)
     out.index.name = "side"
     return out
+
+
+def _resamples(n: int, block: int | None, n_boot: int, seed: int | None) -> tuple[np.ndarray, int]:
+    """Moving-block bootstrap rows over ``n`` bars in time order (block ``ceil(n^(1/3))`` unless given)."""
+    blk = min(n, max(1, int(np.ceil(n ** (1.0 / 3.0)))) if block is None else int(block))
+    return block_bootstrap_indices(n, block=blk, n_boot=n_boot, seed=seed), blk
 
 
 def _utc(t: Any) -> pd.Timestamp:
