@@ -160,6 +160,7 @@ def figures(outdir: Path, reports: dict[str, dict[str, object]]) -> None:
     from matplotlib.ticker import FuncFormatter
 
     from heatmap.engine import estimate
+    from heatmap.plot import SIDE_COLORS
     from heatmap.validation.protocol import fixed_grid
 
     market, events = vh.event_data()
@@ -195,7 +196,7 @@ def figures(outdir: Path, reports: dict[str, dict[str, object]]) -> None:
     )
     ax.vlines(idx[pos] + pd.Timedelta("30min"), f["low"], f["high"], color="#bbb", lw=1.0)
     ev = events.loc[(events.time >= t0) & (events.time < t1)]
-    for side, col in (("long", "#4fa3ff"), ("short", "#ff9f40")):
+    for side, col in SIDE_COLORS.items():
         e = ev.loc[ev.side == side]
         ax.scatter(
             e.time, e.price, s=6, color=col, label=f"{side} liquidations (Bybit, liquidation price)", zorder=3
@@ -238,7 +239,7 @@ def figures(outdir: Path, reports: dict[str, dict[str, object]]) -> None:
     bins = np.linspace(0, 1, 11)
     ev_all = {n: pd.concat([reports[w][n].events for w in ("train", "test")]) for n in (rec, default, tiers)}  # type: ignore[attr-defined]
     e = ev_all[rec]
-    for side, col in (("long", "#1f77b4"), ("short", "#ff7f0e")):
+    for side, col in SIDE_COLORS.items():
         u = e.loc[e.side == side, "u"].to_numpy(dtype=float)
         # 0 = the far end of the part (low for longs, high for shorts), 1 = the open
         pos_u = 1 - u if side == "long" else u
