@@ -7,7 +7,6 @@ import re
 import tracemalloc
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import heatmap as lh
@@ -22,7 +21,6 @@ from heatmap.limits import (
     memory_limit,
     parse_bytes,
 )
-from heatmap.market import Market, MarketDataError
 
 
 @pytest.fixture(scope="module")
@@ -115,38 +113,6 @@ def test_grid_of_millions_of_bins_is_log_spaced():
         PriceGrid(np.array([1.0, 2.0, 3.0, 4.0]))
     with pytest.raises(MemoryLimitError, match="a price grid of bins=1000000000000"):
         PriceGrid.log_spaced(1.0, 2.0, 10**12)
-
-
-def _scaled(market: Market, price: float = 1.0, oi: float = 1.0) -> Market:
-    df = market.frame.copy()
-    for c in ("open", "high", "low", "close"):
-        df[c] = df[c] * price
-    df["open_interest"] = df["open_interest"] * oi
-    return Market(df, check_units=False)  # implausible on purpose: the range check is under test
-
-
-def test_prices_beyond_a_cell_are_refused_by_name(market):
-    huge = _scaled(market, price=1e300 / float(market.frame["high"].max()))
-    est = lh.Estimator(bins=200)
-    with pytest.raises(
-        MarketDataError,
-        match=r"bars: high = [\d.]+e\+(299|300) \[quote\] at bar 2025-01-01 00:00:00\+00:00 exceeds the largest",
-    ):
-        est.update(huge)
-    assert est.n_bars == 0 and est.grid is None
-    rich = _scaled(
-        market, oi=2 * MAX_NOTIONAL / float((market.frame["high"] * market.frame["open_interest"]).max())
-    )
-    with pytest.raises(MarketDataError, match=r"open_interest x high = .* exceeds the largest notional"):
-        lh.estimate(rich, bins=200)
-
-
-def test_large_but_holdable_notionals_stay_finite(market):
-    big = _scaled(market, price=1e26 / float(market.frame["high"].max()), oi=1e4)
-    hm = lh.estimate(big, bins=200)
-    assert np.isfinite(hm.long).all() and np.isfinite(hm.short).all()
-    assert float(hm.total.iloc[-1].sum()) > 0
-    pd.testing.assert_index_equal(hm.times, lh.estimate(market, bins=200).times)
 
 
 def test_docs_state_the_limits_the_code_uses():
