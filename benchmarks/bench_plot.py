@@ -47,7 +47,9 @@ def market() -> tuple[lh.Market, str]:
 
         m4, _ = load_coinglass(DATA / "coinglass-btc-4h" / "derived", start=START, end=STOP)
         return hourly_market(m4, candles), "Binance BTCUSDT 1h candles, 4h open interest (../shared/data)"
-    return lh.synthetic_market(days=182, freq="1h", seed=7), "synthetic market (seed 7; ../shared/data absent)"
+    return lh.synthetic_market(
+        days=182, freq="1h", seed=7
+    ), "synthetic market (seed 7; ../shared/data absent)"
 
 
 def fastest(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, float]:
@@ -70,7 +72,9 @@ def former_mesh(hm: lh.Heatmap) -> None:
     x = np.r_[rows, len(hm.times)].astype(float)
     for side in ("long", "short"):
         values = np.asarray(getattr(hm, side))[rows]
-        ax.pcolormesh(x, hm.price_edges, np.ma.masked_less_equal(values, 0).T, shading="flat", rasterized=True)
+        ax.pcolormesh(
+            x, hm.price_edges, np.ma.masked_less_equal(values, 0).T, shading="flat", rasterized=True
+        )
     fig.savefig(io.BytesIO(), format="png", dpi=150)
 
 

@@ -25,6 +25,7 @@ from heatmap.io.liquidations import read_bybit_liquidations
 from heatmap.leverage import Leverage
 from heatmap.model import Model
 from heatmap.validation import baselines
+from heatmap.validation.calibrate import build_model
 from heatmap.validation.datasets import daily_oi_market, hourly_market, load_coinglass
 from heatmap.validation.location import LocationReport, location_difference, location_score
 from heatmap.validation.metrics import spearman, spearman_difference
@@ -53,6 +54,15 @@ LOC_BINS = 1500
 LOC_SPAN = 2.0
 
 RECOMMENDED = "binance-btc"
+#: Best values of ``benchmarks/calibrate_joint.py --family lognormal`` (training objective 0.679; the two-part
+#: law shipped as the preset reached 0.693).
+LOGNORMAL_JOINT = {
+    "leverage.median": 124.29,
+    "leverage.sigma": 0.2063,
+    "passive_leverage.median": 7.874,
+    "split_strength": 0.2625,
+    "turnover": 0.2032,
+}
 
 
 def available() -> bool:
@@ -75,6 +85,10 @@ def models() -> dict[str, Model]:
             leverage=Leverage.tiers(baselines.EQUAL_TIERS)
         ),
         'preset "coinglass-like" (tiers 35/25/25/15 %)': Model.preset("coinglass-like"),
+        # the best one-part lognormal law of the joint search (benchmarks/calibrate_joint.py --family lognormal)
+        "one-part lognormal, joint search (124x, σ 0.21)": build_model(
+            Model.preset(f"{RECOMMENDED}-{PREVIOUS_BINANCE_BTC}"), LOGNORMAL_JOINT
+        ),
     }
 
 
