@@ -307,3 +307,21 @@ def test_zarr_round_trip_and_legacy_store(tmp_path):
     to_xarray(_hm()).assign_attrs(title="something else").to_zarr(other, zarr_format=2)
     with pytest.raises(StoreError, match="not a heatmap store"):
         read_heatmap(other)
+
+
+def test_more_cells_than_the_axes_hold_is_refused_before_reading(tmp_path):
+    n = 3 * 3 + 1
+    cells = pd.DataFrame(
+        {
+            "time_index": np.zeros(n, dtype=np.int32),
+            "price_index": np.zeros(n, dtype=np.int32),
+            "long": np.ones(n, dtype=np.float32),
+            "short": np.zeros(n, dtype=np.float32),
+        }
+    )
+    path = _cells_store(tmp_path, cells)
+    with pytest.raises(StoreError, match=r"cells\.parquet has 10 rows, more than the 3 x 3 cells"):
+        read_heatmap(path)
+    (path / "cells.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(StoreError, match=r"s: cannot read the store"):
+        read_heatmap(path)

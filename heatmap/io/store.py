@@ -471,6 +471,16 @@ def _read_parquet_store(path: Path) -> Heatmap:
         2 * T * P * 4, what=f"reading {path} ({T} snapshots x {P} bins)", advice="read a smaller store"
     )
     try:
+        import pyarrow.parquet as pq
+
+        rows = pq.ParquetFile(path / "cells.parquet").metadata.num_rows
+    except (ImportError, OSError, ValueError) as exc:
+        raise _store_error(path, exc) from None
+    if rows > T * P:
+        raise StoreError(
+            f"{path}: cells.parquet has {rows:,} rows, more than the {T} x {P} cells of its axes"
+        )
+    try:
         cells = pd.read_parquet(path / "cells.parquet")
         price = pd.read_parquet(path / "price.parquet")["close"]
         time_index = pd.DatetimeIndex([pd.Timestamp(t) for t in times])
@@ -536,7 +546,7 @@ def _read_zarr_store(path: Path) -> Heatmap:
         return Heatmap(times=times, price_edges=edges, long=long, short=short, price=price, meta=meta)
     except StoreError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
         raise _store_error(path, exc) from None
 
 
