@@ -263,7 +263,8 @@ def spread(
     sc: float,
     v: Any,
 ) -> Any:
-    """Entries spread over bins ``j0 … j0+ne-1`` (masses ``ew``): the side's kernels mixed once, then convolved.
+    """Entries spread over bins ``j0 … j0+ne-1`` (masses ``ew``, uniform inside each bin): the side's
+    continuous kernels mixed once, then convolved (discrete laws: :func:`spread_atoms`).
 
     Returns (amount opened, amount placed on the grid, first bin, end bin).
     """
@@ -277,8 +278,12 @@ def spread(
     m = hi_o - lo_o
     v[0, :m] = 0.0
     v[1, :m] = 0.0
+    share = 0.0  # of the continuous parts (discrete parts: spread_atoms)
     for ki in range(nparts):
+        if kn.alen[si, ki] >= 0:
+            continue
         c = (amount if nparts == 1 else amount * shares[ki]) / sc
+        share += 1.0 if nparts == 1 else shares[ki]
         if c <= 0.0:
             continue
         a = koff[si, ki] - lo_o
@@ -288,7 +293,7 @@ def spread(
     amt = 0.0
     for i in range(ne):
         if ew[i] > 0.0:
-            amt += amount * ew[i]
+            amt += amount * share * ew[i]
         else:
             ew[i] = 0.0
     start = j0 + lo_o
@@ -314,6 +319,78 @@ def spread(
     return amt, placed * sc, start + t0, start + t1
 
 
+def entry_cdf(u: float, lx0: float, h: float, low: float, mode: float, high: float) -> float:
+    """CDF of the triangular entry law on ``[low, high]`` with mode ``mode`` [quote] at bin position ``u``."""
+    p = math.exp(lx0 + h * u)
+    if p <= low:
+        return 0.0
+    if p >= high:
+        return 1.0
+    if p <= mode:
+        return (p - low) ** 2 / ((high - low) * (mode - low))
+    return 1.0 - (high - p) ** 2 / ((high - low) * (high - mode))
+
+
+def spread_atoms(
+    qz: Any,
+    si: int,
+    ki: int,
+    low: float,
+    mode: float,
+    high: float,
+    amount: float,
+    pr: Params,
+    kn: Kernels,
+    sc: float,
+) -> Any:
+    """Entries triangular over ``[low, high]`` (mode ``mode``) with a discrete leverage law: exact bin masses.
+
+    Each atom's levels are the entries shifted by its offset ``y`` [bins] (``log(LP/E)`` is fixed per atom), so
+    their CDF is the entry CDF ``F(u - y)``: bin ``k`` gets ``F(k+1-y) - F(k-y)`` and the first moment
+    ``G(k+1) - ∫_k^{k+1} G`` (Simpson's rule between the law's kinks, where ``G`` is smooth). Returns
+    ``(placed, first, end)`` like :func:`place`.
+    """
+    P = qz.shape[0]
+    lx0, h = pr.lx0, pr.h
+    ul = (math.log(low) - lx0) / h
+    um = (math.log(mode) - lx0) / h
+    uh = (math.log(high) - lx0) / h
+    placed = 0.0
+    first = P
+    end = -1
+    for m in range(kn.alen[si, ki]):
+        y = kn.atoms[si, ki, m]
+        a = amount * kn.aw[si, ki, m]
+        if a <= 0.0:
+            continue
+        k0 = max(math.floor(ul + y), 0)
+        k1 = min(math.floor(uh + y), P - 1)
+        g0 = entry_cdf(k0 - y, lx0, h, low, mode, high)
+        for k in range(k0, k1 + 1):
+            g1 = entry_cdf(k + 1 - y, lx0, h, low, mode, high)
+            q = g1 - g0
+            if q > 0.0:
+                # integral of G over the bin, piecewise between the kinks at ul + y, um + y, uh + y
+                integral = 0.0
+                x0 = float(k)
+                for knot in (ul + y, um + y, uh + y, k + 1.0):
+                    x1 = min(max(knot, float(k)), k + 1.0)
+                    if x1 > x0:
+                        gm = entry_cdf(0.5 * (x0 + x1) - y, lx0, h, low, mode, high)
+                        ga = entry_cdf(x0 - y, lx0, h, low, mode, high)
+                        gb = entry_cdf(x1 - y, lx0, h, low, mode, high)
+                        integral += (x1 - x0) * (ga + 4.0 * gm + gb) / 6.0
+                        x0 = x1
+                z = min(max(g1 - integral, 0.0), q)
+                qz[k, 0] += a * q / sc
+                qz[k, 1] += a * z / sc
+                placed += a * q
+                first = min(first, k)
+                end = max(end, k + 1)
+            g0 = g1
+    return placed, first, end
+
+
 def open_side(
     qz: Any,
     off: Any,
@@ -326,6 +403,9 @@ def open_side(
     ew: Any,
     ne: int,
     xe: float,
+    low: float,
+    mode: float,
+    high: float,
     pr: Params,
     kn: Kernels,
     sc: float,
@@ -341,8 +421,15 @@ def open_side(
     shares[0] = 1.0 if pr.same else ws
     shares[1] = 1.0 - ws
     if spread_entry:
-        amt, placed, first, end = spread(qz, si, j0, ew, ne, amount, shares, nparts, kn, sc, vbuf)
-        return book(si, amt, placed, first, end, off, tot, hi, lo)
+        if kn.alen[si, 0] < 0 or (nparts == 2 and kn.alen[si, 1] < 0):  # continuous parts
+            amt, placed, first, end = spread(qz, si, j0, ew, ne, amount, shares, nparts, kn, sc, vbuf)
+            hi, lo = book(si, amt, placed, first, end, off, tot, hi, lo)
+        for ki in range(nparts):  # discrete parts
+            part = amount if pr.same else amount * shares[ki]
+            if kn.alen[si, ki] >= 0 and part > 0.0:
+                placed, first, end = spread_atoms(qz, si, ki, low, mode, high, part, pr, kn, sc)
+                hi, lo = book(si, part, placed, first, end, off, tot, hi, lo)
+        return hi, lo
     S = pr.subbins
     for ki in range(nparts):
         part = amount if pr.same else amount * shares[ki]
@@ -677,6 +764,9 @@ def run_bars(st: State, pr: Params, kn: Kernels, bars: BarInputs, out: Out) -> N
                         ew,
                         ne,
                         xe,
+                        bars.low[t],
+                        bars.close[t],
+                        bars.high[t],
                         pr,
                         kn,
                         scale[si],
@@ -729,6 +819,8 @@ _KERNELS: tuple[Callable[..., Any], ...] = (
     book,
     place,
     spread,
+    entry_cdf,
+    spread_atoms,
     open_side,
     mix_buffer,
     new_block,
