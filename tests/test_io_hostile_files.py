@@ -214,3 +214,22 @@ def test_folders_and_oversized_files_are_named(tmp_path, monkeypatch):
         MarketDataError, match=r"k\.zip!big\.csv: expands to 100,000 bytes, over the memory limit"
     ):
         read_binance_klines(z)
+
+
+def test_files_of_two_symbols_are_refused(tmp_path):
+    from heatmap.io.binance import read_binance
+
+    eth = tmp_path / "ETHUSDT-metrics-2025-01-01.csv"
+    eth.write_text((FIX / "BTCUSDT-metrics-2025-01-01.csv").read_text())
+    with pytest.raises(
+        MarketDataError, match=r"the files name 2 symbols \(BTCUSDT: klines BTCUSDT-1h.*ETHUSDT: metrics"
+    ):
+        read_binance(klines=KLINE_CSV, metrics=eth)
+    # a metrics file renamed to the right symbol but holding another one's rows
+    text = (FIX / "BTCUSDT-metrics-2025-01-01.csv").read_text().replace(",BTCUSDT,", ",ETHUSDT,")
+    renamed = tmp_path / "BTCUSDT-metrics-2025-01-01.csv"
+    renamed.write_text(text)
+    with pytest.raises(
+        MarketDataError, match=r"metrics: rows of symbol \['ETHUSDT'\] in the metrics of 'BTCUSDT'"
+    ):
+        read_binance(klines=KLINE_CSV, metrics=renamed)

@@ -257,6 +257,22 @@ def read_binance_funding(source: Source, *, duplicates: Literal["error", "drop"]
     return out
 
 
+def _one_symbol(sources: dict[str, Source | pd.DataFrame | None]) -> str | None:
+    """The symbol in the names of every given file (``BTCUSDT-1h-...``); files of two symbols are an error."""
+    seen: dict[str, list[str]] = {}
+    for what, source in sources.items():
+        if source is None or isinstance(source, pd.DataFrame):
+            continue
+        for p in expand_paths(source, what=what):
+            sym = symbol_from_filename(p)
+            if sym is not None:
+                seen.setdefault(sym, []).append(f"{what} {p.name}")
+    if len(seen) > 1:
+        shown = "; ".join(f"{sym}: {', '.join(files[:2])}" for sym, files in seen.items())
+        raise MarketDataError(f"the files name {len(seen)} symbols ({shown}); give one symbol's files")
+    return next(iter(seen), None)
+
+
 def read_binance(
     *,
     klines: Source | pd.DataFrame,
@@ -306,12 +322,13 @@ def read_binance(
     >>> m = read_binance(klines="data/BTCUSDT-1h-2025-01-*.zip", metrics="data/BTCUSDT-metrics-2025-01-*.zip",
     ...                  funding="data/BTCUSDT-fundingRate-2025-01.zip")  # doctest: +SKIP
     """
+    file_symbol = _one_symbol({"klines": klines, "metrics": metrics, "funding": funding, "mark": mark})
     if isinstance(klines, pd.DataFrame):
         candles = klines
     else:
         candles = read_binance_klines(klines, duplicates=duplicates)
-        if symbol is None:
-            symbol = symbol_from_filename(expand_paths(klines, what="klines")[0])
+    if symbol is None:
+        symbol = file_symbol
     if metrics is not None and open_interest is not None:
         raise ValueError("give either metrics= or open_interest=, not both")
     oi: pd.Series | pd.DataFrame | None = open_interest
@@ -321,6 +338,13 @@ def read_binance(
             if isinstance(metrics, pd.DataFrame)
             else read_binance_metrics(metrics, duplicates=duplicates)
         )
+        held = sorted(set(mt["symbol"].astype(str))) if "symbol" in mt.columns else []
+        expected = file_symbol if file_symbol is not None else (held[0] if held else None)
+        other = [h for h in held if h != expected]
+        if other:
+            raise MarketDataError(
+                f"metrics: rows of symbol {other[:3]} in the metrics of {expected!r}; give one symbol's files"
+            )
         oi = mt[[c for c in ("open_interest", "long_short_ratio") if c in mt.columns]]
     fr = None
     if funding is not None:
