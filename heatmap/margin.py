@@ -660,7 +660,7 @@ def liquidation_from_bankruptcy(
     >>> round(liquidation_from_bankruptcy(49_306.3, "long", mmr=0.005), 2)
     49554.07
     >>> round(liquidation_from_bankruptcy(49_306.3, "short", mmr=0.005), 2)
-    49060.99
+    49061.0
     """
     if (schedule is None) == (mmr is None):
         raise ValueError(
