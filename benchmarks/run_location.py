@@ -125,12 +125,22 @@ def headline_section(count: pd.DataFrame, test: pd.DataFrame) -> str:
     cs = _side_margin(count.loc[rec, "short: − path-aware null"])
     ll = _side_margin(test.loc[rec, "long log score"])
     ls = _side_margin(test.loc[rec, "short log score"])
-    dl = _side_margin(test.loc["Model() (default)", "long log score"])
-    ds = _side_margin(test.loc["Model() (default)", "short log score"])
-    tl = _side_margin(test.loc["fixed tiers 10/25/50/100x (equal weights)", "long log score"])
-    ts = _side_margin(test.loc["fixed tiers 10/25/50/100x (equal weights)", "short log score"])
     kl = _side_margin(test.loc[rec, "long CRPS skill"])
     ks = _side_margin(test.loc[rec, "short CRPS skill"])
+    d = test.attrs["differences"]
+    vs_default = d.loc[[i for i in d.index if "Model()" in i][0]]
+    vs_tiers = d.loc[[i for i in d.index if "fixed tiers" in i][0]]
+    inside = [s for s, x in (("long", ll), ("short", ls)) if not x[1] > 0]
+    caveat = (
+        f" (interval{'s' if len(inside) > 1 else ''} including 0 on the {' and '.join(inside)} side"
+        f"{'s' if len(inside) > 1 else ''})"
+        if inside
+        else ""
+    )
+
+    def pair(row: pd.Series) -> str:
+        return f"{_ci_text(_side_margin(row['long log score']))} / {_ci_text(_side_margin(row['short log score']))}"
+
     return "\n".join(
         [
             "<!-- validation:headline -->",
@@ -140,10 +150,10 @@ def headline_section(count: pd.DataFrame, test: pd.DataFrame) -> str:
             f"with a Spearman margin of {_ci_text(cl)} (long) and {_ci_text(cs)} (short), out of sample "
             f"({vh.COUNT_TEST[0][:10]} → {vh.COUNT_TEST[1][:10]}). *Where*: each Bybit BTCUSDT liquidation's price, "
             "scored against the map held before its hour over the part of the hour's range where that side can "
-            "be liquidated, gets a log score against a uniform spread of "
-            f"{_ci_text(ll)} (long) and {_ci_text(ls)} (short) nats per event on ten held-out days "
-            f"(`Model()`: {dl[0]:+.3f} / {ds[0]:+.3f}; fixed 10/25/50/100x tiers: {tl[0]:+.3f} / {ts[0]:+.3f}), "
-            f"and a CRPS skill against it of {_ci_text(kl)} / {_ci_text(ks)}. "
+            "be liquidated, on ten held-out days: log score against a uniform spread "
+            f"{_ci_text(ll)} (long) and {_ci_text(ls)} (short) nats per event{caveat}, CRPS skill "
+            f"{_ci_text(kl)} / {_ci_text(ks)}; paired on the same hours its log-score margin over `Model()` is "
+            f"{pair(vs_default)} nats, over fixed 10/25/50/100x tiers {pair(vs_tiers)}. "
             "Absolute levels are not calibrated: read the map in relative terms.",
             "<!-- /validation:headline -->",
         ]
