@@ -79,16 +79,24 @@ class LocationReport:
         return float(self.table.at[side, metric])  # type: ignore[arg-type]
 
     def to_markdown(self) -> str:
-        """A markdown table: estimate [95 % interval] per side, with counts."""
+        """A markdown table: estimate [95 % interval] per side, with counts (``n/a``: not computed)."""
+
+        def cell(est: float, lo: float, hi: float) -> str:
+            if not np.isfinite(est):
+                return "n/a"
+            ci = f" [{lo:+.3f}, {hi:+.3f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
+            return f"{est:+.3f}{ci}"
+
         rows = []
         for side, r in self.table.iterrows():
             rows.append(
-                f"| {side} | {r.log_score:+.3f} [{r.log_low:+.3f}, {r.log_high:+.3f}] | "
-                f"{r.crps_skill:+.3f} [{r.crps_low:+.3f}, {r.crps_high:+.3f}] | {int(r.bars)} | {int(r.events)} | "
-                f"{int(r.outside)} |"
+                f"| {side} | {cell(r.log_score, r.log_low, r.log_high)} | "
+                f"{cell(r.crps_skill, r.crps_low, r.crps_high)} | {int(r.bars)} | {int(r.events)} | "
+                f"{int(r.outside)} | {int(r.empty)} |"
             )
         head = (
-            "| side | log score [nats] | CRPS skill | bars | events | outside |\n|---|---|---|---|---|---|\n"
+            "| side | log score [nats] | CRPS skill | bars | events | outside | empty bars |\n"
+            "|---|---|---|---|---|---|---|\n"
         )
         return head + "\n".join(rows)
 
