@@ -336,7 +336,8 @@ def test_progress_bar_gives_the_same_result(market: Market, monkeypatch: pytest.
 
 
 def test_ledger_engine_mass_ledger_closes(market: Market) -> None:
-    hm = estimate(market.iloc[:48], Model(exit="nearest", decay_half_life="1D"), bins=300, engine="ledger")
+    model = Model(exit="nearest", decay_half_life="1D")  # bookkeeping only: coarse nodes suffice
+    hm = estimate(market.iloc[:48], model, bins=300, engine="ledger", leverage_nodes=8, entry_nodes=8)
     led = hm.ledger
     assert led is not None
     for s in ("long", "short"):
@@ -400,7 +401,9 @@ def test_continuous_leverage_maps_have_no_empty_stripes() -> None:
 
 
 def test_last_snapshot_of_the_ledger_engine_carries_its_cohorts(market: Market) -> None:
-    hm = estimate(market.iloc[:48], Model(entry="close"), bins=300, engine="ledger")
+    hm = estimate(
+        market.iloc[:48], Model(entry="close"), bins=300, engine="ledger", leverage_nodes=8, entry_nodes=8
+    )
     last = hm.at(-1)
     assert last.cohorts is not None and hm.at(0).cohorts is None
     c = last.cohorts

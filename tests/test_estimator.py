@@ -105,12 +105,28 @@ def test_save_load_resumes_exactly(tmp_path: Path) -> None:
     assert_same(back.heatmap, est.heatmap)
     back.update(MARKET.iloc[30:])
     assert_same(back.heatmap, estimate(MARKET, model, grid=GRID, snapshot_every=3))
-    ledger_est = Estimator(model, grid=GRID, engine="ledger")
+    ledger_est = Estimator(model, grid=GRID, engine="ledger", leverage_nodes=6, entry_nodes=5)
     ledger_est.update(MARKET.iloc[:8])
     ledger_est.save(tmp_path / "ledger.npz")
     again = Estimator.load(tmp_path / "ledger.npz", model)
+    assert (again.leverage_nodes, again.entry_nodes) == (6, 5)  # the node counts are part of the checkpoint
     again.update(MARKET.iloc[8:16])
+    ledger_est.update(MARKET.iloc[8:16])
     assert again.n_bars == 16
+    assert_same(again.heatmap, ledger_est.heatmap)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"leverage_nodes": 0, "engine": "ledger"}, "leverage_nodes: got 0; allowed is a positive integer"),
+        ({"entry_nodes": 2.5, "engine": "ledger"}, "entry_nodes: got 2.5; allowed is a positive integer"),
+        ({"entry_nodes": 8}, "entry_nodes: got 8 with engine='grid'; node counts are for engine='ledger'"),
+    ],
+)
+def test_node_counts_are_checked(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Estimator(**kwargs)
 
 
 def test_load_errors(tmp_path: Path) -> None:
@@ -160,7 +176,9 @@ def test_snapshot_stride_fits_the_budget() -> None:
 
 
 def test_ledger_engine_reports_its_cohorts() -> None:
-    hm = estimate(MARKET.iloc[:12], Model(entry="close"), grid=GRID, engine="ledger")
+    hm = estimate(
+        MARKET.iloc[:12], Model(entry="close"), grid=GRID, engine="ledger", leverage_nodes=8, entry_nodes=8
+    )
     cohorts = hm.meta["cohorts"]
     assert set(cohorts["side"]) == {"long", "short"}
     held = cohorts.groupby("side")["qty"].sum()

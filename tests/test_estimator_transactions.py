@@ -75,7 +75,7 @@ STEPS: list[tuple[str, Any, str]] = [
     ("live snapshot", GridEngine, "snapshot"),
     ("append rows", est_mod._Rows, "appended"),
     ("assemble result", Estimator, "_assemble"),
-    ("fork engine", est_mod, "_fork"),
+    ("fork engine", GridEngine, "fork"),
     ("allocate outputs", est_mod.Outputs, "allocate"),
 ]
 

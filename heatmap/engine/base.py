@@ -191,6 +191,10 @@ class Engine(Protocol):
     def load_state_arrays(self, arrays: dict[str, NDArray[Any]]) -> None:
         """Restore :meth:`state_arrays` (arrays already checked against the grid by the caller)."""
 
+    def fork(self) -> Engine:
+        """An engine whose state advances independently of this one (read-only parts such as kernels may be
+        shared); :meth:`heatmap.Estimator.update` runs on a fork and commits it, so a failure leaves this one."""
+
 
 def engine_bars(bars: Bars, config: EngineConfig) -> Bars:
     """``bars`` with open interest and turnover in the engine's mass unit for ``config.contract``.

@@ -23,7 +23,6 @@ True
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import time as time_module
@@ -210,13 +209,6 @@ class _State:
     def initial(cls, grid: PriceGrid | None) -> _State:
         width = grid.n_bins if grid is not None else 0
         return cls(grid, _Rows.empty(np.float32, width), _Rows.empty(np.float32, width))
-
-
-def _fork(engine: Engine) -> Engine:
-    """An engine whose state advances independently of ``engine`` (read-only parts such as kernels shared)."""
-    clone = copy.copy(engine)
-    clone.load_state_arrays({k: np.array(v, copy=True) for k, v in engine.state_arrays().items()})
-    return clone
 
 
 class Estimator:
@@ -554,7 +546,7 @@ class Estimator:
         if old.engine is None:
             engine = make_engine(self.engine_name, config, grid)
         else:
-            engine = _fork(old.engine)
+            engine = old.engine.fork()
             if pad is not None:
                 engine.regrid(grid)
         if pad is not None:

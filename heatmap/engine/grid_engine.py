@@ -17,6 +17,7 @@ See ``docs/methodology.md`` for the equations and :mod:`heatmap.engine.ledger` f
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -190,6 +191,12 @@ class GridEngine:
             block_bar=np.array(arrays["block_bar"], dtype=np.int64),
             block_entry=np.array(arrays["block_entry"], dtype=np.float64),
         )
+
+    def fork(self) -> GridEngine:
+        """A copy whose state advances independently (kernels and parameters, read-only, shared)."""
+        clone = copy.copy(self)
+        clone.state = loop.State(*(a.copy() for a in self.state))
+        return clone
 
     def levels(
         self, side: int, rows: NDArray[np.int64] | None = None

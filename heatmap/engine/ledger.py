@@ -21,12 +21,15 @@ entry_nodes`` finer partition of its probability and stratified over the entry n
 every ``entry_nodes``-th of them, shifted by a fixed permutation of ``j``). The leverage marginal of a bar's
 cohorts is then the quantile discretisation with ``leverage_nodes x entry_nodes`` distinct levels at the cost of
 ``leverage_nodes x entry_nodes`` cohorts, which is what makes the per-bin histogram converge (see the
-convergence study in ``docs/methodology.md``). With a discrete leverage law and point entries it represents
+convergence study in ``docs/methodology.md``). A bar with a point entry (``close``, ``typical``, or a bar with
+no range) has one entry node carrying all ``leverage_nodes x entry_nodes`` quantile midpoints, so the cost and
+resolution per bar do not depend on the entry mode. With a discrete leverage law and point entries it represents
 exactly what the grid engine represents.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -128,10 +131,13 @@ class LedgerEngine:
         and weights of shape ``(per_entry, k)`` (see :func:`leverage_quantiles`)."""
         key = (passive, per_entry)
         if key not in self._tables:
-            lev = self.config.passive_leverage if passive else self.config.leverage
+            cfg = self.config
+            lev = cfg.passive_leverage if passive else cfg.leverage
+            # a bar's cohorts carry leverage_nodes x entry_nodes levels of a continuous law, whatever the entries
+            n_lev = cfg.leverage_nodes * cfg.entry_nodes // per_entry
             self._tables[key] = [
-                (w, m, cr * n, n, *leverage_quantiles(law, self.config.leverage_nodes, per_entry))
-                for w, m, cr, law, n in size_laws(self.config, lev)
+                (w, m, cr * n, n, *leverage_quantiles(law, n_lev, per_entry))
+                for w, m, cr, law, n in size_laws(cfg, lev)
             ]
         return self._tables[key]
 
@@ -145,6 +151,12 @@ class LedgerEngine:
     def load_state_arrays(self, arrays: dict[str, NDArray[Any]]) -> None:
         self.c = {k: np.array(arrays[f"c_{k}"]) for k in _FIELDS}
         self.bar = int(arrays["bar"][0])
+
+    def fork(self) -> LedgerEngine:
+        """A copy whose cohorts advance independently (the node tables are shared)."""
+        clone = copy.copy(self)
+        clone.c = dict(self.c)  # the loop replaces arrays in the dict, never writes into them
+        return clone
 
     def cohorts(self) -> dict[str, NDArray[Any]]:
         """Live cohorts (copies): side (0 long, 1 short), bar, entry, leverage, qty [base] (inverse: face value
