@@ -22,6 +22,7 @@ from heatmap.synthetic import synthetic_market
         ("", "empty"),
         ("  ", "empty"),
         ("x\x00y", "NUL"),
+        ("line\nbreak", "control character"),
     ],
 )
 def test_bad_names_are_refused(name, problem, tmp_path):

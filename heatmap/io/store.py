@@ -130,6 +130,8 @@ def validate_name(name: object, *, what: str = "name") -> str:
         problem = "it is empty"
     elif "\x00" in name:
         problem = "it contains a NUL character"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problem = "it contains a control character"
     elif os.path.isabs(name) or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
         problem = "it is an absolute path"
     elif any(sep in name for sep in ("/", "\\", os.sep, os.altsep or "/")):
