@@ -259,6 +259,13 @@ _SCRIPT = r"""
     return s + '$' + Math.round(a);
   };
   const priceFmt = p => p >= 1000 ? Math.round(p).toLocaleString('en-US') : p.toPrecision(4);
+  // round tick values: 1, 2 or 5 times a power of ten, about n of them between lo and hi
+  const nice = (lo, hi, n) => {
+    const raw = (hi - lo) / n, p = Math.pow(10, Math.floor(Math.log10(raw))), f = raw / p;
+    const step = (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * p, out = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) out.push(v);
+    return out;
+  };
   const cv = document.getElementById('cv'), ctx = cv.getContext('2d');
   const W = cv.width, H = cv.height, m = {l: 70, r: 110, t: 8, b: 34};
   const pw = W - m.l - m.r, ph = H - m.t - m.b;
@@ -311,9 +318,15 @@ _SCRIPT = r"""
     ctx.restore();
     ctx.strokeStyle = '#333'; ctx.lineWidth = 1; ctx.strokeRect(m.l, m.t, pw, ph);
     ctx.fillStyle = '#222'; ctx.font = '11px sans-serif'; ctx.textAlign = 'right';
-    for (let k = 0; k <= 6; k++) { const p = y0 + k * (y1 - y0) / 6; ctx.fillText(priceFmt(p), m.l - 4, Y(p) + 4); }
+    for (const p of nice(y0, y1, 7)) { ctx.fillText(priceFmt(p), m.l - 4, Y(p) + 4); ctx.fillRect(m.l - 3, Y(p), 3, 1); }
     ctx.textAlign = 'center';
-    for (let k = 0; k <= 6; k++) { const t = t0 + k * (t1 - t0) / 6; ctx.fillText(new Date(t).toISOString().slice(0, 16).replace('T', ' '), Math.min(Math.max(X(t), m.l + 40), m.l + pw - 40), H - 16); }
+    const day = 864e5, span = (t1 - t0) / day;
+    const step = [1 / 24, 1 / 6, 0.25, 0.5, 1, 2, 7, 14, 30, 61, 91, 182, 365].find(d => span / d <= 8) || 365;
+    for (let t = Math.ceil(t0 / (step * day)) * step * day; t <= t1; t += step * day) {
+      const iso = new Date(t).toISOString();
+      ctx.fillText(step < 1 ? iso.slice(0, 16).replace('T', ' ') : iso.slice(0, 10), X(t), H - 16);
+      ctx.fillRect(X(t), m.t + ph, 1, 3);
+    }
     ctx.fillText('time (UTC)', m.l + pw / 2, H - 2);
     const cx = m.l + pw + 14, cw = 14;
     for (let y = 0; y < ph; y++) { const f = 1 - y / ph, c = lut[Math.floor(Math.pow(f, g) * (lut.length - 1) + 0.5)]; ctx.fillStyle = `rgb(${c})`; ctx.fillRect(cx, m.t + y, cw, 1); }

@@ -174,3 +174,22 @@ def test_model_preset_with_overrides_in_process(tmp_path, capsys):
     assert len(printed) == 3  # the three models give three different maps
     r = render("--csv", FIX / "bars.csv", "--model", "nope", "--out", tmp_path / "y.png")
     assert r.returncode == 2 and "invalid choice: 'nope'" in r.stderr
+
+
+def test_out_suffix_chooses_the_format_and_unknown_suffixes_fail_early(tmp_path, capsys):
+    from heatmap.cli import main
+
+    base = ["render", "--csv", str(FIX / "bars.csv"), "--bins", "100", "--dpi", "20", "--size", "4", "2",
+            "--progress", "off"]  # fmt: skip
+    for suffix, magic in ((".svg", b"<?xml"), (".pdf", b"%PDF-"), (".jpg", b"\xff\xd8\xff")):
+        out = tmp_path / f"hm{suffix}"
+        assert main([*base, "--out", str(out), "--within", "0.1"]) == 0, capsys.readouterr().err
+        assert out.read_bytes().startswith(magic)
+        assert f"wrote {out}" in capsys.readouterr().out
+    assert main([*base, "--out", str(tmp_path / "hm.bmp")]) == 2
+    captured = capsys.readouterr()
+    assert "unknown figure type '.bmp'" in captured.err and ".png, .svg, .pdf, .jpg" in captured.err
+    assert "market:" not in captured.out  # refused before reading and estimating
+    assert not (tmp_path / "hm.bmp").exists()
+    assert main([*base, "--out", str(tmp_path / "hm.png"), "--within", "2"]) == 2
+    assert "within" in capsys.readouterr().err
