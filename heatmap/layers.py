@@ -263,7 +263,7 @@ def leverage_layers_over_time(
     r = np.asarray(rows, dtype=int)
     model = hm.model if hm.model is not None else Model()
     bars = market.slice(None, hm.times[-1])
-    if len(bars) == 0 or bars.frame.index[-1] != hm.times[-1] or bars.frame.index[0] != hm.times[0]:
+    if len(bars) == 0 or bars.frame.index[-1] != hm.times[-1] or bars.frame.index[0] > hm.times[0]:
         raise ValueError(
             "market does not span the heatmap's snapshots; give the market the heatmap came from"
         )
