@@ -333,26 +333,32 @@ def _run(args: argparse.Namespace) -> int:
         within=args.within,
     )
     print(f"wrote {out}")
-    write_extras(snap, hm, args)
+    write_extras(snap, hm, args, market=market)
     return 0
 
 
-def write_html(hm: Any, path: Path, *, side: str, norm: str, within: float | None = None) -> None:
+def write_html(
+    hm: Any, path: Path, *, side: str, norm: str, within: float | None = None, market: Any = None
+) -> None:
     """Write ``hm`` as interactive HTML (:func:`heatmap.interactive.to_html`; the page has its own brightness
-    and threshold sliders, so ``norm`` only matters for the PNG)."""
+    and threshold sliders, so ``norm`` only matters for the PNG; with ``market`` it has the leverage layers)."""
     from heatmap.interactive import to_html
 
     del norm
-    to_html(hm, path, side=side, within=within)  # type: ignore[arg-type]
+    to_html(hm, path, side=side, within=within, market=market)  # type: ignore[arg-type]
 
 
-def write_extras(snap: Any, hm: Any, args: argparse.Namespace) -> None:
-    """The optional outputs of ``render`` and ``aggregate``: the last bar's map (``--map-out``) and ``--html``."""
+def write_extras(snap: Any, hm: Any, args: argparse.Namespace, *, market: Any = None) -> None:
+    """The optional outputs of ``render`` and ``aggregate``: the last bar's map (``--map-out``) and ``--html``.
+
+    With the ``market`` of ``hm`` the map is stacked by leverage bucket and the page gets the leverage layers."""
     from heatmap.plot import save_figure
 
     if args.map_out is not None:
-        save_figure(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0))
+        layers = snap.by_leverage(market) if market is not None else None
+        save_figure(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0), layers=layers)
         print(f"wrote {args.map_out}")
     if args.html is not None:
-        write_html(hm, args.html, side=args.side, norm=args.norm, within=getattr(args, "within", None))
+        within = getattr(args, "within", None)
+        write_html(hm, args.html, side=args.side, norm=args.norm, within=within, market=market)
         print(f"wrote {args.html}")
