@@ -1,6 +1,6 @@
 """The offline interactive HTML heatmap: one small self-contained file, drawn on a canvas by a few lines of script.
 
-No plotting library is embedded (plotly.js alone is 4.8 MB): the page holds the displayed window of the heatmap as
+No plotting library is embedded (plotly.js alone is several MB): the page holds the displayed window of the heatmap as
 compressed 16-bit codes and a short script that draws it with the same look as the PNG (dark plot area,
 ``viridis``, power scale with its top at the 99th percentile of the visible cells), the price path and the current
 price, a $ colour bar, hover read-outs ("$606K", distance from price), a brightness slider (power-scale exponent),
