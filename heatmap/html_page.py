@@ -5,7 +5,7 @@ compressed 16-bit codes and a short script that draws it with the same look as t
 ``viridis``, power scale with its top at the 99th percentile of the visible cells), the price path and the current
 price, a $ colour bar, hover read-outs ("$606K", distance from price), a brightness slider (power-scale exponent),
 a threshold slider (top of the scale), a side toggle (total / long / short) and a leverage-layer toggle (when the
-market is given). Six months of hourly snapshots × 1,000 bins make a file of about 1–2 MB.
+market is given). Six months of hourly snapshots × 1,000 bins stay well under 5 MB (sizes in docs/performance.md).
 
 Encoding of a layer: ``q = 0`` for an empty cell, else ``1 + round(8192 · log(v / lo) / log(hi / lo))`` with
 ``lo = hi · 1e-6`` (relative resolution ``log(1e6) / 8192`` ≈ 0.17 %, finer than the 3 digits shown), as
