@@ -129,10 +129,10 @@ class MultiHeatmap:
     ) -> Any:
         """Plot the aggregate heatmap, the layers' shares over time, or one panel per layer.
 
-        ``kind="total"`` draws the aggregate with :func:`heatmap.plot_heatmap` and returns its mesh;
+        ``kind="total"`` draws the aggregate with :func:`heatmap.plot_heatmap` and returns its image;
         ``"stacked"`` draws each layer's share of total notional as a stacked area (returns the artists);
         ``"separate"`` draws one heatmap per layer, titled with its name, on ``fig=`` or on the figure of ``ax``
-        (which it clears) or a new figure (returns the meshes).
+        (which it clears) or a new figure (returns the images).
         """
         from heatmap.plot import new_figure, plot_heatmap
 
