@@ -165,8 +165,9 @@ def _nonneg(name: str, value: ArrayLike) -> NDArray[np.float64]:
     return arr
 
 
-def _mmr(value: ArrayLike) -> NDArray[np.float64]:
-    arr = _as_float("mmr", value)
+def _mmr(value: ArrayLike | None) -> NDArray[np.float64]:
+    """The maintenance-margin rate; ``None`` (not given) is the default 0.4 % (Binance BTCUSDT's first bracket)."""
+    arr = _as_float("mmr", _DEFAULT_MMR if value is None else value)
     bad = ~((arr >= 0) & (arr < 1))
     if np.any(bad):
         raise ValueError(
@@ -180,14 +181,20 @@ def _contract(contract: str) -> None:
         raise ValueError(f"contract: got {contract!r}; allowed are {_CONTRACTS}")
 
 
-def _check_schedule(schedule: MarginSchedule, contract: str, mmr: ArrayLike, cum: ArrayLike) -> None:
+def _check_schedule(
+    schedule: MarginSchedule, contract: str, mmr: ArrayLike | None, cum: ArrayLike | None
+) -> None:
     if schedule.contract != contract:
         raise ValueError(
             f"schedule: {schedule.venue} {schedule.symbol} is a {schedule.contract!r} schedule but "
             f"contract={contract!r}; pass contract={schedule.contract!r}"
         )
-    if np.any(np.asarray(mmr) != _DEFAULT_MMR) or np.any(np.asarray(cum) != 0.0):
-        raise ValueError("mmr/cum: give either a schedule or explicit mmr/cum, not both")
+    if mmr is not None or cum is not None:
+        given = ", ".join(f"{k}={v!r}" for k, v in (("mmr", mmr), ("cum", cum)) if v is not None)
+        raise ValueError(
+            f"mmr/cum: {given} given next to schedule={schedule.venue} {schedule.symbol}; the schedule's brackets "
+            "set both, so give either the schedule or explicit mmr/cum (whatever their value), not both"
+        )
 
 
 def _entry_notional(
@@ -263,8 +270,8 @@ def maintenance_margin(
     mark_price: ArrayLike,
     qty: ArrayLike,
     *,
-    mmr: ArrayLike = _DEFAULT_MMR,
-    cum: ArrayLike = 0.0,
+    mmr: ArrayLike | None = None,
+    cum: ArrayLike | None = None,
     schedule: MarginSchedule | None = None,
     contract: Contract = "linear",
 ) -> FloatOrArray:
@@ -276,9 +283,9 @@ def maintenance_margin(
         Mark price [quote], > 0.
     qty : array-like
         Base quantity [base] (linear) or USD notional [USD] (inverse), > 0.
-    mmr, cum : array-like
+    mmr, cum : array-like, optional
         Maintenance-margin rate [fraction] and maintenance amount ([quote] linear, [coin] inverse); used when no
-        ``schedule`` is given.
+        ``schedule`` is given (default 0.004 and 0); next to a ``schedule`` any explicit value is an error, as in :func:`liquidation_price`.
     schedule : MarginSchedule, optional
         Bracket table; the bracket is chosen by the notional ``N`` (``Q*P`` [quote] linear, ``Q/P`` [coin] inverse).
     contract : {"linear", "inverse"}
@@ -301,7 +308,7 @@ def maintenance_margin(
         _check_schedule(schedule, contract, mmr, cum)
         m, c, _ = schedule.lookup(n)
     else:
-        m, c = _mmr(mmr), _as_float("cum", cum)
+        m, c = _mmr(mmr), _as_float("cum", 0.0 if cum is None else cum)
     return _out(n * m - c)
 
 
@@ -381,8 +388,8 @@ def liquidation_price(
     leverage: ArrayLike,
     side: ArrayLike,
     *,
-    mmr: ArrayLike = _DEFAULT_MMR,
-    cum: ArrayLike = 0.0,
+    mmr: ArrayLike | None = None,
+    cum: ArrayLike | None = None,
     contract: Contract = "linear",
     qty: ArrayLike | None = None,
     schedule: MarginSchedule | None = None,
@@ -406,10 +413,12 @@ def liquidation_price(
         Selected leverage [-], > 0 (fractional leverage is allowed; a long at ``L <= 1`` is never liquidated).
     side : str, int or array-like
         ``"long"``/``"short"`` or ``+1``/``-1`` (see :func:`side_sign`).
-    mmr : array-like, default 0.004
-        Maintenance-margin rate [fraction], used without ``schedule``.
-    cum : array-like, default 0
-        Maintenance amount [quote] (linear) or [coin] (inverse); needs ``qty`` when non-zero.
+    mmr : array-like, optional
+        Maintenance-margin rate [fraction]; not given means 0.004 (Binance BTCUSDT's first bracket). With a
+        ``schedule`` any explicit value is an error, 0.004 included: the brackets set the rate.
+    cum : array-like, optional
+        Maintenance amount [quote] (linear) or [coin] (inverse), default 0; needs ``qty`` when non-zero. Like
+        ``mmr``, an error next to a ``schedule``.
     contract : {"linear", "inverse"}
         Linear: ``qty`` in base units, prices and margins in quote. Inverse: ``qty`` is the USD notional, margins in
         coin, schedule brackets in coin.
@@ -466,7 +475,7 @@ def liquidation_price(
         raise ValueError("extra_margin: a non-zero extra margin needs qty (the position size)")
     if schedule is None:
         m = _mmr(mmr)
-        c = _nonneg("cum", cum)
+        c = _nonneg("cum", 0.0 if cum is None else cum)
         if q is None and np.any(c != 0):
             raise ValueError("cum: a non-zero maintenance amount needs qty (the position size)")
         margin_per_qty = ep / lev + (0.0 if q is None else extra / q)
@@ -491,8 +500,8 @@ def inverse_liquidation_price(
     side: ArrayLike,
     *,
     qty: ArrayLike | None = None,
-    mmr: ArrayLike = _DEFAULT_MMR,
-    cum: ArrayLike = 0.0,
+    mmr: ArrayLike | None = None,
+    cum: ArrayLike | None = None,
     schedule: MarginSchedule | None = None,
     extra_margin: ArrayLike = 0.0,
     check_max_leverage: bool = True,
@@ -515,8 +524,8 @@ def inverse_liquidation_price(
         ``"long"``/``"short"`` or ``+1``/``-1``.
     qty : array-like, optional
         USD notional ``contracts * contract_size`` [USD], > 0. ``None``: vanishingly small position.
-    mmr, cum : array-like
-        Maintenance-margin rate [fraction] and maintenance amount [coin], used without ``schedule``.
+    mmr, cum : array-like, optional
+        Maintenance-margin rate [fraction] and maintenance amount [coin], used without ``schedule`` (default 0.004 and 0); next to a ``schedule`` any explicit value is an error, as in :func:`liquidation_price`.
     schedule : MarginSchedule, optional
         Inverse schedule with brackets in coin quantity; the bracket valid at the liquidation notional ``Q/LP`` is
         selected as in :func:`liquidation_price`.
@@ -544,7 +553,7 @@ def inverse_liquidation_price(
         raise ValueError("extra_margin: a non-zero extra margin needs qty (the USD notional)")
     if schedule is None:
         m = _mmr(mmr)
-        c = _nonneg("cum", cum)
+        c = _nonneg("cum", 0.0 if cum is None else cum)
         if q is None and np.any(c != 0):
             raise ValueError("cum: a non-zero maintenance amount needs qty (the USD notional)")
         if q is None:
@@ -698,8 +707,8 @@ def cross_liquidation_price(
     entry: ArrayLike,
     side: ArrayLike,
     *,
-    mmr: ArrayLike = _DEFAULT_MMR,
-    cum: ArrayLike = 0.0,
+    mmr: ArrayLike | None = None,
+    cum: ArrayLike | None = None,
     other_maintenance: ArrayLike = 0.0,
     other_unrealized_pnl: ArrayLike = 0.0,
     schedule: MarginSchedule | None = None,
@@ -720,8 +729,8 @@ def cross_liquidation_price(
         Entry price [quote], > 0.
     side : str, int or array-like
         ``"long"``/``"short"`` or ``+1``/``-1``.
-    mmr, cum : array-like
-        Bracket of this position (used without ``schedule``).
+    mmr, cum : array-like, optional
+        Bracket of this position (used without ``schedule``) (default 0.004 and 0); next to a ``schedule`` any explicit value is an error, as in :func:`liquidation_price`.
     other_maintenance : array-like
         ``TMM1``, maintenance margin of the other positions [quote].
     other_unrealized_pnl : array-like
@@ -753,7 +762,7 @@ def cross_liquidation_price(
     free = wb - tmm + upnl
     if schedule is None:
         m = _mmr(mmr)
-        c = _nonneg("cum", cum)
+        c = _nonneg("cum", 0.0 if cum is None else cum)
         return _out(_finish(_linear_lp(ep, s, free / q, m, c / q), s))
     _check_schedule(schedule, "linear", mmr, cum)
     ep_b, s_b, q_b, f_b = (a[..., None] for a in np.broadcast_arrays(ep, s, q, free))

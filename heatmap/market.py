@@ -35,6 +35,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -54,6 +55,7 @@ __all__ = [
     "MARK_COLUMNS",
     "MAX_ABS_FUNDING",
     "validate_arrays",
+    "time_bounds",
 ]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "open_interest")
@@ -992,12 +994,24 @@ class Market:
         return _ILoc(self)
 
     def slice(self, start: Any = None, end: Any = None) -> Market:
-        """Bars whose open time lies in ``[start, end]`` (label slicing, both ends inclusive, like pandas ``.loc``).
+        """Bars whose open time lies in ``[start, end]`` (both ends inclusive).
 
-        Naive bounds are read as UTC. Partial date strings cover whole periods, as in pandas: ``end="2025-01-02"``
-        includes every bar of that day.
+        The bounds follow :func:`time_bounds`, the rule of the command line's ``--from`` / ``--to``: a date
+        without a time (``"2025-05-31"``, a ``datetime.date``, or a month ``"2025-05"`` / year ``"2025"``) covers
+        that whole period, so ``end="2025-05-31"`` keeps every bar opening on that day; a datetime
+        (``"2025-05-31 12:00"``, a ``pandas.Timestamp``) is that instant. Naive bounds are UTC.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> idx = pd.date_range("2025-05-30", periods=72, freq="1h", tz="UTC")
+        >>> m = Market(pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "open_interest": 1.0},
+        ...                         index=idx))
+        >>> len(m.slice("2025-05-31", "2025-05-31")), len(m.slice(None, "2025-05-31 00:00"))
+        (24, 25)
         """
-        return self._derive(self._frame.loc[_utc_key(start) : _utc_key(end)])
+        a, b = time_bounds(start, end)
+        return self._derive(self._frame.loc[a:b])
 
     def __getitem__(self, key: Any) -> Any:
         """``market["2025-01":"2025-02"]`` -> Market (time slice); ``market["close"]`` -> Series copy."""
@@ -1010,7 +1024,7 @@ class Market:
         if isinstance(key, str):
             if key in self._frame.columns:
                 return self._frame[key].copy()
-            return self._derive(self._frame.loc[_utc_key(key) : _utc_key(key)])
+            return self.slice(key, key)
         raise TypeError(f"Market[...] takes a time slice or a column name, got {type(key).__name__}")
 
     def __iter__(self) -> Any:
@@ -1144,14 +1158,64 @@ def _oi_age_hint(obs_times: pd.DatetimeIndex, max_age: pd.Timedelta, bar: pd.Tim
     return span
 
 
-def _utc_key(key: Any) -> Any:
-    if key is None:
+#: date-only text and the period it covers: year, month, day
+_PERIODS = (
+    (re.compile(r"^\d{4}$"), pd.DateOffset(years=1)),
+    (re.compile(r"^\d{4}-\d{1,2}$"), pd.DateOffset(months=1)),
+    (re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}|\d{8})$"), pd.DateOffset(days=1)),
+)
+
+
+def time_bounds(start: Any = None, end: Any = None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """UTC instants ``[a, b]`` of an inclusive time window given as dates or datetimes.
+
+    A date without a time covers its whole period: ``"2025-05-31"`` (or ``datetime.date(2025, 5, 31)``) as
+    ``end`` is the last instant of that day, ``"2025-05"`` of that month, ``"2025"`` of that year; as ``start``
+    it is the period's first instant. A datetime (text with a time, ``datetime.datetime``, ``pandas.Timestamp``)
+    is that instant. Naive values are UTC; others are converted. The same rule serves :meth:`Market.slice`,
+    ``market["2025-05-01":"2025-05-31"]`` and the command line's ``--from`` / ``--to``.
+
+    Raises
+    ------
+    ValueError
+        A value that is not a time, or ``end`` before ``start``.
+
+    Examples
+    --------
+    >>> time_bounds("2025-05-01", "2025-05-31")
+    (Timestamp('2025-05-01 00:00:00+0000', tz='UTC'), Timestamp('2025-05-31 23:59:59.999999999+0000', tz='UTC'))
+    >>> time_bounds(None, "2025-05-31 12:00")[1]
+    Timestamp('2025-05-31 12:00:00+0000', tz='UTC')
+    """
+    a, b = _bound(start, "start", end=False), _bound(end, "end", end=True)
+    if a is not None and b is not None and b < a:
+        raise ValueError(f"end {end!r} is before start {start!r}")
+    return a, b
+
+
+def _bound(value: Any, name: str, *, end: bool) -> pd.Timestamp | None:
+    import datetime as dt
+
+    if value is None:
         return None
-    ts = pd.Timestamp(key)
-    if isinstance(key, str) and ts.tzinfo is None:
-        # keep the partial-string form ("2025-01") so pandas slices whole periods
-        return key
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    period: pd.DateOffset | None = None
+    if isinstance(value, str):
+        text = value.strip()
+        period = next((p for rx, p in _PERIODS if rx.match(text)), None)
+    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        period = pd.DateOffset(days=1)
+    try:
+        ts = pd.Timestamp(value.strip() if isinstance(value, str) else value)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{name}: {value!r} is not a time; use e.g. 2025-01-31 (the whole day) or 2025-01-31T12:00Z"
+        ) from None
+    if ts is pd.NaT or pd.isna(ts):
+        raise ValueError(f"{name}: {value!r} is not a time")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if end and period is not None:
+        ts = ts + period - pd.Timedelta(1, unit="ns")
+    return ts
 
 
 def _as_frame(

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Model",
+    "IneffectiveSettingWarning",
+    "warn_ineffective",
     "PRESETS",
     "long_share_arrays",
     "speculative_long_share",
@@ -218,6 +220,63 @@ class Model:
             raise ValueError(f"name: unknown model preset {name!r}; available are {sorted(PRESETS)}")
         return PRESETS[name]()
 
+    def ineffective(
+        self, market: Any = None, *, columns: Any = None, symbol: str | None = None, venue: str | None = None
+    ) -> list[str]:
+        """Settings that have no effect on (or do not fit) ``market``: one message each, empty when all apply.
+
+        * ``turnover > 0`` without a ``volume`` column (turnover is a share of traded volume);
+        * ``funding=True`` without a ``funding_rate`` column (nothing to drift by);
+        * a margin schedule for another asset than ``market.symbol`` — also the default schedule (Binance
+          USDⓈ-M BTCUSDT) under a market of another coin. Symbols are compared by base asset (``BTCUSDT``,
+          ``BTCUSD_PERP`` and ``BTC`` match). Markets without a symbol, and the synthetic world (venue
+          ``"synthetic"``, priced with the first BTCUSDT bracket by construction), are not compared.
+
+        :func:`heatmap.estimate` and :meth:`Estimator.update <heatmap.engine.Estimator.update>` issue these as
+        :class:`IneffectiveSettingWarning` on the first bars; turn a warning off by choosing the setting that
+        says what is meant (``turnover=0``, ``funding=False``, ``schedule=exchanges.get(...)``) or with
+        :func:`warnings.filterwarnings`, or make it an error with ``warnings.simplefilter("error",
+        IneffectiveSettingWarning)``.
+
+        Parameters
+        ----------
+        market : Market, optional
+            The market (its columns, symbol and venue are used).
+        columns, symbol, venue : optional
+            The same facts without a Market (column names of streamed bars).
+
+        Examples
+        --------
+        >>> import heatmap as lh
+        >>> m = lh.synthetic_market(days=2).frame.drop(columns=["volume", "taker_buy_volume"])
+        >>> Model().ineffective(lh.Market(m, symbol="ETHUSDT"))[0]  # doctest: +ELLIPSIS
+        "turnover=0.05 has no effect: the market has no 'volume' column..."
+        """
+        if market is not None:
+            columns, symbol, venue = market.columns, market.symbol, market.venue
+        have = set(columns or ())
+        out = []
+        if self.turnover > 0 and "volume" not in have:
+            out.append(
+                f"turnover={self.turnover:g} has no effect: the market has no 'volume' column (turnover is a share "
+                "of traded volume); pass turnover=0 to say so, or give candles with volume"
+            )
+        if self.funding and "funding_rate" not in have:
+            out.append(
+                "funding=True has no effect: the market has no 'funding_rate' column; pass funding=False to say "
+                "so, or give funding rates (funding= / --funding)"
+            )
+        if symbol and venue != "synthetic":
+            schedule = self.resolved_schedule()
+            if _base_asset(schedule.symbol) != _base_asset(symbol):
+                default = " (the default)" if self.schedule is None else ""
+                out.append(
+                    f"schedule: the margin brackets are {schedule.venue} {schedule.symbol}{default} but the market is "
+                    f"{symbol}; pass schedule=heatmap.exchanges.get(...) or exchanges.load_tiers(file, "
+                    f"symbol={symbol!r}) for its own brackets"
+                )
+        return out
+
     def resolved_schedule(self) -> MarginSchedule:
         """The schedule in force: :attr:`schedule`, or Binance USDⓈ-M BTCUSDT when it is ``None``."""
         if self.schedule is not None:
@@ -321,6 +380,31 @@ class Model:
             f"  position size           {'first bracket' if self.position_size is None else self.position_size}",
         ]
         return "\n".join(lines)
+
+
+class IneffectiveSettingWarning(UserWarning):
+    """A :class:`Model` setting has no effect on the market it is applied to (see :meth:`Model.ineffective`)."""
+
+
+def warn_ineffective(model: Model, market: Any = None, **facts: Any) -> None:
+    """Issue :meth:`Model.ineffective` messages as :class:`IneffectiveSettingWarning` (one per setting)."""
+    import warnings
+
+    for message in model.ineffective(market, **facts):
+        warnings.warn(message, IneffectiveSettingWarning, stacklevel=3)
+
+
+_QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USD")
+
+
+def _base_asset(symbol: str) -> str:
+    """``"BTCUSDT"``, ``"BTCUSD_PERP"``, ``"BTC/USDT:USDT"``, ``"BTC"`` -> ``"BTC"``."""
+    s = str(symbol).upper().split("/")[0].split("_")[0].split(":")[0]
+    s = s.removesuffix("-PERP").removesuffix("PERP")
+    for quote in _QUOTES:
+        if s.endswith(quote) and len(s) > len(quote):
+            return s[: -len(quote)]
+    return s
 
 
 # ---------------------------------------------------------------------- field helpers

@@ -117,7 +117,7 @@ def _oi_problems(
     med_oi = float(np.median(oi))
     med_close = float(np.median(close))
     notional = float(np.median(oi * close))
-    peak = float(np.max(oi * close))
+    peak = notional  # the median, so that a single extreme bar does not decide
     read = {"quote": "read as a quote notional", "contracts": "read as contracts"}.get(
         unit or "", "read as coins"
     )

@@ -299,11 +299,11 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, venues, 
 def test_missing_output_folder_and_argparse_errors(tmp_path, capsys):
     a = write_table(tmp_path / "a.csv", seed=1)
     assert main(["aggregate", "--venue", f"a={a}", "--out", str(tmp_path / "no" / "x.png")]) == 2
-    assert "--out: folder" in capsys.readouterr().err
+    assert "--out: cannot write" in capsys.readouterr().err
     assert main(["aggregate", "--venue", f"a={a}", "--html", str(tmp_path / "no" / "x.html")]) == 2
-    assert "--html: folder" in capsys.readouterr().err
+    assert "--html: cannot write" in capsys.readouterr().err
     assert main(["aggregate", "--venue", f"a={a}", "--map-out", str(tmp_path / "no" / "m.png")]) == 2
-    assert "--map-out: folder" in capsys.readouterr().err
+    assert "--map-out: cannot write" in capsys.readouterr().err
     for bad in (["--kind", "pie"], ["--model", "nope"], []):
         with pytest.raises(SystemExit) as info:
             main(["aggregate", *(["--venue", f"a={a}"] if bad else []), *bad])

@@ -241,16 +241,20 @@ def test_done_when_render_binance_candles_with_coinglass_oi(tmp_path):
            "--time-format", "%d-%m-%Y %H:%M", "--oi",
            "../shared/data/coinglass-btc-4h/derived/oi_binance_stablecoinmargined_btc_4h_coinunits.csv",
            "--oi-col", "close", "--oi-unit", "base", "--oi-max-age", "4h", "--symbol", "BTCUSDT"]  # fmt: skip
-    ok = cli(*cmd, "--out", out, "--bins", "300", cwd=root)
+    ok = cli(*cmd, "--out", out, cwd=root)
     assert ok.returncode == 0, ok.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "BTCUSDT: 4777 bars of 1h from 2024-11-13 23:00:00+00:00" in ok.stdout
+    docs = " ".join((root / "docs" / "data.md").read_text().split())
+    assert ok.stdout.splitlines()[0] in docs  # docs/data.md §6a shows this very line
     for usd in ("oi_binance_coinmargined_btc_4h_usd.csv", "oi_allexchanges_btc_4h_usd.csv"):
         cmd[8] = f"../shared/data/coinglass-btc-4h/derived/{usd}"
         bad = cli(*cmd, "--out", tmp_path / "y.png", cwd=root)
         lines = bad.stderr.strip().splitlines()
         assert bad.returncode == 2 and len(lines) == 1, bad.stderr
         assert "quote (USD) notional read as coins" in lines[0] and "--oi-unit quote" in lines[0]
+        if usd.startswith("oi_binance"):
+            assert lines[0] in docs  # ... and this error line
 
 
 @needs_data
@@ -335,3 +339,145 @@ def test_leverage_specs():
     for bad in ("tiers:10=.5,25=.3", "lognormal:median=20", "weibull:k=1", "tiers:10"):
         with pytest.raises(argparse.ArgumentTypeError):
             leverage_spec(bad)
+
+
+# -- the same time window in Python and on the command line -------------------------------------------------------
+
+
+def test_date_only_end_is_the_whole_day_in_python_and_cli(files, tmp_path):
+    import datetime
+
+    from heatmap.market import time_bounds
+
+    m = read_market(files["candles"], time_col="Date", time_format="%d-%m-%Y %H:%M",
+                    open_interest=files["oi_coins"], oi_max_age="4h")  # fmt: skip
+    day = m.slice(None, "2025-01-02")
+    assert day.index[-1] == pd.Timestamp("2025-01-02 23:00", tz="UTC")
+    assert m["2025-01-01":"2025-01-02"].equals(day) and m.slice(None, datetime.date(2025, 1, 2)).equals(day)
+    instant = m.slice(None, "2025-01-02 00:00")
+    assert instant.index[-1] == pd.Timestamp("2025-01-02 00:00", tz="UTC")
+    assert m.slice(None, pd.Timestamp("2025-01-02")).equals(instant)  # a Timestamp is an instant
+    assert time_bounds("2025-01", None)[0] == pd.Timestamp("2025-01-01", tz="UTC")
+    with pytest.raises(ValueError, match="is before start"):
+        time_bounds("2025-01-03", "2025-01-02")
+    r = cli("render", "--candles", files["candles"], "--time-col", "Date", "--time-format", "%d-%m-%Y %H:%M",
+            "--oi", files["oi_coins"], "--oi-max-age", "4h", "--to", "2025-01-02", "--bins", "100", "--dpi", "20",
+            "--size", "4", "2", "--json", "--out", tmp_path / "w.png")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["market"]["bars"] == len(day) and doc["market"]["end"] == "2025-01-03T00:00:00+00:00"
+
+
+# -- every command answers --json ----------------------------------------------------------------------------------
+
+
+def test_every_command_prints_json(files, tmp_path):
+    common = ["--candles", files["candles"], "--time-col", "Date", "--time-format", "%d-%m-%Y %H:%M",
+              "--oi", files["oi_coins"], "--oi-max-age", "4h"]  # fmt: skip
+    runs = {
+        "render": ["render", *common, "--bins", "100", "--dpi", "20", "--size", "4", "2", "--top", "3",
+                   "--out", tmp_path / "r.png"],
+        "demo": ["demo", "--days", "3", "--bins", "100", "--out", tmp_path / "d.png"],
+        "cascade": ["cascade", "--shock", "-2%", *common, "--bins", "100", "--shocks", "-1%", "1%"],
+        "liq-price": ["liq-price", "--side", "long", "--entry", "100k", "--leverage", "20x"],
+        "aggregate": ["aggregate", "--venue", f"a={tmp_path / 'bars.csv'}", "--bins", "100", "--dpi", "20",
+                      "--size", "4", "2", "--out", tmp_path / "a.png"],
+    }  # fmt: skip
+    m = read_market(files["candles"], time_col="Date", time_format="%d-%m-%Y %H:%M",
+                    open_interest=files["oi_coins"], oi_max_age="4h")  # fmt: skip
+    m.frame.reset_index().assign(time=lambda f: f["time"].astype("int64") // 10**6).to_csv(
+        tmp_path / "bars.csv", index=False
+    )
+    for name, args in runs.items():
+        r = cli(*args, "--json")
+        assert r.returncode == 0, (name, r.stderr)
+        doc = json.loads(r.stdout)  # stdout is one JSON object and nothing else
+        assert isinstance(doc, dict), name
+    render = json.loads(cli(*runs["render"], "--json").stdout)
+    assert render["market"]["bars"] == 93 and render["clusters"] and len(render["clusters"]) <= 3
+    assert {"rank", "side", "price", "price_low", "price_high", "distance", "notional"} <= set(
+        render["clusters"][0]
+    )
+
+
+def test_text_output_is_formatted_with_the_n_asked_for(tmp_path):
+    r = cli("demo", "--days", "3", "--bins", "150", "--top", "9", "--out", tmp_path / "d.png")
+    assert r.returncode == 0, r.stderr
+    assert "largest clusters near the last price (top 9):" in r.stdout
+    rows = [line for line in r.stdout.splitlines() if line.strip().startswith("#")]
+    assert 1 <= len(rows) <= 9 and all("$" in line and "%" in line for line in rows)
+    if len(rows) < 9:
+        assert f"only {len(rows)} of 9" in r.stdout
+    assert "e+0" not in r.stdout  # no raw float reprs
+
+
+# -- one line on the first compilation -----------------------------------------------------------------------------
+
+
+def test_first_compilation_is_announced_once(tmp_path):
+    pytest.importorskip("numba")
+    import os
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "HEATMAP_JIT": "1"}
+    args = [
+        sys.executable,
+        "-m",
+        "heatmap",
+        "demo",
+        "--days",
+        "2",
+        "--bins",
+        "80",
+        "--out",
+        str(tmp_path / "d.png"),
+    ]
+    first = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900, check=False)
+    assert first.returncode == 0, first.stderr
+    from heatmap.cli.jitnote import NOTE
+
+    assert first.stderr.count(NOTE) == 1
+    again = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900, check=False)
+    assert again.returncode == 0 and NOTE not in again.stderr
+    ledger = cli("render", "--candles", Path(__file__).parent / "fixtures" / "render" / "bars.csv", "--engine",
+                 "ledger", "--bins", "60", "--dpi", "20", "--size", "4", "2", "--out", tmp_path / "l.png")  # fmt: skip
+    assert NOTE not in ledger.stderr  # the ledger engine is never compiled
+
+
+# -- --coinglass-dir for render, the table options for aggregate ---------------------------------------------------
+
+
+@needs_data
+def test_render_reads_a_coinglass_folder(tmp_path):
+    r = cli("render", "--coinglass-dir", CG, "--from", "2025-05-01", "--bins", "120", "--dpi", "20", "--size", "4",
+            "2", "--json", "--out", tmp_path / "c.png")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["market"]["freq"] == "4h" and "funding_rate" in doc["market"]["columns"]
+    assert doc["market"]["start"] == "2025-05-01T00:00:00+00:00"
+    assert "price_binance_btcusdt_4h.csv" in doc["source"]
+
+
+def test_aggregate_reads_tables_with_the_table_options(files, tmp_path):
+    df = hourly_candles()
+    semi = tmp_path / "venue.csv"
+    out = pd.DataFrame(
+        {
+            "Date": df.index.strftime("%d-%m-%Y %H:%M"),
+            "O": df["open"], "H": df["high"], "L": df["low"], "C": df["close"],
+            "OI_USD": 90_000 * df["close"],
+        }
+    )  # fmt: skip
+    out.to_csv(semi, sep=";", index=False)
+    r = cli("aggregate", "--venue", f"x={semi}", "--venue", f"y={semi}", "--time-col", "Date", "--time-format",
+            "%d-%m-%Y %H:%M", "--rename", "O=open", "--rename", "H=high", "--rename", "L=low", "--rename",
+            "C=close", "--rename", "OI_USD=open_interest", "--oi-unit", "quote", "--bins", "80", "--dpi", "20",
+            "--json", "--out", tmp_path / "agg.png")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [v["name"] for v in doc["venues"]] == ["x", "y"] and doc["venues"][0]["bars"] == 96
+    bad = cli("aggregate", "--venue", f"x={semi}", "--time-col", "Date", "--out", tmp_path / "agg.png")
+    assert (
+        bad.returncode == 2
+        and "--venue x: venue.csv column 'date'" in bad.stderr
+        and "--time-format" in bad.stderr
+    )

@@ -57,8 +57,9 @@ def test_generic_csv_with_window_and_options(tmp_path):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert png_size(out) == (480, 240)
-    assert "market: 13 bars of 1h from 2025-01-01 12:00:00+00:00" in r.stdout
-    assert "5 snapshots x 150 bins" in r.stdout  # bars 0, 3, 6, 9 and the last one
+    # --to 2025-01-02 is that whole day: 12 bars of the 1st and 24 of the 2nd
+    assert "market: 36 bars of 1h from 2025-01-01 12:00:00+00:00 to 2025-01-03 00:00:00+00:00" in r.stdout
+    assert "12 snapshots x 150 bins" in r.stdout  # every third bar; the last one is one of them
     assert "it/s" in r.stderr or "%" in r.stderr  # the progress bar went to stderr
 
 

@@ -80,7 +80,8 @@ def one_line(exc: BaseException) -> str:
 
 def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run ``command(args)``; an anticipated error (:data:`USER_ERRORS`) prints ``error: …`` as one line on stderr
-    and gives exit code 2. Warnings are printed as one ``note: …`` line each."""
+    (and nothing else) and gives exit code 2. On success, warnings are printed after the output as one
+    ``note: …`` line each on stderr (stdout stays the report, or pure JSON with ``--json``)."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
@@ -88,7 +89,6 @@ def run_command(command: Callable[[argparse.Namespace], int], args: argparse.Nam
         try:
             code = int(command(args) or 0)
         except USER_ERRORS as exc:
-            _notes(caught)
             print(f"error: {one_line(exc)}", file=sys.stderr)
             return 2
     _notes(caught)

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
+
 from heatmap.cli.inputs import add_table_options, table_kwargs
+from heatmap.cli.jitnote import note_first_compile
 from heatmap.cli.render import (
     _fmt_freq,
     _one_line,
@@ -30,8 +33,11 @@ from heatmap.cli.render import (
     add_window_and_model_options,
     build_model,
     check_out_folder,
+    cluster_lines,
+    cluster_records,
     exit_code,
-    print_clusters,
+    market_record,
+    print_json,
     write_extras,
 )
 
@@ -472,6 +478,7 @@ def _run(args: argparse.Namespace) -> int:
     specs, markets, models = venue_inputs(args)
     workers = min(args.workers, len(markets))
     with ProcessPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext() as pool:
+        note_first_compile(args.engine)
         multi = estimate_many(
             {name: (markets[name], models[name]) for name in markets},
             bins=args.bins,
@@ -480,19 +487,21 @@ def _run(args: argparse.Namespace) -> int:
             executor=pool,
         )
     total = multi.total
-    print(
-        f"aggregate of {len(markets)} venue{'s' if len(markets) > 1 else ''}: {total.shape[0]} snapshots x "
-        f"{total.shape[1]} bins from {total.times[0]} to {total.times[-1]}"
-    )
     last_share = multi.share().iloc[-1]
-    for spec in specs:
-        print(_venue_line(spec, markets[spec.name], models[spec.name], multi, last_share, args.model))
     snap = total.at(-1)
-    print(
-        f"last price {snap.price:,.2f} ({specs[0].name}); aggregate liquidation notional long "
-        f"{format_notional(snap.total['long'])}, short {format_notional(snap.total['short'])}"
-    )
-    print_clusters(snap, args.top)
+    clusters = cluster_records(snap, args.top)
+    if not args.json:
+        print(
+            f"aggregate of {len(markets)} venue{'s' if len(markets) > 1 else ''}: {total.shape[0]} snapshots x "
+            f"{total.shape[1]} bins from {total.times[0]} to {total.times[-1]}"
+        )
+        for spec in specs:
+            print(_venue_line(spec, markets[spec.name], models[spec.name], multi, last_share, args.model))
+        print(
+            f"last price {snap.price:,.2f} ({specs[0].name}); aggregate liquidation notional long "
+            f"{format_notional(snap.total['long'])}, short {format_notional(snap.total['short'])}"
+        )
+        print("\n".join(cluster_lines(clusters, args.top)))
     render_multi(
         multi,
         out,
@@ -504,8 +513,30 @@ def _run(args: argparse.Namespace) -> int:
         yscale=args.yscale,
         clusters=args.clusters,
     )
-    print(f"wrote {out}")
-    write_extras(snap, total, args)
+    written = [out, *write_extras(snap, total, args)]
+    if not args.json:
+        for path in written:
+            print(f"wrote {path}")
+        return 0
+    venues = []
+    for spec in specs:
+        row = {"name": spec.name, "model": spec.model or args.model, **market_record(markets[spec.name])}
+        layer = multi.layers[spec.name].total.iloc[-1]
+        row["liquidation_notional"] = {"long": float(layer["long"]), "short": float(layer["short"])}
+        row["share"] = None if pd.isna(last_share[spec.name]) else float(last_share[spec.name])
+        venues.append(row)
+    print_json(
+        {
+            "venues": venues,
+            "snapshots": total.shape[0],
+            "bins": total.shape[1],
+            "time": snap.time,
+            "price": snap.price,
+            "liquidation_notional": {"long": float(snap.total["long"]), "short": float(snap.total["short"])},
+            "clusters": clusters,
+            "wrote": [str(p) for p in written],
+        }
+    )
     return 0
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from heatmap.cli.forms import amount, move, positive_int
 from heatmap.cli.inputs import add_input_options, market_from_args
+from heatmap.cli.jitnote import note_first_compile
 from heatmap.market import _fmt_td
 
 __all__ = ["add_parser", "compute", "run"]
@@ -124,6 +125,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     if abs(args.shock) >= args.max_move:
         raise ValueError(f"--shock: |{args.shock}| must be below --max-move {args.max_move}")
     market, source = _market(args)
+    note_first_compile()
     snap = estimate(market, bins=args.bins).at(-1)
     depth = _depth(args, market)
     result = simulate_cascade(snap, args.shock, depth=depth, max_move=args.max_move)

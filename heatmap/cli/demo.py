@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from heatmap.cli.forms import positive_int as _positive_int
+from heatmap.cli.jitnote import note_first_compile
+
 __all__ = ["add_parser", "run"]
 
 
@@ -33,55 +36,58 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed of the synthetic world (default: 7)")
     p.add_argument("--bins", type=_positive_int, default=1000, help="price bins of the grid (default: 1000)")
     p.add_argument("--top", type=_positive_int, default=5, help="clusters to print (default: 5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return p
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; returns the process exit code."""
+    from heatmap.cli.render import check_out_folder, cluster_lines, cluster_records, market_record, print_json
     from heatmap.engine import estimate
+    from heatmap.plot import format_notional
     from heatmap.synthetic import synthetic_market
 
+    out = Path(args.out)
+    check_out_folder(out, "--out")
     t0 = time.perf_counter()
     market = synthetic_market(days=args.days, freq=args.freq, seed=args.seed)
     t1 = time.perf_counter()
+    note_first_compile()
     hm = estimate(market, bins=args.bins)
     t2 = time.perf_counter()
     snap = hm.at(-1)
+    total = snap.total
+    clusters = cluster_records(snap, args.top)
+    hm.save(out)
+    t3 = time.perf_counter()
+    seconds = {"simulate": t1 - t0, "estimate": t2 - t1, "render": t3 - t2, "total": t3 - t0}
+    if args.json:
+        print_json(
+            {
+                "market": market_record(market),
+                "seed": args.seed,
+                "snapshots": hm.shape[0],
+                "bins": hm.shape[1],
+                "time": snap.time,
+                "price": snap.price,
+                "liquidation_notional": {"long": float(total["long"]), "short": float(total["short"])},
+                "clusters": clusters,
+                "wrote": [str(out)],
+                "seconds": seconds,
+            }
+        )
+        return 0
     print(
         f"synthetic market: {len(market)} bars of {args.freq} (seed {args.seed}), last price {snap.price:,.2f}; "
         f"{hm.shape[0]} snapshots x {hm.shape[1]} bins"
     )
-    total = snap.total
     print(
-        f"liquidation notional at the last bar: long {total['long']:,.0f}, short {total['short']:,.0f} [quote]"
+        f"liquidation notional at the last bar: long {format_notional(total['long'])} below the price, "
+        f"short {format_notional(total['short'])} above"
     )
-    clusters = snap.clusters(top=args.top)
-    if len(clusters):
-        print(f"largest clusters near the last price (top {args.top}):")
-        print(clusters.to_string(index=False))
-    else:
-        print("no clusters found near the last price")
-    out = Path(args.out)
-    try:
-        hm.save(out)
-    except ModuleNotFoundError as exc:  # plotting is an optional part of the installation
-        if exc.name != "heatmap.plot":
-            raise
-        print("error: PNG rendering needs heatmap.plot, which is not available in this installation")
-        return 1
-    t3 = time.perf_counter()
+    print("\n".join(cluster_lines(clusters, args.top)))
     print(
-        f"wrote {out}  (simulate {t1 - t0:.2f} s, estimate {t2 - t1:.2f} s, render {t3 - t2:.2f} s, "
-        f"total {t3 - t0:.2f} s)"
+        f"wrote {out}  (simulate {seconds['simulate']:.2f} s, estimate {seconds['estimate']:.2f} s, "
+        f"render {seconds['render']:.2f} s, total {seconds['total']:.2f} s)"
     )
     return 0

@@ -230,7 +230,9 @@ def coinglass_files(folder: Path) -> dict[str, Path | None]:
     for kind, patterns in _COINGLASS_PATTERNS.items():
         hits: list[Path] = []
         for pattern in patterns:
-            hits = sorted(p for p in folder.glob(pattern) if "usd" not in p.name.lower() or kind == "price")
+            hits = sorted(
+                p for p in folder.glob(pattern) if "usd" not in p.name.lower() or kind != "open_interest"
+            )
             if hits:
                 break
         if len(hits) > 1:

@@ -17,6 +17,7 @@ from typing import Any
 from heatmap.cli.forms import LEVERAGE_HELP, leverage_spec
 from heatmap.cli.forms import positive_int as _positive_int
 from heatmap.cli.inputs import INPUTS_EPILOG, add_input_options, market_from_args
+from heatmap.cli.jitnote import note_first_compile
 
 __all__ = ["add_parser", "run"]
 
@@ -189,6 +190,7 @@ def add_figure_options(
     )
     group.add_argument("--dpi", type=_positive_int, default=150, help="resolution (default: 150)")
     group.add_argument("--top", type=_positive_int, default=5, help="clusters to print (default: 5)")
+    group.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
 def build_model(args: argparse.Namespace, preset: str | None = None) -> Any:
@@ -212,20 +214,84 @@ def build_model(args: argparse.Namespace, preset: str | None = None) -> Any:
 
 
 def check_out_folder(path: Path | None, option: str) -> None:
-    """Raise ``FileNotFoundError`` naming ``option`` when the folder of an output path does not exist."""
-    if path is not None and not Path(path).parent.exists():
-        raise FileNotFoundError(f"{option}: folder {str(Path(path).parent)!r} does not exist")
+    """Check an output path before any work (:func:`heatmap.io.atomic.check_output_path`); errors name ``option``."""
+    from heatmap.io.atomic import check_output_path
+
+    if path is None:
+        return
+    try:
+        check_output_path(path)
+    except OSError as exc:
+        raise OSError(f"{option}: {exc}") from None
+
+
+def cluster_records(snap: Any, top: int) -> list[dict[str, Any]]:
+    """The ``top`` largest clusters of a snapshot as plain records (rank, side, price, band, distance, notional)."""
+    frame = snap.clusters(top=top)
+    keys = ("rank", "side", "price", "price_low", "price_high", "distance", "notional")
+    return [
+        {k: (int(r[k]) if k == "rank" else str(r[k]) if k == "side" else float(r[k])) for k in keys}
+        for r in frame.to_dict("records")
+    ]
+
+
+def cluster_lines(records: list[dict[str, Any]], top: int) -> list[str]:
+    """A formatted table of cluster records, and a line saying why fewer than ``top`` were found."""
+    from heatmap.plot import format_notional
+
+    if not records:
+        return [
+            "no liquidation cluster stands out near the last price (no peak of at least 5 % of the largest bin)"
+        ]
+    head = f"largest clusters near the last price (top {top}):"
+    rows = [("rank", "side", "price", "band", "distance", "notional")]
+    for r in records:
+        rows.append(
+            (
+                f"#{r['rank']}",
+                r["side"],
+                f"{r['price']:,.2f}",
+                f"{r['price_low']:,.2f} - {r['price_high']:,.2f}",
+                f"{r['distance']:+.2%}",
+                format_notional(r["notional"]),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [head] + ["  " + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    if len(records) < top:
+        lines.append(
+            f"  only {len(records)} of {top}: the map has no further separate peak of at least 5 % of its "
+            "largest bin on either side of price"
+        )
+    return lines
 
 
 def print_clusters(snap: Any, top: int) -> None:
-    """Print the ``top`` largest clusters of a snapshot, one line each."""
-    from heatmap.plot import format_notional
+    """Print the ``top`` largest clusters of a snapshot as a table (see :func:`cluster_lines`)."""
+    print("\n".join(cluster_lines(cluster_records(snap, top), top)))
 
-    for row in snap.clusters(top=top).to_dict("records"):
-        print(
-            f"  #{int(row['rank'])} {row['side']:>5} {float(row['price']):>14,.2f}  "
-            f"{float(row['distance']):+7.2%}  {format_notional(float(row['notional']))}"
-        )
+
+def print_json(doc: dict[str, Any]) -> None:
+    """One JSON object on stdout (numbers as floats, times as ISO 8601)."""
+    import json
+
+    def default(x: Any) -> Any:
+        return x.isoformat() if hasattr(x, "isoformat") else str(x) if isinstance(x, Path) else float(x)
+
+    print(json.dumps(doc, default=default))
+
+
+def market_record(market: Any) -> dict[str, Any]:
+    """The span of a market as plain values."""
+    return {
+        "symbol": market.symbol,
+        "venue": market.venue,
+        "bars": len(market),
+        "freq": _fmt_freq(market.freq),
+        "start": market.start,
+        "end": market.end,
+        "columns": market.columns,
+    }
 
 
 def _fmt_freq(freq: Any) -> str:
@@ -243,25 +309,22 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _slice(market: Any, start: str | None, end: str | None) -> Any:
-    import pandas as pd
+    """``--from`` / ``--to`` as in :func:`heatmap.market.time_bounds`: a date covers that whole day."""
+    from heatmap.market import time_bounds
 
-    def ts(text: str | None, name: str) -> pd.Timestamp | None:
-        if text is None:
-            return None
+    if start is None and end is None:
+        return market
+    for flag, value in (("--from", start), ("--to", end)):
         try:
-            t = pd.Timestamp(text)
+            time_bounds(value)
         except ValueError:
             raise ValueError(
-                f"{name} {text!r} is not a time; use e.g. 2025-01-31 or 2025-01-31T12:00Z"
+                f"{flag} {value!r} is not a time; use e.g. 2025-01-31 (the whole day) or 2025-01-31T12:00Z (an instant)"
             ) from None
-        return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-
-    a, b = ts(start, "--from"), ts(end, "--to")
-    if a is None and b is None:
-        return market
-    if a is not None and b is not None and b < a:
-        raise ValueError(f"--to {end} is before --from {start}")
-    out = market.slice(a, b)
+    try:
+        out = market.slice(start, end)
+    except ValueError:
+        raise ValueError(f"--to {end} is before --from {start}") from None
     if len(out) < 2:
         window = " ".join(f"{opt} {v}" for opt, v in (("--from", start), ("--to", end)) if v is not None)
         raise ValueError(
@@ -284,6 +347,7 @@ def exit_code(command: Callable[[argparse.Namespace], int], args: argparse.Names
 
 def _run(args: argparse.Namespace) -> int:
     from heatmap.engine import estimate
+    from heatmap.model import warn_ineffective
     from heatmap.plot import figure_format, format_notional, save_figure
 
     out = Path(args.out)
@@ -293,13 +357,15 @@ def _run(args: argparse.Namespace) -> int:
         figure_format(args.map_out)
     check_out_folder(args.map_out, "--map-out")
     check_out_folder(args.html, "--html")
-    market, _ = market_from_args(args)
+    market, source = market_from_args(args)
     market = _slice(market, args.start, args.end)
     model = build_model(args)
     if args.progress == "auto":
         progress = sys.stderr.isatty() and len(market) * args.bins > 5_000_000
     else:
         progress = args.progress == "on"
+    warn_ineffective(model, market)  # printed as notes after the output
+    note_first_compile(args.engine)
     hm = estimate(
         market,
         model,
@@ -310,16 +376,18 @@ def _run(args: argparse.Namespace) -> int:
     )
     snap = hm.at(-1)
     total = snap.total
-    print(
-        f"{market.symbol or 'market'}: {len(market)} bars of {_fmt_freq(market.freq)} "
-        f"from {market.start} to {market.end}; "
-        f"{hm.shape[0]} snapshots x {hm.shape[1]} bins"
-    )
-    print(
-        f"last price {snap.price:,.2f}; liquidation notional long {format_notional(total['long'])}, "
-        f"short {format_notional(total['short'])}"
-    )
-    print_clusters(snap, args.top)
+    clusters = cluster_records(snap, args.top)
+    if not args.json:
+        print(
+            f"{market.symbol or 'market'}: {len(market)} bars of {_fmt_freq(market.freq)} "
+            f"from {market.start} to {market.end}; "
+            f"{hm.shape[0]} snapshots x {hm.shape[1]} bins"
+        )
+        print(
+            f"last price {snap.price:,.2f}; liquidation notional long {format_notional(total['long'])}, "
+            f"short {format_notional(total['short'])}"
+        )
+        print("\n".join(cluster_lines(clusters, args.top)))
     size = (float(args.size[0]), float(args.size[1]))
     save_figure(
         hm,
@@ -332,8 +400,24 @@ def _run(args: argparse.Namespace) -> int:
         clusters=args.clusters,
         within=args.within,
     )
-    print(f"wrote {out}")
-    write_extras(snap, hm, args, market=market)
+    written = [out, *write_extras(snap, hm, args, market=market)]
+    if args.json:
+        print_json(
+            {
+                "source": source,
+                "market": market_record(market),
+                "snapshots": hm.shape[0],
+                "bins": hm.shape[1],
+                "time": snap.time,
+                "price": snap.price,
+                "liquidation_notional": {"long": float(total["long"]), "short": float(total["short"])},
+                "clusters": clusters,
+                "wrote": [str(p) for p in written],
+            }
+        )
+    else:
+        for path in written:
+            print(f"wrote {path}")
     return 0
 
 
@@ -348,17 +432,21 @@ def write_html(
     to_html(hm, path, side=side, within=within, market=market)  # type: ignore[arg-type]
 
 
-def write_extras(snap: Any, hm: Any, args: argparse.Namespace, *, market: Any = None) -> None:
+def write_extras(snap: Any, hm: Any, args: argparse.Namespace, *, market: Any = None) -> list[Path]:
     """The optional outputs of ``render`` and ``aggregate``: the last bar's map (``--map-out``) and ``--html``.
 
-    With the ``market`` of ``hm`` the map is stacked by leverage bucket and the page gets the leverage layers."""
+    With the ``market`` of ``hm`` the map is stacked by leverage bucket and the page gets the leverage layers.
+    Returns the paths written.
+    """
     from heatmap.plot import save_figure
 
+    written = []
     if args.map_out is not None:
         layers = snap.by_leverage(market) if market is not None else None
         save_figure(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0), layers=layers)
-        print(f"wrote {args.map_out}")
+        written.append(Path(args.map_out))
     if args.html is not None:
         within = getattr(args, "within", None)
         write_html(hm, args.html, side=args.side, norm=args.norm, within=within, market=market)
-        print(f"wrote {args.html}")
+        written.append(Path(args.html))
+    return written

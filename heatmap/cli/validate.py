@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from heatmap.cli.inputs import add_input_options
+from heatmap.cli.jitnote import note_first_compile
 
 __all__ = ["add_parser", "run"]
 
@@ -99,6 +100,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--n-boot", type=int, default=300, help="bootstrap resamples (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="write the score figure (PNG) here")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return p
 
 
@@ -192,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
     from heatmap.validation.metrics import score
     from heatmap.validation.protocol import _utc, walk_forward
 
+    if args.out is not None:
+        from heatmap.cli.render import check_out_folder
+
+        check_out_folder(args.out, "--out")
     market, realized = _load(args)
     engine_market, freq = market, None
     if getattr(args, "candles_1h", None) is not None:
@@ -218,7 +224,8 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             n_boot=0,
         )
-        print(cal)
+        if not args.json:
+            print(cal)
         model = cal.model
     elif args.model == "calibrated":
         from heatmap.calibrated import calibrated_model
@@ -230,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
 
         model = Model()
 
+    note_first_compile()
     frame = walk_forward(
         engine_market, model, realized, bins=args.bins, warmup=warmup, start=start, freq=freq
     )
@@ -243,13 +251,34 @@ def run(args: argparse.Namespace) -> int:
         f["predicted_long"] = pred["long"].reindex(index).to_numpy()
         f["predicted_short"] = pred["short"].reindex(index).to_numpy()
         reports[name] = score(f, n_boot=args.n_boot, seed=args.seed)
+    if args.out is not None:
+        from heatmap.plot import save_figure
+        from heatmap.validation_plot import plot_scores
+
+        fig = plot_scores(reports, title=f"walk-forward scores, {index[0]:%Y-%m-%d} -> {index[-1]:%Y-%m-%d}")
+        save_figure(fig, args.out, dpi=110)
+    if args.json:
+        from heatmap.cli.render import print_json
+
+        print_json(
+            {
+                "bars": len(frame),
+                "start": index[0],
+                "end": index[-1],
+                "scores": {
+                    name: [
+                        {"side": side, "metric": metric, **{k: float(v) for k, v in row.items()}}
+                        for (side, metric), row in rep.to_frame().iterrows()
+                    ]
+                    for name, rep in reports.items()
+                },
+                "wrote": [] if args.out is None else [str(args.out)],
+            }
+        )
+        return 0
     print(f"scored {len(frame)} bars {index[0]:%Y-%m-%d %H:%M} -> {index[-1]:%Y-%m-%d %H:%M} UTC")
     for name, rep in reports.items():
         print(f"\n## {name}\n{rep.to_markdown()}")
     if args.out is not None:
-        from heatmap.validation_plot import plot_scores
-
-        fig = plot_scores(reports, title=f"walk-forward scores, {index[0]:%Y-%m-%d} -> {index[-1]:%Y-%m-%d}")
-        fig.savefig(args.out, dpi=110)
         print(f"\nwrote {args.out}")
     return 0
