@@ -265,13 +265,7 @@ def run(args: argparse.Namespace) -> int:
                 "bars": len(frame),
                 "start": index[0],
                 "end": index[-1],
-                "scores": {
-                    name: [
-                        {"side": side, "metric": metric, **{k: float(v) for k, v in row.items()}}
-                        for (side, metric), row in rep.to_frame().iterrows()
-                    ]
-                    for name, rep in reports.items()
-                },
+                "scores": {name: _score_rows(rep) for name, rep in reports.items()},
                 "wrote": [] if args.out is None else [str(args.out)],
             }
         )
@@ -282,3 +276,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         print(f"\nwrote {args.out}")
     return 0
+
+
+def _score_rows(report: Any) -> list[dict[str, Any]]:
+    """A ValidationReport's table as records: side, metric, estimate, low, high, n."""
+    table = report.to_frame().reset_index()
+    table.columns = ["side", "metric", *table.columns[2:]]
+    return [
+        {k: (v if k in ("side", "metric") else float(v)) for k, v in row.items()}
+        for row in table.to_dict("records")
+    ]
