@@ -680,7 +680,7 @@ def liquidation_from_bankruptcy(
     s = side_sign(side)
     q = None if qty is None else _positive("qty", qty)
     if schedule is None:
-        m = _mmr(mmr)  # type: ignore[arg-type]
+        m = _mmr(mmr)
         return _out(_finish((s * bp) / (s - m), np.broadcast_to(s, np.broadcast(bp, s, m).shape)))
     if schedule.contract != "linear":
         raise ValueError(

@@ -11,6 +11,7 @@ Examples
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 __all__ = ["note_first_compile", "compile_pending", "NOTE"]
 
@@ -19,13 +20,14 @@ NOTE = "compiling the engine once, ~15 s; cached afterwards"
 
 def compile_pending() -> bool:
     """True when the compiled loop will be compiled in this process (numba present, no valid cache entry)."""
-    from heatmap.engine import compiled
+    from heatmap.engine import _jit, loop
 
     try:
-        if not compiled.available():
+        if _jit.backend() != "numba":
             return False
         # numba's index of cached machine code for the loop; empty when missing or stale (source changed)
-        index = compiled._loop._cache._cache_file._load_index()
+        dispatcher: Any = loop._COMPILED["run_bars"]
+        index = dispatcher._cache._cache_file._load_index()
     except Exception:  # numba internals differ between versions: then say nothing rather than guess
         return False
     return not index
