@@ -7,10 +7,17 @@ Plotting never computes model quantities; what is shown (window, visible cells, 
 
 Look
 ----
-The heatmap is drawn the way traders read liquidation heatmaps: a dark plot area, one perceptually uniform
-sequential colormap (``viridis``) for the total liquidation notional, a power colour scale whose top is the 99th
-percentile of the *visible* cells (so near-price bands stand out and only about 1 % of cells saturate), the price
-path on top, the current price labelled, the largest clusters labelled at the right edge and a window around the
+The heatmap is drawn the way traders read liquidation heatmaps: a black plot area, one perceptually uniform
+sequential colormap (``inferno``, black to yellow) for the total liquidation notional, and colour limits taken from
+the *visible* cells: the top at their 99th percentile (about 1 % of cells saturate) and a floor at their 40th
+percentile, below which cells take the background colour, with a linear scale in between. The model spreads
+positions over the whole leverage law, so a long window holds a smooth plateau of low-leverage mass far from price;
+coloured from zero (or with a brightening power scale) it reads as one bright wall and the bands near price, the
+levels that persist until price crosses them, do not stand out. With the floor the plateau's weaker half goes dark
+and the concentrations keep the bright end of the map; the colour bar starts at the floor (its first tick, and a
+triangle in the background colour for the cells below it) and the corner note states it. ``vmin=0`` (or
+``floor=0``) colours every non-empty cell; ``norm``/``gamma``/``vmax``/``cmap`` override the rest. On top: the
+price path, the current price labelled, the largest clusters labelled at the right edge, and a window around the
 price path. ``side="long"``/``"short"`` draws one side, ``side="both"`` the two sides as two layers.
 
 Side colours
@@ -55,7 +62,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
-from heatmap.view import HeatmapView, SideView, heatmap_view
+from heatmap.view import FLOOR_PERCENTILE, HeatmapView, SideView, heatmap_view
 
 if TYPE_CHECKING:
     from heatmap.layers import LeverageLayers
@@ -89,8 +96,8 @@ SIDE_COLORS: dict[str, str] = {"long": "#3a8fd9", "short": "#f28e2b"}
 NOTIONAL_LABEL = "liquidation notional per band [USD]"
 #: File suffixes :func:`save_figure` writes, and matplotlib's format name for each.
 FORMATS: dict[str, str] = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpeg", ".jpeg": "jpeg"}
-#: The sequential colormap of total intensity.
-HEATMAP_CMAP = "viridis"
+#: The sequential colormap of total intensity (black at the bottom: the floor and empty cells are the background).
+HEATMAP_CMAP = "inferno"
 #: Plain text: no mathtext, no TeX (``$`` in a symbol or a price label prints as a dollar sign).
 PLAIN: dict[str, Any] = {"parse_math": False, "usetex": False}
 
@@ -297,7 +304,7 @@ def color_limits(values: np.ndarray, *, robust: bool = True, norm: Norm = "log")
     return lo, hi
 
 
-def _make_norm(norm: str, vmin: float, vmax: float, gamma: float = 0.5) -> mcolors.Normalize:
+def _make_norm(norm: str, vmin: float, vmax: float, gamma: float = 1.0) -> mcolors.Normalize:
     if norm == "power":
         return mcolors.PowerNorm(gamma=gamma, vmin=vmin, vmax=vmax, clip=True)
     if norm == "asinh":
@@ -320,7 +327,8 @@ def _layer_cmap(color: str) -> mcolors.Colormap:
     rgba[:, :3] = rgb * (0.35 + 0.65 * x)
     rgba[:, 3] = np.clip(x[:, 0] / 0.5, 0.0, 1.0) ** 0.8
     cmap = mcolors.ListedColormap(rgba, name=f"layer_{color}")
-    return cmap.with_extremes(bad=(0, 0, 0, 0), under=(0, 0, 0, 0))
+    # cells under the floor map to 0 (transparent); "under" only colours the colour bar's floor triangle
+    return cmap.with_extremes(bad=(0, 0, 0, 0), under=mcolors.to_rgba(_DARK))
 
 
 def _bar_width(hm: Heatmap) -> pd.Timedelta:
@@ -413,7 +421,7 @@ def plot_heatmap(
     *,
     side: SideView = "total",
     norm: Norm = "power",
-    gamma: float = 0.5,
+    gamma: float = 1.0,
     cmap: str | mcolors.Colormap | None = None,
     price: bool = True,
     candles: bool | Market = False,
@@ -424,6 +432,7 @@ def plot_heatmap(
     within: float | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
+    floor: float = FLOOR_PERCENTILE,
     max_columns: int | None = None,
     title: str | None = None,
     note: bool = True,
@@ -440,16 +449,17 @@ def plot_heatmap(
     ax : Axes, optional
         Target axes; a new pyplot-free figure when omitted (``ax.figure`` holds it).
     side : {"total", "long", "short", "both"}, default "total"
-        ``"total"``: long + short as one intensity with ``cmap`` (default ``"viridis"``); ``"long"`` /
+        ``"total"``: long + short as one intensity with ``cmap`` (default ``"inferno"``); ``"long"`` /
         ``"short"``: one side with ``cmap``; ``"both"``: the two sides as blue (long) and orange (short)
         layers on one shared colour scale.
     norm : {"power", "asinh", "log", "linear"}, default "power"
         Colour scale: :class:`~matplotlib.colors.PowerNorm` with ``gamma``, :class:`~matplotlib.colors.AsinhNorm`
         (linear up to a tenth of the top), :class:`~matplotlib.colors.LogNorm` (three decades) or linear.
-    gamma : float, default 0.5
-        Exponent of the power scale.
+    gamma : float, default 1.0
+        Exponent of the power scale between ``vmin`` and ``vmax`` (1: linear; 0.5 brightens faint cells, 2 darkens
+        them).
     cmap : str or Colormap, optional
-        Colormap of ``"total"`` or of one side (default ``"viridis"``).
+        Colormap of ``"total"`` or of one side (default ``"inferno"``).
     price : bool, default True
         Overlay the close path (white line) plotted at each bar's close time, and the current (last) price as
         a dashed line with its label.
@@ -467,14 +477,18 @@ def plot_heatmap(
     within : float, optional
         Half-width of the automatic window [fraction of price] (default from the model's leverage law).
     vmin, vmax : float, optional
-        Explicit colour limits [quote]; default 0 and the 99th percentile of the positive visible cells.
+        Explicit colour limits [quote]; default the ``floor`` and the 99th percentile of the positive visible
+        cells.
+    floor : float, default 40
+        Percentile of the positive visible cells at the bottom of the colour scale [%]; weaker cells take the
+        background colour (``0``: colour every non-empty cell). Ignored when ``vmin`` is given.
     max_columns : int, optional
         Image columns (default: the axes' pixel width); time is sampled at the column centres.
     title : str, optional
         Title (default: symbol, venue, model, window).
     note : bool, default True
-        A small "relative scale" note in the corner: cell values are model notional, not calibrated to a venue's
-        absolute open positions.
+        A small note in the corner: cell values are model notional on a relative scale, not calibrated to a
+        venue's absolute open positions; and the floor, when there is one.
 
     Returns
     -------
@@ -487,8 +501,8 @@ def plot_heatmap(
     Examples
     --------
     >>> im = plot_heatmap(hm, within=0.15)  # doctest: +SKIP
-    >>> im.view.saturated < 0.02  # doctest: +SKIP
-    True
+    >>> im.view.saturated < 0.02, 0.3 < im.view.floored < 0.5  # doctest: +SKIP
+    (True, True)
     """
     if yscale not in ("linear", "log"):
         raise ValueError(f"yscale: got {yscale!r}; allowed are 'linear', 'log'")
@@ -502,7 +516,7 @@ def plot_heatmap(
     n_top = 5 if clusters is True else int(clusters)
     if n_top < 0:
         raise ValueError(f"clusters: got {clusters!r}; allowed is True, False or a number of clusters >= 0")
-    view = heatmap_view(hm, side=side, ylim=ylim, within=within, vmin=vmin, vmax=vmax)
+    view = heatmap_view(hm, side=side, ylim=ylim, within=within, vmin=vmin, vmax=vmax, floor=floor)
     if norm == "log" and view.vmin <= 0 and vmin is not None:
         raise ValueError(f"vmin must be positive with norm='log', got {view.vmin}")
     if ax is None:
@@ -518,7 +532,11 @@ def plot_heatmap(
     for layer, values in view.values.items():
         del values
         raster = view.raster(layer, width, height, yscale="linear").astype(np.float32)
-        cm = _layer_cmap(SIDE_COLORS[layer]) if side == "both" else single.with_extremes(bad=single(0.0))
+        cm = (
+            _layer_cmap(SIDE_COLORS[layer])
+            if side == "both"
+            else single.with_extremes(bad=single(0.0), under=single(0.0))
+        )
         image = ax.imshow(
             raster,
             origin="lower",
@@ -544,11 +562,17 @@ def plot_heatmap(
     text = title if title is not None else _fit_title(_heatmap_title(hm, view), ax, fontsize=10)
     ax.set_title(text, loc="left", fontsize=10, **PLAIN)
     if note:
+        floor_note = (
+            f" · cells under {format_notional(view.vmin)} ({view.floored:.0%} of the window): background"
+            if view.vmin > 0
+            else ""
+        )
         ax.text(
             0.005,
             0.01,
-            "relative scale: model notional, not calibrated to venue totals",
+            "relative scale: model notional, not calibrated to venue totals" + floor_note,
             transform=ax.transAxes,
+            in_layout=False,  # inside the plot area: it must not shrink the axes of a small figure
             fontsize=7,
             color="0.85",
             va="bottom",
@@ -559,15 +583,32 @@ def plot_heatmap(
         fig = ax.get_figure()
         assert fig is not None
         for image in images:
-            cb = fig.colorbar(image, ax=ax, pad=0.01, fraction=0.04 if side == "both" else 0.05)
+            # triangles: below the floor (background colour) and above the top (the top colour)
+            extend = "both" if view.vmin > 0 else "max"
+            cb = fig.colorbar(
+                image, ax=ax, pad=0.01, fraction=0.04 if side == "both" else 0.05, extend=extend
+            )
             layer = str(image.get_label())
             cb.set_label(NOTIONAL_LABEL if side != "both" else f"{layer}: {NOTIONAL_LABEL}", **PLAIN)
             cb.ax.set_facecolor(ax.get_facecolor())  # transparent layer colours read as on the plot area
-            ticks = mticker.MaxNLocator(nbins=5).tick_values(view.vmin, view.vmax)
-            cb.set_ticks([t for t in ticks if view.vmin <= t <= view.vmax])
+            cb.set_ticks(_colorbar_ticks(view.vmin, view.vmax))
             _notional_axis(cb.ax.yaxis)
             cb.ax.yaxis.set_minor_locator(mticker.NullLocator())
     return images[0]
+
+
+def _colorbar_ticks(vmin: float, vmax: float) -> list[float]:
+    """Round ticks inside ``[vmin, vmax]``, starting with ``vmin`` itself when it is a floor (> 0).
+
+    Examples
+    --------
+    >>> [round(t) for t in _colorbar_ticks(31.7e6, 80e6)]
+    [31700000, 40000000, 50000000, 60000000, 70000000, 80000000]
+    """
+    ticks = [float(t) for t in mticker.MaxNLocator(nbins=5).tick_values(vmin, vmax) if vmin <= t <= vmax]
+    if vmin > 0:  # the floor is labelled; a round tick too close to it would overlap its label
+        ticks = [vmin] + [t for t in ticks if t - vmin > 0.08 * (vmax - vmin)]
+    return ticks
 
 
 def _date_axis(ax: Axes) -> None:
@@ -833,14 +874,16 @@ def plot_map(
             "lw": 1.6,
             "path_effects": [patheffects.withStroke(linewidth=3, foreground="white")],
         }
-        twin.plot(np.append(cl[below], 0.0), np.append(edges[:-1][below], p), color=SIDE_COLORS["long"],
-                  label="cumulative long", **kw)  # fmt: skip
-        twin.plot(np.insert(cs[above], 0, 0.0), np.insert(edges[1:][above], 0, p), color=SIDE_COLORS["short"],
-                  ls=(0, (5, 1.5)), label="cumulative short", **kw)  # fmt: skip
-        reach_l = float(cl[below & (edges[:-1] >= y0)].max(initial=0.0))
-        reach_s = float(cs[above & (edges[1:] <= y1)].max(initial=0.0))
-        top_c = max(reach_l, reach_s)
-        twin.set_xlim(0.0, top_c * 1.05 if top_c > 0 else 1.0)  # the curves end inside the frame
+        curves = {
+            "long": (np.append(cl[below], 0.0), np.append(edges[:-1][below], p)),
+            "short": (np.insert(cs[above], 0, 0.0), np.insert(edges[1:][above], 0, p)),
+        }
+        for s, (xs, ys) in curves.items():
+            twin.plot(xs, ys, color=SIDE_COLORS[s], ls="-" if s == "long" else (0, (5, 1.5)),
+                      label=f"cumulative {s}", **kw)  # fmt: skip
+        # the limit covers both curves over the whole visible price range, up to where they cross its edges
+        top_c = max(_visible_reach(xs, ys, y0, y1) for xs, ys in curves.values())
+        twin.set_xlim(0.0, top_c * 1.1 if top_c > 0 else 1.0)
         twin.set_ylim(y0, y1)
         twin.set_xlabel("cumulative liquidation notional [USD]", **PLAIN)
         twin.xaxis.set_major_locator(mticker.MaxNLocator(nbins=4))
@@ -884,6 +927,22 @@ def plot_map(
     for t in legend.get_texts():
         t.set_parse_math(False)
     return ax
+
+
+def _visible_reach(xs: np.ndarray, ys: np.ndarray, y0: float, y1: float) -> float:
+    """Largest ``x`` of the polyline ``(xs, ys)`` (``ys`` increasing) drawn between ``y0`` and ``y1``: its vertices
+    inside and the points where it crosses ``y0`` and ``y1`` (0 when no part of it is inside).
+
+    Examples
+    --------
+    >>> _visible_reach(np.array([10.0, 4.0, 0.0]), np.array([80.0, 95.0, 100.0]), 90.0, 110.0)
+    6.0
+    """
+    if ys.size == 0 or ys[-1] < y0 or ys[0] > y1:
+        return 0.0
+    inside = xs[(ys >= y0) & (ys <= y1)]
+    ends = [float(np.interp(y, ys, xs)) for y in (y0, y1) if ys[0] <= y <= ys[-1]]
+    return float(max([*inside.tolist(), *ends], default=0.0))
 
 
 # ------------------------------------------------------------------------------------------------ leverage

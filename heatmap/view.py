@@ -8,7 +8,11 @@ tested without a figure (as seaborn keeps its statistics apart from its artists)
   ``coverage`` of new positions is ``1 / L_q`` with ``L_q`` the ``1 − coverage`` quantile of the model's leverage
   law. The distance is kept within ``[0.10, 0.30]`` (±10–30 % of price); without a model it is 0.20.
 * **Colour limits.** From the visible cells only (snapshots drawn × bands inside the window): the top is the
-  99th percentile of the positive visible cells, so about 1 % of them sit at the top of the scale.
+  99th percentile of the positive visible cells, so about 1 % of them sit at the top of the scale, and the
+  bottom (the *floor*) is their 40th percentile, so the weaker 40 % are drawn in the background colour. The
+  model spreads every position's level over the leverage law, so most of a long window is a smooth plateau of
+  low-leverage mass; colouring it from zero draws a bright wall in which the bands near price (the levels that
+  persist until price crosses them) do not stand out. Above the floor the scale is linear.
 * **Raster.** The regular log-price grid is sampled at the centre of every output pixel (nearest cell in time
   and price), which is exactly what a cell-by-cell mesh would show at that resolution, at the cost of one
   gather.
@@ -38,7 +42,7 @@ if TYPE_CHECKING:
     from heatmap.model import Model
     from heatmap.result import Heatmap
 
-__all__ = ["HeatmapView", "heatmap_view", "window_distance", "robust_limits", "SideView"]
+__all__ = ["HeatmapView", "heatmap_view", "window_distance", "robust_limits", "SideView", "FLOOR_PERCENTILE"]
 
 SideView = Literal["total", "long", "short", "both"]
 #: Share of fresh positions whose liquidation levels the default window holds.
@@ -47,6 +51,8 @@ COVERAGE = 0.8
 WINDOW_BOUNDS = (0.10, 0.30)
 #: Percentile of the positive visible cells used as the top of the colour scale.
 TOP_PERCENTILE = 99.0
+#: Percentile of the positive visible cells used as the bottom of the colour scale (weaker cells: background).
+FLOOR_PERCENTILE = 40.0
 
 
 def window_distance(model: Model | None, *, coverage: float = COVERAGE) -> float:
@@ -77,22 +83,46 @@ def window_distance(model: Model | None, *, coverage: float = COVERAGE) -> float
     return float(min(max(d, lo), hi))
 
 
-def robust_limits(values: np.ndarray, *, percentile: float = TOP_PERCENTILE) -> tuple[float, float]:
-    """``(0, top)``: ``top`` is the ``percentile`` of the positive finite values (1.0 when there are none).
+def robust_limits(
+    values: np.ndarray, *, percentile: float = TOP_PERCENTILE, floor: float = FLOOR_PERCENTILE
+) -> tuple[float, float]:
+    """``(bottom, top)``: the ``floor`` and ``percentile`` percentiles of the positive finite values [quote].
+
+    ``floor=0`` gives a bottom of 0; a bottom that would not be below the top (too few distinct values) is 0.
+    Without positive values the limits are ``(0, 1)``.
+
+    Parameters
+    ----------
+    values : ndarray
+        Cells [quote].
+    percentile : float, default :data:`TOP_PERCENTILE`
+        Percentile of the positive values at the top of the scale [%].
+    floor : float, default :data:`FLOOR_PERCENTILE`
+        Percentile of the positive values at the bottom of the scale [%], in ``[0, percentile)``.
 
     Examples
     --------
     >>> robust_limits(np.r_[np.zeros(10), np.arange(1.0, 101.0)])
+    (40.6, 99.01)
+    >>> robust_limits(np.arange(1.0, 101.0), floor=0)
     (0.0, 99.01)
     """
+    if not 0 < percentile <= 100:
+        raise ValueError(f"percentile: got {percentile!r}; allowed is a percentile in (0, 100]")
+    if not isinstance(floor, (int, float, np.integer, np.floating)) or not 0 <= floor < percentile:
+        raise ValueError(
+            f"floor: got {floor!r}; allowed is a percentile in [0, {percentile:g}) (0: no floor)"
+        )
     v = np.asarray(values, dtype=float).ravel()
     v = v[np.isfinite(v) & (v > 0)]
     if v.size == 0:
         return 0.0, 1.0
-    top = float(np.percentile(v, percentile))
+    bottom, top = (float(x) for x in np.percentile(v, [floor, percentile]))
     if top <= 0:
         top = float(v.max())
-    return 0.0, top
+    if floor == 0 or bottom >= top:
+        bottom = 0.0
+    return bottom, top
 
 
 @dataclass(frozen=True)
@@ -112,7 +142,8 @@ class HeatmapView:
     ylim : (float, float)
         Price window [quote].
     vmin, vmax : float
-        Colour limits [quote].
+        Colour limits [quote]: cells at or below ``vmin`` are drawn in the background colour, cells at or above
+        ``vmax`` in the top colour.
     distance : float or None
         Half-width of the automatic window [fraction of price] (None for explicit or whole-grid windows).
     """
@@ -133,6 +164,14 @@ class HeatmapView:
         if n == 0:
             return 0.0
         return float(sum(int(np.count_nonzero(v >= self.vmax)) for v in self.values.values()) / n)
+
+    @property
+    def floored(self) -> float:
+        """Share of the visible cells at or below ``vmin`` (empty or under the floor: the background) [fraction]."""
+        n = sum(v.size for v in self.values.values())
+        if n == 0:
+            return 0.0
+        return float(sum(int(np.count_nonzero(v <= self.vmin)) for v in self.values.values()) / n)
 
     def raster(self, layer: str, width: int, height: int, *, yscale: str = "linear") -> np.ndarray:
         """The layer sampled at ``height × width`` pixel centres, rows from the bottom of the window [quote].
@@ -176,6 +215,7 @@ def heatmap_view(
     within: float | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
+    floor: float = FLOOR_PERCENTILE,
 ) -> HeatmapView:
     """The window, visible cells and colour limits of the default heatmap figure.
 
@@ -190,7 +230,11 @@ def heatmap_view(
     within : float, optional
         Half-width of the automatic window [fraction of price], in (0, 1).
     vmin, vmax : float, optional
-        Explicit colour limits [quote]; default ``0`` and the 99th percentile of the positive visible cells.
+        Explicit colour limits [quote]; default the ``floor`` and the 99th percentile of the positive visible
+        cells (:func:`robust_limits`).
+    floor : float, default :data:`FLOOR_PERCENTILE` (40)
+        Percentile of the positive visible cells at the bottom of the scale [%]: weaker cells are drawn in the
+        background colour. ``0`` colours every non-empty cell; an explicit ``vmin`` takes precedence.
 
     Returns
     -------
@@ -247,9 +291,12 @@ def heatmap_view(
         values = layers
     else:
         values = {side: layers[side]}
-    lo, hi = robust_limits(np.concatenate([v.ravel() for v in values.values()]))
-    lo = lo if vmin is None else float(vmin)
+    lo, hi = robust_limits(np.concatenate([v.ravel() for v in values.values()]), floor=floor)
     hi = hi if vmax is None else float(vmax)
+    if vmin is not None:
+        lo = float(vmin)
+    elif lo >= hi:  # an explicit top below the floor: colour from zero
+        lo = 0.0
     if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
         raise ValueError(f"vmax ({hi}) must be greater than vmin ({lo})")
     return HeatmapView(

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from heatmap.plot import render_png
-from heatmap.view import TOP_PERCENTILE, window_distance
+from heatmap.view import FLOOR_PERCENTILE, TOP_PERCENTILE, window_distance
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -42,3 +42,14 @@ def test_performance_section_reports_the_window_rule_in_force():
     assert abs(d - window_distance(lh.Model())) < 5e-4
     saturated = float(re.search(r"([0-9.]+)% of the visible cells at the top", doc).group(1))
     assert saturated <= 100 - TOP_PERCENTILE + 0.5
+    floored = float(re.search(r"with ([0-9.]+)% of the visible cells under it", doc).group(1))
+    assert abs(floored - FLOOR_PERCENTILE) <= 1.0
+
+
+def test_gallery_states_the_colour_limits_in_force():
+    text = (ROOT / "docs" / "gallery.md").read_text(encoding="utf-8")
+    assert f"the **floor** is their {FLOOR_PERCENTILE:.0f}th percentile" in text
+    assert f"The top is their {TOP_PERCENTILE:.0f}th percentile" in text
+    from heatmap.plot import HEATMAP_CMAP
+
+    assert f"colormap (`{HEATMAP_CMAP}`" in text

@@ -137,7 +137,7 @@ def visible_cells(hm: Heatmap, ylim: tuple[float, float], side: str = "total") -
     return {"total": long + short, "long": long, "short": short}[side]
 
 
-def test_default_heatmap_is_total_intensity_on_a_dark_power_scale():
+def test_default_heatmap_is_total_intensity_on_a_dark_floored_scale():
     hm = make_heatmap()
     fig, ax = new_figure()
     im = plot_heatmap(hm, ax=ax)
@@ -145,16 +145,116 @@ def test_default_heatmap_is_total_intensity_on_a_dark_power_scale():
     view = im.view
     cells = visible_cells(hm, ax.get_ylim())
     np.testing.assert_allclose(view.values["total"], cells)
-    # colour limits: 0 and the 99th percentile of the positive visible cells; power scale with gamma 0.5
-    assert isinstance(im.norm, mcolors.PowerNorm) and im.norm.gamma == 0.5
-    assert im.norm.vmin == 0.0 and im.norm.vmax == pytest.approx(np.percentile(cells[cells > 0], 99))
-    # about 1 % of the visible cells saturate
+    # colour limits: the 40th and 99th percentiles of the positive visible cells, linear in between
+    positive = cells[cells > 0]
+    assert isinstance(im.norm, mcolors.PowerNorm) and im.norm.gamma == 1.0
+    assert im.norm.vmin == pytest.approx(np.percentile(positive, 40))
+    assert im.norm.vmax == pytest.approx(np.percentile(positive, 99))
+    # about 1 % of the visible cells saturate; the empty ones and the weaker 40 % of the rest are background
     assert view.saturated == pytest.approx(np.mean(cells >= im.norm.vmax))
     assert 0 < view.saturated <= 0.02
-    # one perceptually uniform sequential map; empty cells and the plot area take its darkest colour
-    assert im.cmap.name.startswith("viridis")
-    assert ax.get_facecolor() == pytest.approx(mpl.colormaps["viridis"](0.0))
-    assert sum(mcolors.to_rgb(ax.get_facecolor())) < 0.8
+    assert view.floored == pytest.approx(np.mean(cells <= im.norm.vmin))
+    assert 0.35 <= view.floored <= 0.55
+    # one perceptually uniform sequential map, black at the bottom: the plot area is its darkest colour
+    assert im.cmap.name.startswith("inferno")
+    assert ax.get_facecolor() == pytest.approx(mpl.colormaps["inferno"](0.0))
+    assert im.cmap.get_under() == pytest.approx(ax.get_facecolor())
+    assert sum(mcolors.to_rgb(ax.get_facecolor())) < 0.1
+
+
+def wall_heatmap(T: int = 120) -> Heatmap:
+    """The shape that made a bright wall: a smooth plateau of low-leverage mass 6–25 % from price over the whole
+    window, and four bands 2–4 % from price that persist (until price would cross them), 1.5× the plateau."""
+    rng = np.random.default_rng(3)
+    edges = np.geomspace(60.0, 160.0, 401)
+    centers = np.sqrt(edges[:-1] * edges[1:])
+    times = pd.date_range(T0, periods=T, freq="1h")
+    price = pd.Series(100.0 * (1 + 0.003 * np.sin(np.arange(T) / 7.0)), index=times)
+    d = np.abs(np.log(centers / 100.0))
+    plateau = np.where((d > 0.06) & (d < 0.25), 1e6 * rng.uniform(0.85, 1.0, (T, centers.size)), 0.0)
+    plateau += np.where(d <= 0.06, 2e5 * rng.uniform(0.5, 1.0, (T, centers.size)), 0.0)
+    bands = np.zeros(centers.size)
+    for level in (96.0, 97.5, 102.5, 104.0):
+        bands[np.argmin(np.abs(centers - level))] = 1.5e6
+    total = plateau + bands[None, :]
+    below = centers[None, :] < price.to_numpy()[:, None]
+    return Heatmap(
+        times=times,
+        price_edges=edges,
+        long=np.where(below, total, 0.0),
+        short=np.where(below, 0.0, total),
+        price=price,
+        meta={"symbol": "WALL"},
+    )
+
+
+def test_default_colours_do_not_draw_a_wall():
+    """On a plateau-dominated window the default lights up the near-price bands, not the plateau: a regression
+    to a scale from zero (or a brightening power scale) fails here."""
+    hm = wall_heatmap()
+    fig, ax = new_figure()
+    im = plot_heatmap(hm, ax=ax, ylim=(70.0, 140.0), colorbar=False)
+    cells = im.view.values["total"]
+    shade = np.asarray(im.norm(cells))  # position on the colour scale, 0 = background, 1 = top colour
+    centers = np.sqrt(im.view.price_edges[:-1] * im.view.price_edges[1:])
+    band = np.isin(
+        np.arange(centers.size), [np.argmin(np.abs(centers - lv)) for lv in (96.0, 97.5, 102.5, 104.0)]
+    )
+    plateau = (np.abs(np.log(centers / 100.0)) > 0.06)[None, :] & (cells > 0)
+    assert np.all(shade[:, band] >= 0.9)  # the persistent near-price bands take the top colours
+    assert np.median(shade[plateau]) <= 0.35  # the plateau stays dark
+    assert np.mean(shade >= 0.5) <= 0.10  # at most a tenth of the window is drawn in the bright half
+    assert 0.35 <= im.view.floored <= 0.6  # a sizeable share is background, not all of it
+    assert im.view.saturated <= 0.10
+    # the former default (from zero, power 0.5) on the same cells: the plateau was brighter than mid-scale
+    fig, ax = new_figure()
+    old = plot_heatmap(hm, ax=ax, ylim=(70.0, 140.0), colorbar=False, vmin=0.0, gamma=0.5)
+    assert np.median(np.asarray(old.norm(cells))[plateau]) > 0.7
+
+
+def test_floor_options_and_overrides():
+    from heatmap.view import heatmap_view, robust_limits
+
+    hm = make_heatmap()
+    cells = heatmap_view(hm).values["total"]
+    fig, ax = new_figure()
+    none = plot_heatmap(hm, ax=ax, floor=0, colorbar=False)
+    assert none.norm.vmin == 0.0 and none.view.floored == pytest.approx(np.mean(cells == 0))
+    fig, ax = new_figure()
+    half = plot_heatmap(hm, ax=ax, floor=50, colorbar=False)
+    assert half.norm.vmin == pytest.approx(np.percentile(cells[cells > 0], 50))
+    fig, ax = new_figure()
+    explicit = plot_heatmap(hm, ax=ax, vmin=1e4, floor=80, colorbar=False)
+    assert explicit.norm.vmin == 1e4  # an explicit vmin wins over the floor
+    fig, ax = new_figure()
+    low_top = plot_heatmap(hm, ax=ax, vmax=np.percentile(cells[cells > 0], 10), colorbar=False)
+    assert low_top.norm.vmin == 0.0  # a top below the floor: colour from zero rather than fail
+    assert robust_limits(np.full(50, 3.0)) == (0.0, 3.0)  # one distinct value: no floor
+    for bad in (-1, 99, 120, "40"):
+        with pytest.raises(ValueError, match="floor"):
+            plot_heatmap(hm, ax=ax, floor=bad)
+
+
+def test_colorbar_and_note_show_the_floor():
+    hm = make_heatmap()
+    fig, ax = new_figure()
+    im = plot_heatmap(hm, ax=ax)
+    fig.canvas.draw()
+    (cax,) = fig.axes[1:]
+    ticks = cax.get_yticks()
+    assert ticks[0] == pytest.approx(im.norm.vmin) and ticks[-1] <= im.norm.vmax
+    labels = [t.get_text() for t in cax.get_yticklabels()]
+    assert labels[0] == "\\" + format_notional(im.norm.vmin)
+    assert fig.axes[0].images[0].colorbar.extend == "both"  # triangles: background below, top colour above
+    note = [t.get_text() for t in ax.texts if t.get_text().startswith("relative scale")]
+    assert (
+        note
+        and f"cells under {format_notional(im.norm.vmin)} ({im.view.floored:.0%} of the window)" in note[0]
+    )
+    fig, ax = new_figure()
+    im = plot_heatmap(hm, ax=ax, floor=0)
+    assert im.colorbar.extend == "max"
+    assert not any("cells under" in t.get_text() for t in ax.texts)
 
 
 def test_raster_shows_the_cell_under_each_pixel():
@@ -210,7 +310,7 @@ def test_both_sides_are_blue_and_orange_layers_on_one_scale():
     lo_hi = {(i.norm.vmin, i.norm.vmax) for i in ax.images}
     cells = np.concatenate([visible_cells(hm, ax.get_ylim(), s).ravel() for s in ("long", "short")])
     assert len(lo_hi) == 1
-    assert lo_hi.pop() == pytest.approx((0.0, np.percentile(cells[cells > 0], 99)))
+    assert lo_hi.pop() == pytest.approx(tuple(np.percentile(cells[cells > 0], [40, 99])))
     long_top, short_top = ax.images[0].cmap(1.0), ax.images[1].cmap(1.0)
     assert long_top[2] > long_top[0] and short_top[0] > short_top[2]  # blue, orange
     assert ax.images[0].cmap(0.0)[3] == 0.0  # empty cells transparent
@@ -229,7 +329,10 @@ def test_other_norms_and_explicit_limits(norm, kind):
     assert type(im.norm) is kind and (im.norm.vmin, im.norm.vmax) == (1e4, 5e5)
     fig, ax = new_figure()
     im = plot_heatmap(hm, ax=ax, norm="log", colorbar=False)
-    assert im.norm.vmin == pytest.approx(im.norm.vmax / 1e3)  # three decades below the top
+    assert im.norm.vmin == pytest.approx(im.view.vmin) and im.view.vmin > 0  # from the floor
+    fig, ax = new_figure()
+    im = plot_heatmap(hm, ax=ax, norm="log", floor=0, colorbar=False)
+    assert im.norm.vmin == pytest.approx(im.norm.vmax / 1e3)  # without a floor: three decades below the top
 
 
 def test_colorbar_reads_dollars_with_units():
@@ -408,7 +511,7 @@ def test_method_and_function_draw_equal_maps():
 def test_figure_comparison_can_fail():
     hm = make_heatmap()
     with pytest.raises(AssertionError):
-        assert_figures_equal(lambda ax: hm.plot(ax=ax), lambda ax: hm.plot(ax=ax, norm="linear"))
+        assert_figures_equal(lambda ax: hm.plot(ax=ax), lambda ax: hm.plot(ax=ax, norm="asinh"))
 
 
 # ------------------------------------------------------------------------------------------------ map
@@ -438,6 +541,46 @@ def test_map_bars_price_line_clusters_and_cumulative():
     cum_long, cum_short = twin.get_lines()
     assert max(cum_long.get_xdata()) == pytest.approx(4e6, rel=1e-6)  # all long mass is reachable below 100
     assert max(cum_short.get_xdata()) == pytest.approx(2e6, rel=1e-6)
+
+
+def curve_overflow(fig, ax) -> float:
+    """How far the cumulative curves reach past the right edge of their axes inside the visible price range
+    (sampled densely along each drawn line) [fraction of the axis width]; <= 0 when they stay inside."""
+    twin = fig.axes[-1]
+    y0, y1 = ax.get_ylim()
+    x_max = twin.get_xlim()[1]
+    worst = -np.inf
+    for line in twin.get_lines():
+        xs, ys = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        order = np.argsort(ys)
+        grid = np.linspace(max(y0, ys.min()), min(y1, ys.max()), 4001)
+        worst = max(worst, float(np.interp(grid, ys[order], xs[order]).max()) / x_max - 1.0)
+    return worst
+
+
+def test_map_curves_stay_inside_the_frame_on_a_coarse_grid():
+    """Bands of ~5 %: the curves cross the window's edges between two vertices, far beyond the last vertex
+    inside; the secondary axis must cover both sides up to those crossings."""
+    edges = np.geomspace(50.0, 200.0, 31)
+    centers = np.sqrt(edges[:-1] * edges[1:])
+    snap = Snapshot(
+        time=T0,
+        price_edges=edges,
+        long=np.where(centers < 100.0, 1e6, 0.0),
+        short=np.where(centers > 100.0, 3e5, 0.0),
+        price=100.0,
+    )
+    for within in (0.07, 0.12, 0.2, 0.33):
+        fig, ax = new_figure((8, 6))
+        plot_map(snap, ax=ax, within=within)
+        assert curve_overflow(fig, ax) <= 0.0, within
+        assert curve_overflow(fig, ax) >= -0.2, within  # and the longer curve uses most of the width
+    # both sides count: the short side is the longer one here
+    fig, ax = new_figure((8, 6))
+    swapped = Snapshot(time=T0, price_edges=edges, long=snap.short, short=snap.long * 0 + np.where(
+        centers > 100.0, 1e6, 0.0), price=100.0)  # fmt: skip
+    plot_map(swapped, ax=ax, within=0.12)
+    assert -0.2 <= curve_overflow(fig, ax) <= 0.0
 
 
 def test_map_without_cumulative_or_clusters_and_validation():
@@ -694,7 +837,15 @@ def test_default_view_of_six_months_of_real_hourly_btc():
     path = hm.price
     assert lo >= path.min() * 0.65 and hi <= path.max() * 1.35  # within ±35 % of the price path
     assert im.view.saturated <= 0.10
+    assert 0.3 <= im.view.floored <= 0.6  # the weaker plateau is background, not a bright wall
+    assert np.mean(np.asarray(im.norm(im.view.values["total"])) >= 0.5) <= 0.25
     assert ax.get_title(loc="left").startswith("BTCUSDT")
+    # the liquidation map of the last bar by leverage (the gallery figure): curves inside the frame
+    snap = hm.at(-1)
+    for within in (0.12, None):
+        fig, ax = new_figure((10, 6.5), dpi=80)
+        plot_map(snap, ax=ax, within=within, layers=snap.by_leverage(market))
+        assert curve_overflow(fig, ax) <= 0.0
 
 
 # ------------------------------------------------------------------------------------------ leverage layers
@@ -786,11 +937,7 @@ def test_map_stacks_bars_by_leverage_bucket():
         loc="left"
     )
     # the cumulative curves stay inside the frame horizontally
-    twin = fig.axes[-1]
-    for line in twin.get_lines():
-        y = line.get_ydata()
-        inside = (y >= ax.get_ylim()[0]) & (y <= ax.get_ylim()[1])
-        assert line.get_xdata()[inside].max() <= twin.get_xlim()[1]
+    assert curve_overflow(fig, ax) <= 0.0
     other = lh.estimate(market, bins=100).at(-1)
     with pytest.raises(ValueError, match="grid"):
         plot_map(other, layers=layers)
