@@ -1,11 +1,12 @@
 """The offline interactive HTML heatmap: one small self-contained file, drawn on a canvas by a few lines of script.
 
 No plotting library is embedded (plotly.js alone is several MB): the page holds the displayed window of the heatmap as
-compressed 16-bit codes and a short script that draws it with the same look as the PNG (dark plot area,
-``viridis``, power scale with its top at the 99th percentile of the visible cells), the price path and the current
-price, a $ colour bar, hover read-outs ("$606K", distance from price), a brightness slider (power-scale exponent),
-a threshold slider (top of the scale), a side toggle (total / long / short) and a leverage-layer toggle (when the
-market is given). Six months of hourly snapshots × 1,000 bins stay well under 5 MB (sizes in docs/performance.md).
+compressed 16-bit codes and a short script that draws it with the same look as the PNG (black plot area,
+``inferno``, linear scale from a floor at the 40th percentile of the visible cells, drawn as background, to a top at
+their 99th percentile; :func:`heatmap.view.robust_limits`), the price path and the current price, a $ colour bar
+from the floor, hover read-outs ("$606K", distance from price), a brightness slider (power-scale exponent), a
+threshold slider (top of the scale), a floor slider (0 to 2 × the default floor; 0 colours every non-empty cell), a
+side toggle (total / long / short) and a leverage-layer toggle (when the market is given). Six months of hourly snapshots × 1,000 bins stay well under 5 MB (sizes in docs/performance.md).
 
 Encoding of a layer: ``q = 0`` for an empty cell, else ``1 + round(8192 · log(v / lo) / log(hi / lo))`` with
 ``lo = hi · 1e-6`` (relative resolution ``log(1e6) / 8192`` ≈ 0.17 %, finer than the 3 digits shown), as
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from heatmap.view import SideView, heatmap_view
+from heatmap.view import SideView, heatmap_view, robust_limits
 
 if TYPE_CHECKING:
     from heatmap.market import Market
@@ -42,7 +43,7 @@ __all__ = ["write_html", "read_html_data", "encode_layer", "decode_layer", "FORM
 FORMAT = "liquidation-heatmap/html-v2"
 DATA_ID = "liquidation-heatmap-data"
 _CODES = 8192
-_VIRIDIS_STOPS = 64
+_LUT_STOPS = 64
 
 
 def encode_layer(values: np.ndarray, lo: float, hi: float) -> str:
@@ -67,12 +68,15 @@ def decode_layer(blob: str, shape: tuple[int, ...], lo: float, hi: float) -> np.
     return np.where(q > 0, lo * np.exp((q - 1) / _CODES * np.log(hi / lo)), 0.0)
 
 
-def _viridis() -> list[str]:
+def _lut() -> list[str]:
+    """The PNG's colormap (:data:`heatmap.plot.HEATMAP_CMAP`) as hex stops; the first is the background."""
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
-    cmap = colormaps["viridis"]
-    return [to_hex(cmap(x)) for x in np.linspace(0.0, 1.0, _VIRIDIS_STOPS)]
+    from heatmap.plot import HEATMAP_CMAP
+
+    cmap = colormaps[HEATMAP_CMAP]
+    return [to_hex(cmap(x)) for x in np.linspace(0.0, 1.0, _LUT_STOPS)]
 
 
 def write_html(
@@ -145,9 +149,7 @@ def write_html(
         for k, label in enumerate(buckets):
             layers[f"lev {label}"] = reduce(split["long"][k] + split["short"][k])
     positive = np.concatenate([v[v > 0] for v in layers.values()])
-    top = (
-        float(np.percentile(layers["total"][layers["total"] > 0], 99)) if (layers["total"] > 0).any() else 1.0
-    )
+    floor, top = robust_limits(layers["total"])  # the PNG's limits, on the displayed (band-summed) cells
     hi = float(max(positive.max(), top)) * 1.0001 if positive.size else 1.0
     lo = hi * 1e-6
     times = pd.DatetimeIndex(hm.times[rows])
@@ -174,10 +176,11 @@ def write_html(
         "hi": hi,
         "codes": _CODES,
         "vmax": top,
+        "vmin": floor,
         "side": "total" if side == "both" else side,
         "buckets": buckets,
         "layers": {name: encode_layer(v, lo, hi) for name, v in layers.items()},
-        "viridis": _viridis(),
+        "lut": _lut(),
     }
     blob = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     page = (
@@ -225,9 +228,11 @@ border-radius:4px;font-size:12px;white-space:nowrap;display:none}
 <label>side <select id="side"><option value="total">total</option><option value="long">long</option>
 <option value="short">short</option></select></label>
 <label>leverage <select id="lev"><option value="">all</option></select></label>
-<label>brightness <input id="gamma" type="range" min="0.15" max="1.5" step="0.05" value="0.5"></label>
+<label>brightness <input id="gamma" type="range" min="0.15" max="2" step="0.05" value="1"></label>
 <label>threshold <input id="top" type="range" min="-1.5" max="0.5" step="0.02" value="0">
 <span id="topval"></span></label>
+<label>floor <input id="floor" type="range" min="0" max="2" step="0.05" value="1">
+<span id="floorval"></span></label>
 </div>
 <div id="stage"><canvas id="cv" width="1120" height="560"></canvas><div id="tip"></div></div>
 <div id="note"></div></div>
@@ -271,9 +276,10 @@ _SCRIPT = r"""
   const pw = W - m.l - m.r, ph = H - m.t - m.b;
   const t0 = Date.parse(D.times[0]), t1 = Date.parse(D.end), tms = D.times.map(Date.parse);
   const [y0, y1] = D.ylim, E = D.price_edges;
-  const lut = D.viridis.map(h => [1, 3, 5].map(i => parseInt(h.substr(i, 2), 16)));
+  const lut = D.lut.map(h => [1, 3, 5].map(i => parseInt(h.substr(i, 2), 16)));
   const side = document.getElementById('side'), lev = document.getElementById('lev');
   const gamma = document.getElementById('gamma'), topIn = document.getElementById('top');
+  const floorIn = document.getElementById('floor');
   side.value = D.side;
   for (const b of D.buckets) { const o = document.createElement('option'); o.value = 'lev ' + b; o.textContent = b; lev.appendChild(o); }
   lev.disabled = D.buckets.length === 0;
@@ -295,14 +301,18 @@ _SCRIPT = r"""
   function top() { return D.vmax * Math.pow(10, +topIn.value); }
   function draw() {
     const v = L[layer()], g = +gamma.value, vmax = top();
+    // cells at or under the floor take the background (the colormap's first colour), as in the PNG
+    const vmin = Math.min(D.vmin * +floorIn.value, 0.999 * vmax), vspan = vmax - vmin;
     document.getElementById('topval').textContent = money(vmax);
+    document.getElementById('floorval').textContent = money(vmin);
     ctx.fillStyle = '#ffffff'; ctx.fillRect(0, 0, W, H);
     const img = ctx.createImageData(pw, ph), d = img.data;
     for (let y = 0; y < ph; y++) {
       const j = rowOf[y];
       for (let x = 0; x < pw; x++) {
         const val = j < 0 ? 0 : v[colOf[x] * P + j];
-        const c = lut[Math.min(lut.length - 1, Math.floor(Math.pow(Math.min(val / vmax, 1), g) * (lut.length - 1) + 0.5))];
+        const f = val <= vmin ? 0 : Math.min((val - vmin) / vspan, 1);
+        const c = lut[Math.min(lut.length - 1, Math.floor(Math.pow(f, g) * (lut.length - 1) + 0.5))];
         const o = (y * pw + x) * 4; d[o] = c[0]; d[o + 1] = c[1]; d[o + 2] = c[2]; d[o + 3] = 255;
       }
     }
@@ -331,7 +341,8 @@ _SCRIPT = r"""
     const cx = m.l + pw + 14, cw = 14;
     for (let y = 0; y < ph; y++) { const f = 1 - y / ph, c = lut[Math.floor(Math.pow(f, g) * (lut.length - 1) + 0.5)]; ctx.fillStyle = `rgb(${c})`; ctx.fillRect(cx, m.t + y, cw, 1); }
     ctx.fillStyle = '#222'; ctx.textAlign = 'left';
-    for (let k = 0; k <= 5; k++) { const f = k / 5; ctx.fillText(money(f * vmax), cx + cw + 4, m.t + (1 - f) * ph + 4); }
+    for (let k = 0; k <= 5; k++) { const f = k / 5; ctx.fillText(money(vmin + f * vspan), cx + cw + 4, m.t + (1 - f) * ph + 4); }
+    if (vmin > 0) ctx.fillText('floor', cx + cw + 4, m.t + ph + 16);
   }
   const tip = document.getElementById('tip');
   cv.addEventListener('mousemove', ev => {
@@ -345,11 +356,11 @@ _SCRIPT = r"""
     tip.style.left = Math.min(ev.clientX - r.left + 14, W - 330) + 'px'; tip.style.top = (ev.clientY - r.top + 14) + 'px';
   });
   cv.addEventListener('mouseleave', () => { tip.style.display = 'none'; });
-  for (const el of [side, lev, gamma, topIn]) el.addEventListener('input', draw);
+  for (const el of [side, lev, gamma, topIn, floorIn]) el.addEventListener('input', draw);
   draw();
   // "#threshold=-1" (or "#brightness=1.2") in the address sets a slider through its own input event
   const h = new URLSearchParams(location.hash.slice(1));
-  for (const [k, el] of [['threshold', topIn], ['brightness', gamma], ['side', side], ['leverage', lev]])
+  for (const [k, el] of [['threshold', topIn], ['brightness', gamma], ['floor', floorIn], ['side', side], ['leverage', lev]])
     if (h.has(k)) { el.value = h.get(k); el.dispatchEvent(new Event('input')); }
   document.body.dataset.ready = '1';
 })();

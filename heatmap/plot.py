@@ -327,8 +327,7 @@ def _layer_cmap(color: str) -> mcolors.Colormap:
     rgba[:, :3] = rgb * (0.35 + 0.65 * x)
     rgba[:, 3] = np.clip(x[:, 0] / 0.5, 0.0, 1.0) ** 0.8
     cmap = mcolors.ListedColormap(rgba, name=f"layer_{color}")
-    # cells under the floor map to 0 (transparent); "under" only colours the colour bar's floor triangle
-    return cmap.with_extremes(bad=(0, 0, 0, 0), under=mcolors.to_rgba(_DARK))
+    return cmap.with_extremes(bad=(0, 0, 0, 0), under=(0, 0, 0, 0))
 
 
 def _bar_width(hm: Heatmap) -> pd.Timedelta:
@@ -583,8 +582,10 @@ def plot_heatmap(
         fig = ax.get_figure()
         assert fig is not None
         for image in images:
-            # triangles: below the floor (background colour) and above the top (the top colour)
-            extend = "both" if view.vmin > 0 else "max"
+            # triangles: below the floor (background colour) and above the top (the top colour); the layers of
+            # "both" are transparent under the floor, which a triangle outside the bar cannot show: the floor is
+            # their first tick
+            extend = "both" if view.vmin > 0 and side != "both" else "max"
             cb = fig.colorbar(
                 image, ax=ax, pad=0.01, fraction=0.04 if side == "both" else 0.05, extend=extend
             )

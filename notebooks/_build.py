@@ -95,8 +95,9 @@ hm"""
 ## 3. The heatmap
 
 Time on x, price on y, the price path in white, the current price dashed. Colour is the **total** liquidation
-notional per price band (longs + shorts) on a power scale whose top is the 99th percentile of the visible cells:
-bright bands are where many positions would be liquidated. The window is the price path ± the distance at which
+notional per price band (longs + shorts), black to yellow, on a linear scale from a floor (the 40th percentile of
+the visible cells; weaker cells stay black, so the far plateau of low-leverage positions does not drown the bands
+near price) to the 99th percentile: bright bands are where many positions would be liquidated. The window is the price path ± the distance at which
 the leverage law puts most liquidations; the largest clusters are labelled at the right edge."""
     ),
     new_code_cell(

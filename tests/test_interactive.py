@@ -73,7 +73,17 @@ def test_html_embeds_the_window_of_the_data(tmp_path):
     np.testing.assert_allclose(data["total"], (hm.long + hm.short)[:, keep], rtol=2e-3)
     assert [pd.Timestamp(t) for t in data["times"]] == list(hm.times)
     assert data["note"].startswith("all 50 snapshots shown") and "relative scale" in data["note"]
-    assert data["vmax"] == pytest.approx(np.percentile(data["total"][data["total"] > 0], 99), rel=5e-3)
+    # the PNG's limits: floor at the 40th, top at the 99th percentile of the positive displayed cells
+    positive = data["total"][data["total"] > 0]
+    assert data["vmax"] == pytest.approx(np.percentile(positive, 99), rel=5e-3)
+    assert data["vmin"] == pytest.approx(np.percentile(positive, 40), rel=5e-3)
+    assert 0 < data["vmin"] < data["vmax"]
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    from heatmap.plot import HEATMAP_CMAP
+
+    assert data["lut"][0] == to_hex(colormaps[HEATMAP_CMAP](0.0)) and len(data["lut"]) >= 32
 
 
 def test_html_decimates_time_and_bands_and_says_so(tmp_path):
@@ -182,7 +192,7 @@ def test_html_renders_in_headless_chromium_and_the_slider_changes_it(tmp_path):
     first = _screenshot(exe, page, tmp_path / "a.png")
     assert first.shape[0] >= 600 and first.shape[1] >= 1100
     plot = first[70:580, 90:1020]  # the plot area
-    # a blank page is one colour; the heatmap has the dark-to-yellow viridis range and a white price line
+    # a blank page is one colour; the heatmap has the black-to-yellow inferno range and a white price line
     assert plot.std() > 0.05
     yellowish = ((plot[..., 0] > 0.7) & (plot[..., 1] > 0.7) & (plot[..., 2] < 0.4)).mean()
     dark = (plot.sum(axis=-1) < 0.9).mean()
@@ -191,6 +201,9 @@ def test_html_renders_in_headless_chromium_and_the_slider_changes_it(tmp_path):
     lowered = _screenshot(exe, page + "#threshold=-1.2", tmp_path / "b.png")
     changed = np.abs(lowered[70:580, 90:1020] - plot).max(axis=-1) > 0.1
     assert changed.mean() > 0.2
+    # the floor slider at 0 colours the cells under the default floor: fewer black pixels
+    no_floor = _screenshot(exe, page + "#floor=0", tmp_path / "d.png")[70:580, 90:1020]
+    assert (no_floor.sum(axis=-1) < 0.15).mean() < (plot.sum(axis=-1) < 0.15).mean() - 0.05
     side = _screenshot(exe, page + "#side=long", tmp_path / "c.png")
     assert (np.abs(side[70:580, 90:1020] - plot).max(axis=-1) > 0.1).mean() > 0.05
 

@@ -316,6 +316,8 @@ def test_both_sides_are_blue_and_orange_layers_on_one_scale():
     assert ax.images[0].cmap(0.0)[3] == 0.0  # empty cells transparent
     assert ax.images[0].cmap(1.0)[:3] == pytest.approx(mcolors.to_rgb(SIDE_COLORS["long"]))
     assert ax.images[1].cmap(1.0)[:3] == pytest.approx(mcolors.to_rgb(SIDE_COLORS["short"]))
+    assert all(i.colorbar.extend == "max" for i in ax.images)  # no transparent floor triangle
+    assert all(a.get_yticks()[0] == pytest.approx(im.norm.vmin) for a in fig.axes[1:])  # the floor is a tick
     cbar_labels = [a.get_ylabel() for a in fig.axes[1:]]
     assert cbar_labels == [f"long: {NOTIONAL_LABEL}", f"short: {NOTIONAL_LABEL}"]
 
