@@ -262,3 +262,104 @@ def test_empty_file_gives_empty_event_frame(tmp_path):
     assert list(ev.columns) == EVENT_COLUMNS and len(ev) == 0
     assert str(ev["time"].dt.tz) == "UTC" and ev["side"].dtype == object
     assert (liquidations_per_bar(ev, market(4)).to_numpy() == 0).all()
+
+
+# ------------------------------------------------------------------ headed CSVs: columns by name, any order
+def _headed(tmp_path: Path, name: str, header: list[str], order: list[int]) -> Path:
+    """The flat forceOrder fixture rewritten with ``header`` over its columns taken in ``order``."""
+    rows = [ln.split(",") for ln in (LIQ / "forceorder_flat.csv").read_text().splitlines() if ln.strip()]
+    out = tmp_path / name
+    lines = [",".join(header)] + [",".join(r[i] for i in order) for r in rows]
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+FLAT = ["s", "S", "o", "f", "q", "p", "ap", "X", "l", "z", "T"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        FLAT,  # the websocket keys
+        [
+            "symbol",
+            "side",
+            "order_type",
+            "time_in_force",
+            "original_quantity",
+            "price",
+            "average_price",
+            "order_status",
+            "last_fill_quantity",
+            "accumulated_fill_quantity",
+            "time",
+        ],
+        [
+            "symbol",
+            "Side",
+            "type",
+            "timeInForce",
+            "origQty",
+            "price",
+            "averagePrice",
+            "status",
+            "lastFilledQuantity",
+            "executedQty",
+            "tradeTime",
+        ],
+    ],
+)
+def test_headed_forceorder_csv_is_read_by_name_in_any_order(tmp_path, header):
+    want = read_liquidations(LIQ / "forceorder_flat.csv")
+    order = [10, 6, 1, 0, 9, 5, 4, 2, 3, 7, 8]  # a shuffled layout
+    path = _headed(tmp_path, "headed.csv", [header[i] for i in order], order)
+    got = read_liquidations(path)
+    pd.testing.assert_frame_equal(got, want)
+    assert len(got) == len(want) > 0
+
+
+def test_headed_csv_may_omit_optional_columns_and_carry_sizes(tmp_path):
+    want = read_liquidations(LIQ / "forceorder_flat.csv")
+    rows = [ln.split(",") for ln in (LIQ / "forceorder_flat.csv").read_text().splitlines() if ln.strip()]
+    text = "symbol,side,price,avgPrice,executedQty,time,usd\n" + "".join(
+        f"{r[0]},{r[1]},{r[5]},{r[6]},{r[9]},{r[10]},123.4\n" for r in rows
+    )
+    (tmp_path / "few.csv").write_text(text)
+    got = read_liquidations(tmp_path / "few.csv")
+    cols = ["time", "symbol", "side", "price", "qty", "notional", "order_price", "price_source"]
+    pd.testing.assert_frame_equal(got[cols], want[cols])
+
+
+def test_headed_csv_errors_name_the_columns(tmp_path):
+    (tmp_path / "u.csv").write_text("symbol,side,price,qty_usd,time\nBTCUSDT,SELL,1,2,1735689600000\n")
+    with pytest.raises(MarketDataError, match=r"unknown liquidation columns \['qty_usd'\]"):
+        read_liquidations(tmp_path / "u.csv")
+    (tmp_path / "m.csv").write_text("symbol,side,price,time\nBTCUSDT,SELL,1,1735689600000\n")
+    with pytest.raises(MarketDataError, match=r"lacks the liquidation columns \['original_quantity or"):
+        read_liquidations(tmp_path / "m.csv")
+    (tmp_path / "r.csv").write_text("symbol,side,p,price,q,time\nBTCUSDT,SELL,1,1,2,1735689600000\n")
+    with pytest.raises(MarketDataError, match=r"names the columns \['price'\] more than once"):
+        read_liquidations(tmp_path / "r.csv")
+    (tmp_path / "w.csv").write_text("symbol,side,price,q,time\nBTCUSDT,SELL,1,2\n")
+    with pytest.raises(MarketDataError, match="not a readable CSV|rows have"):
+        read_liquidations(tmp_path / "w.csv")
+
+
+def test_headed_snapshot_without_symbol_takes_it_from_the_file_name(tmp_path):
+    text = "side,averagePrice,price,origQty,time\nSELL,93610.2,93500,5,1735691400000\n"
+    path = tmp_path / "BTCUSD_PERP-liquidationSnapshot-2025-01-01.csv"
+    path.write_text(text)
+    ev = read_liquidations(path)
+    assert ev["symbol"].tolist() == ["BTCUSD_PERP"] and ev["side"].tolist() == ["long"]
+    assert ev["notional"].iloc[0] == pytest.approx(500.0)  # COIN-M: 5 contracts x 100 USD
+    assert ev["time"].iloc[0] == T0 + pd.Timedelta("30min")
+
+
+def test_headed_csv_with_iso_times(tmp_path):
+    text = "symbol,side,price,q,time\nBTCUSDT,BUY,95000,0.5,2025-01-01T00:30:00Z\n"
+    (tmp_path / "iso.csv").write_text(text)
+    ev = read_liquidations(tmp_path / "iso.csv")
+    assert ev["time"].iloc[0] == T0 + pd.Timedelta("30min") and ev["side"].iloc[0] == "short"
+    (tmp_path / "naive.csv").write_text(text.replace("Z", ""))
+    with pytest.raises(MarketDataError, match="no time zone"):
+        read_liquidations(tmp_path / "naive.csv")

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -120,16 +121,11 @@ def _detect(text: str, where: str) -> str:
         return "forceorder-json"
     first = stripped.splitlines()[0] if stripped else ""
     fields = [f.strip().strip('"').lower() for f in first.split(",")]
-    if _liq_header(text):
-        if fields[: len(SNAPSHOT_COLUMNS)] == SNAPSHOT_COLUMNS:
-            return "liquidation-snapshot"
-        if fields[: len(FORCEORDER_CSV_COLUMNS)] == FORCEORDER_CSV_COLUMNS:
-            return "forceorder-csv"
-        if len(fields) > 1 and fields[1] in ("buy", "sell"):
-            return "forceorder-csv"
-        raise MarketDataError(
-            f"{where}: cannot tell the liquidation format from the first line {first[:120]!r}; pass format="
-        )
+    header = _header_fields(text)
+    if header is not None:
+        # a header is read by name: a symbol column means forceOrder rows, none a liquidationSnapshot file
+        names = _header_names(header, where)
+        return "forceorder-csv" if "symbol" in names else "liquidation-snapshot"
     if len(fields) >= 2 and fields[1] in ("buy", "sell"):
         # headerless: snapshot rows start with an epoch time, forceOrder rows with the symbol
         return "liquidation-snapshot" if fields[0].replace(".", "", 1).isdigit() else "forceorder-csv"
@@ -170,31 +166,130 @@ def _parse_json(text: str, where: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=FORCEORDER_CSV_COLUMNS, dtype=object)
 
 
-def _liq_header(text: str) -> bool:
-    """A liquidation CSV has a header when its first line has a field named ``side`` (both known layouts do)."""
+#: Other spellings of the columns in headers (Binance REST ``allForceOrders`` fields and common exports),
+#: after camelCase -> snake_case.
+_ALIASES = {
+    "orig_qty": "original_quantity",
+    "original_qty": "original_quantity",
+    "executed_qty": "accumulated_fill_quantity",
+    "filled_accumulated_quantity": "accumulated_fill_quantity",
+    "order_filled_accumulated_quantity": "accumulated_fill_quantity",
+    "last_filled_quantity": "last_fill_quantity",
+    "order_last_filled_quantity": "last_fill_quantity",
+    "avg_price": "average_price",
+    "type": "order_type",
+    "status": "order_status",
+    "trade_time": "time",
+    "order_trade_time": "time",
+    "timestamp": "time",
+}
+#: Header columns that are read past: sizes some collectors compute from the fields above.
+_IGNORED = frozenset({"usd", "usd_size", "notional", "notional_usd", "value"})
+_QUANTITIES = ("original_quantity", "accumulated_fill_quantity")
+#: Columns a headed file of each format must name (plus one of the quantities).
+_REQUIRED = {
+    "forceorder-csv": ("symbol", "side", "price", "time"),
+    "liquidation-snapshot": ("side", "price", "time"),
+}
+
+
+def _header_fields(text: str) -> list[str] | None:
+    """The fields of the first non-empty line when it is a header (it names a ``side``/``S`` column), else None."""
     for line in text.splitlines():
         if line.strip():
-            return any(f.strip().strip('"').lower() == "side" for f in line.split(","))
-    return False
+            fields = next(csv.reader([line]))
+            if any(f.strip().strip('"') == "S" or _snake(f.strip().strip('"')) == "side" for f in fields):
+                return [f.strip().strip('"') for f in fields]
+            return None
+    return None
 
 
-def _parse_csv(text: str, names: list[str], where: str, *, extra_ok: int) -> pd.DataFrame:
-    hdr = _liq_header(text)
+def _snake(name: str) -> str:
+    """``"averagePrice"``, ``"Average Price"``, ``"average-price"`` -> ``"average_price"``."""
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name.strip())
+    return re.sub(r"[\s\-]+", "_", s).lower()
+
+
+def _header_names(fields: list[str], where: str) -> list[str | None]:
+    """Canonical column name per header field (None: a column read past); unknown or repeated names raise.
+
+    Accepted: the websocket keys (``s, S, o, f, q, p, ap, X, l, z, T``, case-sensitive), the names of
+    :data:`FORCEORDER_CSV_COLUMNS` in snake or camel case, the aliases in ``_ALIASES``, and ``_IGNORED`` sizes.
+    """
+    out: list[str | None] = []
+    unknown = []
+    for f in fields:
+        if f in _WS_KEYS:
+            out.append(_WS_KEYS[f])
+            continue
+        s = _snake(f)
+        if s in FORCEORDER_CSV_COLUMNS:
+            out.append(s)
+        elif s in _ALIASES:
+            out.append(_ALIASES[s])
+        elif s in _IGNORED:
+            out.append(None)
+        else:
+            unknown.append(f)
+    if unknown:
+        raise MarketDataError(
+            f"{where}: unknown liquidation columns {unknown} in the header {fields}; known: "
+            f"{', '.join(FORCEORDER_CSV_COLUMNS)} (or the websocket keys {', '.join(_WS_KEYS)}), "
+            f"aliases {', '.join(sorted(_ALIASES))}; read past: {', '.join(sorted(_IGNORED))}"
+        )
+    named = [n for n in out if n is not None]
+    repeated = sorted({n for n in named if named.count(n) > 1})
+    if repeated:
+        raise MarketDataError(f"{where}: the header {fields} names the columns {repeated} more than once")
+    return out
+
+
+def _parse_csv(text: str, fmt: str, where: str) -> pd.DataFrame:
+    """Rows of a forceOrder or liquidationSnapshot CSV as text columns named as in ``FORCEORDER_CSV_COLUMNS``.
+
+    With a header the columns are taken by name in any order (see :func:`_header_names`); without one by
+    position (:data:`FORCEORDER_CSV_COLUMNS` plus an optional trailing size, or :data:`SNAPSHOT_COLUMNS`).
+    """
+    header = _header_fields(text)
     try:
         df = pd.read_csv(
-            io.StringIO(text), header=None, skiprows=1 if hdr else 0, dtype=str, skip_blank_lines=True
+            io.StringIO(text),
+            header=None,
+            skiprows=0 if header is None else 1,
+            dtype=str,
+            skip_blank_lines=True,
         )
     except pd.errors.EmptyDataError:  # a header without rows: no liquidations in the file
-        return pd.DataFrame(columns=names, dtype=object)
+        df = pd.DataFrame(columns=range(len(header or ())), dtype=object)
     except pd.errors.ParserError as exc:
         raise MarketDataError(f"{where}: not a readable CSV table ({' '.join(str(exc).split())})") from None
-    if not (len(names) <= df.shape[1] <= len(names) + extra_ok):
-        raise MarketDataError(
-            f"{where}: expected {len(names)} columns ({', '.join(names)}), found {df.shape[1]}"
-        )
-    df = df.iloc[:, : len(names)]
-    df.columns = names
-    return df
+    if header is None:
+        names = FORCEORDER_CSV_COLUMNS if fmt == "forceorder-csv" else SNAPSHOT_COLUMNS
+        extra_ok = 1 if fmt == "forceorder-csv" else 0
+        if not (len(names) <= df.shape[1] <= len(names) + extra_ok):
+            raise MarketDataError(
+                f"{where}: expected {len(names)} columns ({', '.join(names)}), found {df.shape[1]}"
+            )
+        df = df.iloc[:, : len(names)]
+        df.columns = names
+    else:
+        canon = _header_names(header, where)
+        if df.shape[1] != len(header):
+            raise MarketDataError(
+                f"{where}: the header names {len(header)} columns but the rows have {df.shape[1]} fields"
+            )
+        present = {n for n in canon if n is not None}
+        missing = [n for n in _REQUIRED[fmt] if n not in present]
+        if not present.intersection(_QUANTITIES):
+            missing.append(" or ".join(_QUANTITIES))
+        if missing:
+            raise MarketDataError(f"{where}: the header {header} lacks the liquidation columns {missing}")
+        df = df.loc[:, [n is not None for n in canon]]
+        df.columns = [n for n in canon if n is not None]
+    for n in FORCEORDER_CSV_COLUMNS:
+        if n not in df.columns:
+            df[n] = None
+    return df[FORCEORDER_CSV_COLUMNS].astype(object)
 
 
 def _normalise(
@@ -254,7 +349,7 @@ def _normalise(
         notional = base * px
     return pd.DataFrame(
         {
-            "time": epoch_to_utc(df["time"], where=f"{where} time"),
+            "time": parse_times(pd.Series(raw["time"].to_numpy()), where=f"{where} time"),
             "symbol": raw["symbol"].astype(str).to_numpy(),
             "side": side,
             "price": px,
@@ -309,9 +404,13 @@ def read_liquidations(
     format : {"auto", "forceorder-json", "forceorder-csv", "liquidation-snapshot", "events"}
         ``forceorder-json``: websocket ``forceOrder`` messages, one JSON object per line (or a JSON array;
         combined-stream ``{"stream", "data"}`` wrappers accepted). ``forceorder-csv``: the ``o`` fields as flat
-        CSV without header (``s,S,o,f,q,p,ap,X,l,z,T`` and optionally a trailing USD size).
-        ``liquidation-snapshot``: Binance ``liquidationSnapshot`` files (symbol from the file name). ``auto``
-        decides from each file's first line.
+        CSV (without header: ``s,S,o,f,q,p,ap,X,l,z,T`` and optionally a trailing USD size).
+        ``liquidation-snapshot``: Binance ``liquidationSnapshot`` files (symbol from the file name). A CSV with a
+        header is read **by column name, in any order**: the websocket keys (``S``, ``ap``, ...), the names of
+        :data:`FORCEORDER_CSV_COLUMNS` in snake or camel case (``average_price``, ``averagePrice``), REST names
+        (``origQty``, ``executedQty``, ``avgPrice``, ``status``, ``type``); ``usd``/``notional`` size columns are
+        read past, any other name is an error. ``time`` may be epoch numbers (any unit) or ISO 8601 with a zone.
+        ``auto`` decides from each file's first line (a headed file with a ``symbol`` column is forceOrder rows).
     symbol : str, optional
         Keep only this symbol. A row whose symbol had the quote stripped (``"BTC"`` in some dumps) matches
         ``"BTCUSDT"`` too.
@@ -362,17 +461,31 @@ def read_liquidations(
                     raw = _parse_json(text, where)
                     inverse = False
                 elif fmt == "forceorder-csv":
-                    raw = _parse_csv(text, FORCEORDER_CSV_COLUMNS, where, extra_ok=1)
+                    raw = _parse_csv(text, fmt, where)
+                    if raw["symbol"].isna().any():
+                        raise MarketDataError(
+                            f"{where}: {int(raw['symbol'].isna().sum())} rows have no symbol"
+                        )
                     inverse = False
                 elif fmt == "liquidation-snapshot":
-                    raw = _parse_csv(text, SNAPSHOT_COLUMNS, where, extra_ok=0)
-                    sym = symbol_from_filename(Path(where.split("!")[-1])) or symbol_from_filename(p)
+                    raw = _parse_csv(text, fmt, where)
+                    named = bool(raw["symbol"].notna().all()) and not raw.empty
+                    if named:
+                        syms = raw["symbol"].astype(str).unique()
+                        if len({bool(_INVERSE_RE.match(x)) for x in syms}) > 1:
+                            raise MarketDataError(
+                                f"{where}: mixes linear and inverse symbols {syms[:5].tolist()}; one file per kind"
+                            )
+                        sym: str | None = str(syms[0])
+                    else:
+                        sym = symbol_from_filename(Path(where.split("!")[-1])) or symbol_from_filename(p)
                     if sym is None:
                         raise MarketDataError(
                             f"{where}: liquidationSnapshot files carry the symbol in their name "
                             "(SYMBOL-liquidationSnapshot-YYYY-MM-DD.csv); rename the file"
                         )
-                    raw["symbol"] = sym
+                    if not named:
+                        raw["symbol"] = sym
                     inverse = bool(_INVERSE_RE.match(sym))
                 else:
                     raise ValueError("format='events' applies to DataFrames only")
