@@ -386,12 +386,16 @@ class IneffectiveSettingWarning(UserWarning):
     """A :class:`Model` setting has no effect on the market it is applied to (see :meth:`Model.ineffective`)."""
 
 
-def warn_ineffective(model: Model, market: Any = None, **facts: Any) -> None:
-    """Issue :meth:`Model.ineffective` messages as :class:`IneffectiveSettingWarning` (one per setting)."""
+def warn_ineffective(model: Model, market: Any = None, *, stacklevel: int = 3, **facts: Any) -> None:
+    """Issue :meth:`Model.ineffective` messages as :class:`IneffectiveSettingWarning` (one per setting).
+
+    ``stacklevel`` as in :func:`warnings.warn` (the default 3 points at the caller of the function that calls
+    this one).
+    """
     import warnings
 
     for message in model.ineffective(market, **facts):
-        warnings.warn(message, IneffectiveSettingWarning, stacklevel=3)
+        warnings.warn(message, IneffectiveSettingWarning, stacklevel=stacklevel)
 
 
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USD")

@@ -107,3 +107,20 @@ def test_cum_zero_next_to_a_schedule_is_an_error_and_defaults_are_unchanged():
     assert liquidation_price(100_000.0, 20, "long", schedule=sched) == liquidation_price(
         100_000.0, 20, "long"
     )
+
+
+def test_estimate_and_estimator_warn_on_the_first_bars_only():
+    bare = market(drop=("volume", "taker_buy_volume", "funding_rate"))
+    with pytest.warns(IneffectiveSettingWarning) as caught:
+        lh.estimate(bare, bins=100)
+    texts = [str(w.message) for w in caught if w.category is IneffectiveSettingWarning]
+    assert len(texts) == 2 and texts[0].startswith("turnover") and texts[1].startswith("funding")
+    est = lh.Estimator(Model(funding=False), bins=100)
+    frame = bare.frame
+    with pytest.warns(IneffectiveSettingWarning, match="turnover") as first:
+        est.update(frame.iloc[:10])  # a DataFrame: its columns are compared
+    assert [w for w in first if w.category is IneffectiveSettingWarning][0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IneffectiveSettingWarning)
+        est.update(frame.iloc[10:20])  # later bars: said once already
+        lh.estimate(bare, Model(turnover=0.0, funding=False), bins=100)  # saying what is meant: silent

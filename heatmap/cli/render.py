@@ -347,7 +347,6 @@ def exit_code(command: Callable[[argparse.Namespace], int], args: argparse.Names
 
 def _run(args: argparse.Namespace) -> int:
     from heatmap.engine import estimate
-    from heatmap.model import warn_ineffective
     from heatmap.plot import figure_format, format_notional, save_figure
 
     out = Path(args.out)
@@ -364,7 +363,6 @@ def _run(args: argparse.Namespace) -> int:
         progress = sys.stderr.isatty() and len(market) * args.bins > 5_000_000
     else:
         progress = args.progress == "on"
-    warn_ineffective(model, market)  # printed as notes after the output
     note_first_compile(args.engine)
     hm = estimate(
         market,

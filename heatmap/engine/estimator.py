@@ -51,7 +51,7 @@ from heatmap.grid import DEFAULT_MARGIN, PriceGrid
 from heatmap.io.atomic import atomic_write
 from heatmap.limits import check_update_limits
 from heatmap.market import ALL_COLUMNS, Market, MarketDataError, validate_arrays
-from heatmap.model import long_share_arrays
+from heatmap.model import long_share_arrays, warn_ineffective
 from heatmap.result import Heatmap
 
 if TYPE_CHECKING:
@@ -538,6 +538,13 @@ class Estimator:
             engine=self.engine_name,
             config=config,
         )
+        if (
+            old.n_bars == 0
+        ):  # settings that do nothing on these bars (no volume for turnover, ...): say so once
+            if isinstance(bars, Market):
+                warn_ineffective(self.model, bars)
+            else:
+                warn_ineffective(self.model, columns=list(arrays), symbol=symbol)
         # the input is valid: the new state is built aside (the committed one is never written) ...
         grid, pad = self._grown_grid(prepared)
         snap_long, snap_short = old.snap_long, old.snap_short
