@@ -165,10 +165,10 @@ def test_errors_after_parsing_name_the_file(tmp_path):
 def test_duplicates_across_files_name_the_files(tmp_path):
     a = tmp_path / "a.csv"
     a.write_text(KLINE_CSV.read_text())
-    with pytest.raises(
-        MarketDataError, match=r"24 exact duplicate rows in \[.*a\.csv.*BTCUSDT-1h-2025-01-01\.csv"
-    ):
+    with pytest.raises(MarketDataError, match=r"24 exact duplicate rows in \[") as caught:
         read_binance_klines([KLINE_CSV, a])
+    # both files are named (in path order, which depends on where the checkout and the temporary folder are)
+    assert str(a) in str(caught.value) and str(KLINE_CSV) in str(caught.value)
     lines = KLINE_CSV.read_text().splitlines()
     b = tmp_path / "b.csv"
     b.write_text("\n".join([lines[0], lines[1].replace("94055.5", "94056.5")]) + "\n")
