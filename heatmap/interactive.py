@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from heatmap.view import FLOOR_PERCENTILE, robust_limits
+
 if TYPE_CHECKING:
     from heatmap.market import Market
     from heatmap.model import Model
@@ -114,23 +116,34 @@ def figure(
     hm: Heatmap,
     *,
     side: SideOrBoth | Literal["total"] = "total",
-    norm: Norm = "log",
+    norm: Norm = "linear",
+    floor: float = FLOOR_PERCENTILE,
     max_times: int = 600,
     max_bins: int = 500,
 ) -> Any:
     """A plotly ``Figure``: time × price heatmap with the price path, and the liquidation map at the last time.
 
-    Hover read-outs come from one ``hovertemplate`` and ``customdata`` (long, short, distance from price), not
-    per-cell text. ``side="total"`` draws long + short as one intensity (``viridis``); ``"both"`` draws longs in
-    blues and shorts in oranges. Colour is ``log10`` of the band's notional when ``norm="log"``, with $ colour bars.
+    The look of the PNG (:meth:`Heatmap.plot <heatmap.result.Heatmap.plot>`): ``side="total"`` draws long +
+    short as one intensity in ``inferno`` on black, on a linear scale from a floor (the ``floor`` percentile of
+    the non-empty displayed bands; below it is background) to their 99th percentile
+    (:func:`heatmap.view.robust_limits`); ``"both"`` draws longs in blues and shorts in oranges. ``norm="log"``
+    colours ``log10`` of the notional between the same limits. Hover read-outs come from one ``hovertemplate``
+    and ``customdata`` (long, short, distance from price), not per-cell text; colour bars are in $.
 
     Parameters
     ----------
     hm : Heatmap
     side : {"total", "both", "long", "short"}
-    norm : {"log", "linear"}
+    norm : {"linear", "log"}
+    floor : float, default :data:`heatmap.view.FLOOR_PERCENTILE`
+        Percentile of the non-empty bands at the bottom of the colour scale [%]; 0 for none.
     max_times, max_bins : int
         Display reduction; see :func:`reduce_for_display`.
+
+    Examples
+    --------
+    >>> fig = figure(lh.estimate(lh.synthetic_market(days=5)))  # doctest: +SKIP
+    >>> fig.show()  # doctest: +SKIP
     """
     if side not in ("total", "both", "long", "short"):
         raise ValueError(f"side must be 'total', 'both', 'long' or 'short', got {side!r}")
@@ -152,19 +165,19 @@ def figure(
         horizontal_spacing=0.01,
         subplot_titles=("Estimated liquidation levels", "Map at the last time"),
     )
-    zmin, zmax = _robust_limits(grid, norm)
     unit = "USD per band"
     layers = {"total": grid.long + grid.short} if side == "total" else {}
     if side in ("both", "long"):
         layers["long"] = grid.long
     if side in ("both", "short"):
         layers["short"] = grid.short
+    zmin, zmax = _limits(np.concatenate([v.ravel() for v in layers.values()]), norm, floor)
     hover = (
         "%{x}<br>band %{y:,.0f}<br>long $%{customdata[0]:.3~s} · short $%{customdata[1]:.3~s}"
         "<br>%{customdata[2]:+.2f}% from price<extra></extra>"
     )
     for k, (name, values) in enumerate(layers.items()):
-        scale = {"total": "Viridis", "long": _LONG_SCALE, "short": _SHORT_SCALE}[name]
+        scale = {"total": "Inferno", "long": _LONG_SCALE, "short": _SHORT_SCALE}[name]
         fig.add_trace(
             go.Heatmap(
                 x=grid.times,
@@ -212,7 +225,7 @@ def figure(
         barmode="overlay",
         bargap=0,
         template="plotly_white",
-        plot_bgcolor="#0b0b14" if side == "both" else "#440154",
+        plot_bgcolor="#0b0b14" if side == "both" else "#000004",  # inferno's bottom: the floor is background
         height=650,
         showlegend=False,
         title=f"{symbol + ' · ' if symbol else ''}liquidation heatmap ({hm.times[0]:%Y-%m-%d} to {hm.times[-1]:%Y-%m-%d})",
@@ -224,18 +237,14 @@ def figure(
     return fig
 
 
-def _robust_limits(grid: DisplayGrid, norm: Norm) -> tuple[float, float]:
-    """Colour limits from the non-zero cells: 99.5th percentile on top, at most 3 decades below it (log)."""
-    values = np.concatenate([grid.long.ravel(), grid.short.ravel()])
-    values = values[values > 0]
-    if values.size == 0:
-        return (0.0, 1.0)
-    hi = float(np.percentile(values, 99.5))
-    lo = float(np.percentile(values, 2.0))
+def _limits(values: np.ndarray, norm: Norm, floor: float) -> tuple[float, float]:
+    """Colour limits: the PNG's floor and top (:func:`heatmap.view.robust_limits`), as log10 for ``"log"``."""
+    bottom, top = robust_limits(values, floor=floor)
     if norm == "log":
-        top = float(np.log10(hi))
-        return (max(float(np.log10(lo)), top - 3.0), top)
-    return (0.0, hi)
+        v = values[np.isfinite(values) & (values > 0)]
+        low = bottom if bottom > 0 else (float(v.min()) if v.size else top / 1e3)
+        return (float(np.log10(low)), float(np.log10(top)))
+    return (bottom, top)
 
 
 def _price_window(grid: DisplayGrid, mass: float = 0.98) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from heatmap.result import Heatmap
 plotly = pytest.importorskip("plotly")
 
 from heatmap.interactive import read_html_data, reduce_for_display, to_html  # noqa: E402
+from heatmap.view import robust_limits  # noqa: E402
 
 
 def _toy_heatmap(T: int = 50, P: int = 120, seed: int = 0) -> Heatmap:
@@ -154,10 +155,16 @@ def test_figure_traces_hold_log_notional_and_hover_data():
     assert all(t.startswith("$") for t in fig.data[0].colorbar.ticktext)
     bars = [t for t in fig.data if t.type == "bar"]
     np.testing.assert_allclose(np.array(bars[0].x, dtype=float), hm.long[-1])
-    total = figure(hm)
-    np.testing.assert_allclose(
-        np.array(total.data[0].z, dtype=float),
-        np.log10(np.where(hm.long.T + hm.short.T > 0, hm.long.T + hm.short.T, np.nan)),
+    total = figure(hm)  # the PNG's look: inferno, linear between the floor and the top of the visible cells
+    both = hm.long.T + hm.short.T
+    np.testing.assert_allclose(np.array(total.data[0].z, dtype=float), np.where(both > 0, both, np.nan))
+    floor, top = robust_limits(both)
+    assert 0 < floor < top and (total.data[0].zmin, total.data[0].zmax) == (floor, top)
+    assert total.data[0].colorscale[-1][1].lower() == "#fcffa4"  # inferno's top
+    assert figure(hm, floor=0).data[0].zmin == 0.0
+    logged = figure(hm, norm="log")
+    assert logged.data[0].zmin == pytest.approx(np.log10(floor)) and logged.data[0].zmax == pytest.approx(
+        np.log10(top)
     )
 
 
