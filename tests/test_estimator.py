@@ -571,3 +571,23 @@ def test_validate_arrays_equals_market(seed: int, n: int, column: str, value: fl
         assert validate_arrays(arrays, index, freq=freq) == expected.freq
         for c in frame.columns:
             np.testing.assert_array_equal(arrays[c], expected.array(c))
+
+
+def test_first_streamed_bars_are_checked_for_unit_mistakes_like_a_market():
+    """Open interest in USD given as coins: the first update refuses it as Market does; check_units=False opts out."""
+    from heatmap.synthetic import synthetic_market
+
+    frame = synthetic_market(days=2, freq="1h", seed=5).frame.copy()
+    frame["open_interest"] *= frame["close"]  # a USD notional in the coin column
+    with pytest.raises(MarketDataError, match="look like a quote"):
+        Market(frame)
+    berlin = frame.iloc[:5].tz_convert("Europe/Berlin")  # the slow path: Market's full treatment
+    for bars in (frame.iloc[:5], berlin):
+        est = Estimator(bins=100)
+        with pytest.raises(MarketDataError, match=r"look like a quote.*\n.*check_units=False"):
+            est.update(bars)
+        assert est.n_bars == 0
+    est = Estimator(bins=100, check_units=False)
+    est.update(frame.iloc[:5])
+    est.update(frame.iloc[5])
+    assert est.n_bars == 6

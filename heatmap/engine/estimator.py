@@ -239,6 +239,11 @@ class Estimator:
         Ledger engine only: nodes of a continuous leverage law per entry node (default 64) and entry nodes per
         bar for triangular entries (default 128); see :mod:`heatmap.engine.ledger` and the convergence study in
         ``docs/methodology.md``. The cost per bar is proportional to their product.
+    check_units : bool, default True
+        Check the first update's bars for magnitudes that point at a unit mistake (open interest in quote or
+        contracts instead of coins, funding in percent; :func:`heatmap.plausibility.unit_problems`, the check of
+        :class:`Market`) when they come as a DataFrame, Series or mapping (a :class:`Market` was checked when it
+        was built). Later updates are not checked.
 
     Notes
     -----
@@ -274,6 +279,7 @@ class Estimator:
         age_blocks: int | None = None,
         leverage_nodes: int | None = None,
         entry_nodes: int | None = None,
+        check_units: bool = True,
     ) -> None:
         for name, v in (("leverage_nodes", leverage_nodes), ("entry_nodes", entry_nodes)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
@@ -306,6 +312,7 @@ class Estimator:
         self.snapshot_every = int(snapshot_every or 1)
         self.engine_name: str = engine
         self.progress = bool(progress)
+        self.check_units = bool(check_units)
         self._user_grid = grid is not None
         # everything an update changes, replaced in one assignment when it commits (see update)
         self._s = _State.initial(grid)
@@ -360,7 +367,7 @@ class Estimator:
         if isinstance(bars, pd.DataFrame):
             fast = _frame_arrays(bars)
             if fast is None:  # anything unusual (time zone, dtypes, column labels): Market's full treatment
-                return self._bar_arrays(Market(bars, freq=self.freq))
+                return self._bar_arrays(Market(bars, freq=self.freq, check_units=False))
             arrays, time = fast
         elif isinstance(bars, pd.Series):
             when = bars.name
@@ -538,9 +545,14 @@ class Estimator:
             engine=self.engine_name,
             config=config,
         )
-        if (
-            old.n_bars == 0
-        ):  # settings that do nothing on these bars (no volume for turnover, ...): say so once
+        if old.n_bars == 0 and self.check_units and not isinstance(bars, Market):
+            from heatmap.plausibility import unit_problems
+
+            problems = unit_problems(arrays, freq)
+            if problems:
+                raise MarketDataError(problems + ["pass check_units=False to Estimator to accept the values"])
+        if old.n_bars == 0:
+            # settings that do nothing on these bars (no volume for turnover, ...): said once
             if isinstance(bars, Market):
                 warn_ineffective(self.model, bars)
             else:
