@@ -525,3 +525,39 @@ def test_real_binance_usdm_and_coinm_open_interest(tmp_path):
     share = float(line.rsplit("(", 1)[1].split("%")[0]) / 100
     # the same model on both venues: each venue's share of liquidation notional follows its share of open interest
     assert 0.5 * oi_share < share < 2 * oi_share
+
+
+def test_open_interest_and_funding_files_per_venue(tmp_path, binance_dir):
+    """--oi/--funding NAME=FILE give a candles table the columns it lacks; the venue equals the full table."""
+    from heatmap.cli import build_parser
+    from heatmap.cli.aggregate import parse_venue_files, venue_inputs
+
+    full = write_table(tmp_path / "full.csv", seed=6)
+    table = pd.read_csv(full)
+    table.drop(columns=["open_interest", "funding_rate"]).to_csv(tmp_path / "candles.csv", index=False)
+    oi = table[["time", "open_interest"]].copy()
+    oi["time"] += 3_600_000  # an observation of open interest is stamped at the bar's close
+    oi.to_csv(tmp_path / "oi.csv", index=False)
+    table[["time", "funding_rate"]].to_csv(tmp_path / "funding.csv", index=False)
+    common = ["aggregate", "--venue", f"full={full}", "--venue", f"split={tmp_path / 'candles.csv'}"]
+    args = build_parser().parse_args(
+        [*common, "--oi", f"split={tmp_path / 'oi.csv'}", "--funding", f"split={tmp_path / 'funding.csv'}"]
+    )
+    _, markets, _ = venue_inputs(args)
+    pd.testing.assert_frame_equal(markets["split"].frame, markets["full"].frame, check_like=True)
+    # without the open-interest file the candles alone are refused, naming the venue
+    with pytest.raises(ValueError, match="--venue split: .*open_interest"):
+        venue_inputs(build_parser().parse_args(common))
+    with pytest.raises(ValueError, match=r"--oi 'nope=oi.csv': no --venue named 'nope'"):
+        parse_venue_files(["nope=oi.csv"], flag="oi", names=["full", "split"])
+    with pytest.raises(ValueError, match="expected NAME=FILE"):
+        parse_venue_files(["oi.csv"], flag="oi", names=["full"])
+    folder = build_parser().parse_args(
+        ["aggregate", "--venue", f"b={binance_dir}", "--oi", f"b={tmp_path / 'oi.csv'}"]
+    )
+    with pytest.raises(ValueError, match="--oi b=...: .* is a Binance folder, which carries its own"):
+        venue_inputs(folder)
+    out = tmp_path / "agg.png"
+    run = aggregate(*common[1:], "--oi", f"split={tmp_path / 'oi.csv'}", "--out", out, "--bins", "120")
+    assert run.returncode == 0, run.stderr
+    assert out.stat().st_size > 0 and "split:" in run.stdout

@@ -49,6 +49,7 @@ __all__ = [
     "read_venue",
     "binance_folder_files",
     "parse_oi_units",
+    "parse_venue_files",
     "parse_schedules",
     "render_multi",
     "venue_inputs",
@@ -71,6 +72,10 @@ venues (one --venue per venue or symbol):
             or a .parquet table with the same columns (time as a datetime index or column)
     MODEL   a model preset for this venue (default: --model); --leverage, --side-split and
             --split-strength apply to every venue
+  --oi NAME=FILE, --funding NAME=FILE, --mark NAME=FILE
+    open interest, funding and mark prices of a table venue from files of their own (the inputs of
+    `render --oi/--funding/--mark`: Binance files or tables such as CoinGlass/Coinalyze exports); repeat
+    an option to add files; a Binance folder or a .parquet table carries its own
   --schedule NAME=EXCHANGE:SYMBOL
     the venue's margin schedule (newest shipped table): binance-usdm:BTCUSDT, binance-usdm:ETHUSDT,
     bybit:BTCUSDT, hyperliquid:BTC, ... (`heatmap.exchanges.available()`); default: the model's.
@@ -95,6 +100,12 @@ examples:
 exit status: 0 on success, 2 on bad input (one line on stderr: which venue, file or option, and why)
 """
 
+#: per-venue file options -> what they hold (read_market's open_interest, funding, mark)
+_VENUE_FILES = {
+    "oi": "open interest (Binance metrics or a table; --oi-col, --oi-time-col, --oi-max-age apply)",
+    "funding": "funding (Binance fundingRate files or a table; --funding-unit applies)",
+    "mark": "mark-price klines",
+}
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 _BINANCE_FILE = re.compile(
     r"^(?P<symbol>[A-Z0-9_]+)-(?:(?P<kind>metrics|fundingRate)|markPriceKlines-(?P<mark>\w+)|(?P<interval>\d+[smhdwM]))"
@@ -139,6 +150,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="unit of open_interest in tables: base (coins) or quote (USD, divided by the close); "
         "NAME=UNIT for one venue, UNIT for every table (default: base)",
     )
+    for flag, what in _VENUE_FILES.items():
+        src.add_argument(
+            f"--{flag}",
+            action="append",
+            default=[],
+            metavar="NAME=FILE",
+            help=f"{what} of a table venue, beside its candles (repeatable; quoted globs allowed)",
+        )
     add_table_options(src, oi_unit=False)
     win = p.add_argument_group("window and model")
     add_window_and_model_options(win)
@@ -302,15 +321,22 @@ def read_venue(spec: VenueSpec, *, oi_unit: str = "base", assume_utc: bool = Fal
     """Read the market of one venue: a Binance public-data folder, a ``.parquet`` table or CSV/zip tables.
 
     ``table`` holds further :func:`heatmap.io.frames.read_market` options for tables (``time_col``,
-    ``time_format``, ``sep``, ``rename``, ``fill_gaps``, ``check_units``, ...). Errors name the venue:
-    ``--venue NAME: <what is wrong>``.
+    ``time_format``, ``sep``, ``rename``, ``open_interest``, ``funding``, ``mark``, ``fill_gaps``,
+    ``check_units``, ...). Errors name the venue: ``--venue NAME: <what is wrong>``.
     """
     from heatmap.io.binance import read_binance
     from heatmap.io.frames import read_market
 
     what = f"--venue {spec.name}"
     path = Path(spec.source).expanduser()
+    own = [f"--{flag} {spec.name}=..." for flag, key in _READ_KEYS.items() if table.get(key)]
     try:
+        if own and (path.is_dir() or path.suffix.lower() == ".parquet"):
+            kind = "a Binance folder" if path.is_dir() else "a .parquet table"
+            raise ValueError(
+                f"{', '.join(own)}: {spec.source!r} is {kind}, which carries its own open interest, funding and "
+                "mark prices; separate files go with a CSV/zip table of candles"
+            )
         if path.is_dir():
             files = binance_folder_files(path)
             return read_binance(
@@ -330,6 +356,28 @@ def read_venue(spec: VenueSpec, *, oi_unit: str = "base", assume_utc: bool = Fal
         return read_market(spec.source, oi_unit=oi_unit, assume_utc=assume_utc, **table)  # type: ignore[arg-type]
     except (ValueError, FileNotFoundError) as exc:
         raise type(exc)(f"{what}: {_one_line(exc)}") from exc
+
+
+_READ_KEYS = {"oi": "open_interest", "funding": "funding", "mark": "mark"}
+
+
+def parse_venue_files(texts: list[str], *, flag: str, names: list[str]) -> dict[str, list[str]]:
+    """Parse repeatable ``--FLAG NAME=FILE`` options into venue name -> files (in the order given).
+
+    Examples
+    --------
+    >>> parse_venue_files(["bybit=oi_a.csv", "bybit=oi_b.csv"], flag="oi", names=["binance", "bybit"])
+    {'bybit': ['oi_a.csv', 'oi_b.csv']}
+    """
+    out: dict[str, list[str]] = {}
+    for text in texts:
+        name, eq, file = text.partition("=")
+        if not (eq and name.strip() and file.strip()):
+            raise ValueError(f"--{flag} {text!r}: expected NAME=FILE, e.g. --{flag} bybit=bybit_{flag}.csv")
+        if name.strip() not in names:
+            raise ValueError(f"--{flag} {text!r}: no --venue named {name.strip()!r}; venues are {names}")
+        out.setdefault(name.strip(), []).append(file.strip())
+    return out
 
 
 def parse_schedules(texts: list[str], *, names: list[str]) -> dict[str, Any]:
@@ -430,11 +478,18 @@ def venue_inputs(args: argparse.Namespace) -> tuple[list[VenueSpec], dict[str, A
         seen.add(spec.name)
     schedules = parse_schedules(args.schedule, names=[spec.name for spec in specs])
     units = parse_oi_units(args.oi_unit, specs=specs)
+    names = [spec.name for spec in specs]
+    files = {
+        key: parse_venue_files(getattr(args, flag), flag=flag, names=names)
+        for flag, key in _READ_KEYS.items()
+    }
     markets: dict[str, Any] = {}
     models: dict[str, Any] = {}
     for spec in specs:
         table = table_kwargs(args)
         del table["assume_utc"]
+        for key, per_venue in files.items():
+            table[key] = per_venue.get(spec.name)
         market = read_venue(spec, oi_unit=units[spec.name], assume_utc=args.assume_utc, **table)
         try:
             markets[spec.name] = _slice(market, args.start, args.end)
