@@ -11,7 +11,7 @@ Examples
 >>> from heatmap.engine import _jit
 >>> isinstance(_jit.HAS_NUMBA, bool) and isinstance(_jit.enabled(), bool)
 True
->>> @jit
+>>> @jit(cache=False)  # functions defined at a prompt have no file to cache to
 ... def twice(x):
 ...     return 2.0 * x
 >>> float(twice(1.5))

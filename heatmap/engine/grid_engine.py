@@ -45,8 +45,8 @@ def store_grid(grid: PriceGrid, below: int | None = None, above: int | None = No
     --------
     >>> g = PriceGrid.log_spaced(100.0, 200.0, bins=10)
     >>> s = store_grid(g)
-    >>> s.n_bins, g.offset_in(s), bool(s.edges[0] <= 50.0 and s.edges[-1] >= 400.0)
-    (30, 10, True)
+    >>> s.n_bins, g.offset_in(s), round(float(s.edges[0]), 9), round(float(s.edges[-1]), 9)
+    (30, 10, 50.0, 400.0)
     """
     h = grid.log_step
     lo = math.log(grid.edges[0]) - (MARGIN if below is None else below * h)
