@@ -300,7 +300,17 @@ def test_done_when_liq_price_from_the_tier_file():
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("100k", 1e5), ("1.5m", 1.5e6), ("$95,000", 95_000.0), ("2e9", 2e9), ("-3k", -3000.0), ("1bn", 1e9)],
+    [
+        ("100k", 1e5),
+        ("1.5m", 1.5e6),
+        ("$95,000", 95_000.0),
+        ("2e9", 2e9),
+        ("-3k", -3000.0),
+        ("1bn", 1e9),
+        ("150 USDT", 150.0),
+        ("1.5kusd", 1500.0),
+        ("$1.5M", 1.5e6),
+    ],
 )
 def test_amounts(text, value):
     assert amount(text) == value
@@ -322,6 +332,8 @@ def test_sides_leverage_and_rejections():
         (move, "150%"),
         (leverage_number, "0x"),
         (amount, "1.2.3"),
+        (amount, "150 BTC"),
+        (amount, "USDT"),
     ):
         with pytest.raises(argparse.ArgumentTypeError):
             parse(text)

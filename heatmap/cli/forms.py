@@ -5,8 +5,8 @@ message that shows the accepted forms.
 
 Examples
 --------
->>> amount("100k"), amount("1.5m"), amount("$95,000.5")
-(100000.0, 1500000.0, 95000.5)
+>>> amount("100k"), amount("1.5m"), amount("$95,000.5"), amount("150 USDT")
+(100000.0, 1500000.0, 95000.5, 150.0)
 >>> leverage_number("50x"), side("LONG"), move("-3%"), move("-0.03")
 (50.0, 'long', -0.03, -0.03)
 >>> leverage_spec("tiers:10=.4,25=.3,50=.2,100=.1").nodes
@@ -33,7 +33,8 @@ __all__ = [
 
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9, "t": 1e12}
 _AMOUNT = re.compile(
-    r"^\s*([+-]?)\s*\$?\s*([0-9][0-9_,]*\.?[0-9]*(?:e[+-]?\d+)?|\.[0-9]+(?:e[+-]?\d+)?)\s*(k|m|bn|b|t)?\s*$"
+    r"^\s*([+-]?)\s*\$?\s*([0-9][0-9_,]*\.?[0-9]*(?:e[+-]?\d+)?|\.[0-9]+(?:e[+-]?\d+)?)\s*(k|m|bn|b|t)?"
+    r"\s*(?:usdt|usdc|usd|\$)?\s*$"
 )
 
 LEVERAGE_HELP = (
@@ -44,7 +45,8 @@ LEVERAGE_HELP = (
 
 
 def amount(text: str) -> float:
-    """A finite number with optional ``$``, thousands separators and ``k``/``m``/``b``/``t`` suffix."""
+    """A finite number with optional ``$``, thousands separators, ``k``/``m``/``b``/``t`` suffix and a
+    trailing ``USDT``/``USDC``/``USD`` (any case): ``"150 USDT"``, ``"$1.5M"``, ``"95,000"``."""
     match = _AMOUNT.match(str(text).lower())
     if match is None:
         raise argparse.ArgumentTypeError(
