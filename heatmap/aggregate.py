@@ -167,6 +167,31 @@ class MultiHeatmap:
 
         return render_png(self, path, **kwargs)
 
+    def to_html(
+        self, path: str | Path, *, markets: Mapping[str, Market] | None = None, **kwargs: Any
+    ) -> Path:
+        """Write the aggregate as the offline interactive page (:func:`heatmap.interactive.to_html`).
+
+        With ``markets`` (each layer's market, by name) the page gets the leverage-layer toggle, each venue split
+        with its own model and the buckets summed (:func:`heatmap.layers.aggregate_leverage_layers_over_time`).
+        ``kwargs``: ``side``, ``within``, ``max_times``, ``max_bins``, ``title`` of
+        :func:`heatmap.html_page.write_html`.
+
+        Examples
+        --------
+        >>> multi.to_html("aggregate.html", markets={"binance": m1, "bybit": m2})  # doctest: +SKIP
+        """
+        from heatmap.html_page import write_html
+
+        split = None
+        if markets is not None:
+            from heatmap.layers import aggregate_leverage_layers_over_time
+
+            def split(rows: np.ndarray) -> Mapping[str, np.ndarray]:
+                return aggregate_leverage_layers_over_time(self, markets, rows)
+
+        return write_html(self.total, path, leverage_split=split, **kwargs)
+
 
 def _as_specs(specs: Mapping[str, Any]) -> dict[str, tuple[Market, Model | None]]:
     from heatmap.market import Market

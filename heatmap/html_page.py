@@ -6,7 +6,8 @@ compressed 16-bit codes and a short script that draws it with the same look as t
 their 99th percentile; :func:`heatmap.view.robust_limits`), the price path and the current price, a $ colour bar
 from the floor, hover read-outs ("$606K", distance from price), a brightness slider (power-scale exponent), a
 threshold slider (top of the scale), a floor slider (0 to 2 × the default floor; 0 colours every non-empty cell), a
-side toggle (total / long / short) and a leverage-layer toggle (when the market is given). Six months of hourly snapshots × 1,000 bins stay well under 5 MB (sizes in docs/performance.md).
+side toggle (total / long / short) and a leverage-layer toggle (when the market is given; each layer on its own
+floor and top). Six months of hourly snapshots × 1,000 bins stay well under 5 MB (sizes in docs/performance.md).
 
 Encoding of a layer: ``q = 0`` for an empty cell, else ``1 + round(8192 · log(v / lo) / log(hi / lo))`` with
 ``lo = hi · 1e-6`` (relative resolution ``log(1e6) / 8192`` ≈ 0.17 %, finer than the 3 digits shown), as
@@ -26,6 +27,7 @@ import base64
 import html
 import json
 import zlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +91,7 @@ def write_html(
     max_times: int = 1000,
     max_bins: int = 400,
     title: str | None = None,
+    leverage_split: Callable[[np.ndarray], Mapping[str, np.ndarray]] | None = None,
 ) -> Path:
     """Write the offline interactive heatmap page (see the module notes); atomic.
 
@@ -110,6 +113,10 @@ def write_html(
         At most this many price bands inside the window (adjacent bands summed, mass preserved).
     title : str, optional
         Page title (default: symbol, venue, model, window).
+    leverage_split : callable, optional
+        Instead of ``market``: a function of the embedded snapshot positions returning the leverage split in the
+        form of :func:`heatmap.layers.leverage_layers_over_time` (``MultiHeatmap.to_html`` passes
+        :func:`heatmap.layers.aggregate_leverage_layers_over_time`).
 
     Returns
     -------
@@ -141,10 +148,16 @@ def write_html(
     layers = {s: reduce(getattr(hm, s)[rows]) for s in ("long", "short")}
     layers["total"] = layers["long"] + layers["short"]
     buckets: list[str] = []
+    if market is not None and leverage_split is not None:
+        raise ValueError("give market or leverage_split, not both")
     if market is not None:
         from heatmap.layers import leverage_layers_over_time
 
-        split = leverage_layers_over_time(hm, market, rows)
+        def leverage_split(r: np.ndarray) -> Mapping[str, np.ndarray]:
+            return leverage_layers_over_time(hm, market, r)
+
+    if leverage_split is not None:
+        split = leverage_split(rows)
         buckets = [str(x) for x in split["labels"]]
         for k, label in enumerate(buckets):
             layers[f"lev {label}"] = reduce(split["long"][k] + split["short"][k])
@@ -177,6 +190,7 @@ def write_html(
         "codes": _CODES,
         "vmax": top,
         "vmin": floor,
+        "limits": {name: list(robust_limits(v)) for name, v in layers.items() if name.startswith("lev ")},
         "side": "total" if side == "both" else side,
         "buckets": buckets,
         "layers": {name: encode_layer(v, lo, hi) for name, v in layers.items()},
@@ -298,11 +312,13 @@ _SCRIPT = r"""
   }
   const X = t => m.l + (t - t0) / (t1 - t0) * pw, Y = p => m.t + (y1 - p) / (y1 - y0) * ph;
   function layer() { return lev.value ? lev.value : side.value; }
-  function top() { return D.vmax * Math.pow(10, +topIn.value); }
+  // a leverage layer has its own floor and top (a thin bucket would sit under the total's floor)
+  function lim() { return (D.limits && D.limits[layer()]) || [D.vmin, D.vmax]; }
+  function top() { return lim()[1] * Math.pow(10, +topIn.value); }
   function draw() {
     const v = L[layer()], g = +gamma.value, vmax = top();
     // cells at or under the floor take the background (the colormap's first colour), as in the PNG
-    const vmin = Math.min(D.vmin * +floorIn.value, 0.999 * vmax), vspan = vmax - vmin;
+    const vmin = Math.min(lim()[0] * +floorIn.value, 0.999 * vmax), vspan = vmax - vmin;
     document.getElementById('topval').textContent = money(vmax);
     document.getElementById('floorval').textContent = money(vmin);
     ctx.fillStyle = '#ffffff'; ctx.fillRect(0, 0, W, H);

@@ -30,7 +30,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from heatmap.aggregate import MultiHeatmap
     from heatmap.leverage import Leverage
     from heatmap.market import Market
     from heatmap.model import Model
@@ -48,6 +49,7 @@ __all__ = [
     "LeverageLayers",
     "leverage_layers",
     "leverage_layers_over_time",
+    "aggregate_leverage_layers_over_time",
     "bucket_labels",
 ]
 
@@ -144,10 +146,18 @@ def _check_buckets(buckets: Sequence[float]) -> np.ndarray:
 
 
 def _bucket_runs(
-    bars: Market, model: Model, edges: np.ndarray, bounds: np.ndarray, rows: np.ndarray, snapshot_every: int
+    bars: Market,
+    model: Model,
+    edges: np.ndarray,
+    bounds: np.ndarray,
+    rows: np.ndarray | pd.DatetimeIndex,
+    snapshot_every: int,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per bucket: the estimate with the laws restricted to the bucket, at snapshot ``rows`` (B, R, P) per side,
-    and the bucket weights ``w_b`` (normalised)."""
+    and the bucket weights ``w_b`` (normalised).
+
+    ``rows`` are snapshot positions, or times: then each takes the last snapshot at or before it (as
+    :func:`heatmap.aggregate.align` does)."""
     from heatmap.engine import estimate
     from heatmap.grid import PriceGrid
 
@@ -169,8 +179,11 @@ def _bucket_runs(
             passive_leverage=passive if passive is not None else spec,
         )
         hm = estimate(bars, sub, grid=grid, snapshot_every=snapshot_every)
+        at = rows
+        if isinstance(rows, pd.DatetimeIndex):
+            at = np.clip(hm.times.searchsorted(rows, side="right") - 1, 0, len(hm.times) - 1)
         for s in ("long", "short"):
-            runs[s][i] = np.asarray(getattr(hm, s)[rows], dtype=float)
+            runs[s][i] = np.asarray(getattr(hm, s)[at], dtype=float)
     return runs, (weights / weights.sum() if weights.sum() > 0 else weights)
 
 
@@ -275,3 +288,69 @@ def leverage_layers_over_time(
     out["weights"] = weights
     out["labels"] = np.asarray(bucket_labels(b.tolist()), dtype=object)
     return out
+
+
+def aggregate_leverage_layers_over_time(
+    multi: MultiHeatmap,
+    markets: Mapping[str, Market],
+    rows: Sequence[int] | np.ndarray,
+    *,
+    buckets: Sequence[float] = LEVERAGE_BUCKETS,
+) -> dict[str, np.ndarray]:
+    """The leverage split of an aggregate (:attr:`MultiHeatmap.total`) at its snapshot ``rows``.
+
+    Each venue is split on its own, with its own model (one extra estimate per bucket and venue, on the common
+    grid, as in :func:`leverage_layers_over_time`), and the venues' buckets are summed; at a time a venue has no
+    data its layer is zero, so the buckets add up to the aggregate's rows exactly.
+
+    Parameters
+    ----------
+    multi : MultiHeatmap
+        From :func:`heatmap.estimate_many`.
+    markets : mapping of str to Market
+        The market of every layer of ``multi``, by name.
+    rows : sequence of int
+        Snapshot positions of ``multi.total``.
+    buckets : sequence of float, default (10, 25, 50, 100)
+
+    Returns
+    -------
+    dict
+        ``"long"``, ``"short"``: arrays (buckets, rows, bins) [quote] adding up over buckets to the aggregate's
+        rows; ``"weights"``: each bucket's share of the split notional over these rows; ``"labels"``.
+
+    Examples
+    --------
+    >>> import heatmap as lh
+    >>> a, b = lh.synthetic_market(days=3, seed=1), lh.synthetic_market(days=3, seed=2)
+    >>> multi = lh.estimate_many({"a": a, "b": b}, bins=200)
+    >>> split = aggregate_leverage_layers_over_time(multi, {"a": a, "b": b}, [0, -1])
+    >>> bool(np.allclose(split["long"].sum(axis=0), multi.total.long[[0, -1]], rtol=1e-6))
+    True
+    """
+    from heatmap.model import Model
+
+    b = _check_buckets(buckets)
+    total = multi.total
+    r = np.asarray(rows, dtype=int)
+    missing = [name for name in multi.layers if name not in markets]
+    if missing:
+        raise ValueError(f"markets: no market for the layers {missing}; give every layer's market by name")
+    times = pd.DatetimeIndex(total.times[r])
+    edges = np.asarray(total.price_edges, dtype=float)
+    out = {s: np.zeros((b.size + 1, r.size, edges.size - 1)) for s in ("long", "short")}
+    for name, layer in multi.layers.items():
+        target = {s: np.asarray(getattr(layer, s)[r], dtype=float) for s in out}
+        if not any(t.any() for t in target.values()):
+            continue
+        model = layer.model if layer.model is not None else Model()
+        every = int(layer.meta.get("snapshot_every") or 1)
+        # the venue's whole market, as estimate_many ran it: the runs' snapshots are the layer's
+        runs, weights = _bucket_runs(markets[name], model, edges, b, times, every)
+        for s in out:
+            out[s] += _share(runs[s], weights, target[s])
+    mass = out["long"].sum(axis=(1, 2)) + out["short"].sum(axis=(1, 2))
+    result: dict[str, np.ndarray] = dict(out)
+    result["weights"] = mass / mass.sum() if mass.sum() > 0 else mass
+    result["labels"] = np.asarray(bucket_labels(b.tolist()), dtype=object)
+    return result

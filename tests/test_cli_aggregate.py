@@ -241,7 +241,34 @@ def test_html_of_the_aggregate(tmp_path):
     )  # fmt: skip
     assert code == 0 and f"wrote {html}" in stdout
     assert html.stat().st_size > 10_000
-    assert read_html_data(html)  # the embedded heatmap data reads back
+    data = read_html_data(html)  # the embedded heatmap data reads back, with the leverage layers
+    assert data["buckets"] == ["<=10x", "10-25x", "25-50x", "50-100x", ">100x"]
+    levels = sum(data["layers"][f"lev {b}"] for b in data["buckets"])
+    np.testing.assert_allclose(levels, data["layers"]["total"], rtol=0.02, atol=1e-6 * data["hi"])
+    for b in data["buckets"]:  # each layer on its own colour limits
+        lo, hi = data["limits"][f"lev {b}"]
+        assert 0 <= lo < hi <= data["layers"][f"lev {b}"].max() * 1.01
+
+
+def test_aggregate_leverage_split_adds_up_per_venue():
+    """The aggregate's buckets sum to its rows exactly; a venue alone gives that venue's own split."""
+    import heatmap as lh
+    from heatmap.layers import aggregate_leverage_layers_over_time, leverage_layers_over_time
+
+    a = synthetic_market(days=3, seed=1)
+    b = synthetic_market(days=2, seed=2)  # ends a day earlier: zero in the aggregate's last day
+    models = {"a": lh.Model(), "b": lh.Model.preset("coinglass-like")}
+    multi = lh.estimate_many({"a": (a, models["a"]), "b": (b, models["b"])}, bins=120)
+    rows = np.array([0, 30, len(multi.total.times) - 1])
+    split = aggregate_leverage_layers_over_time(multi, {"a": a, "b": b}, rows)
+    for s in ("long", "short"):
+        np.testing.assert_allclose(split[s].sum(axis=0), getattr(multi.total, s)[rows], rtol=1e-5, atol=1e-3)
+    alone = lh.estimate_many({"a": (a, models["a"])}, bins=120)
+    own = leverage_layers_over_time(alone.layers["a"], a, rows)
+    mine = aggregate_leverage_layers_over_time(alone, {"a": a}, rows)
+    np.testing.assert_allclose(mine["long"], own["long"], rtol=1e-6, atol=1e-3)
+    with pytest.raises(ValueError, match=r"no market for the layers \['b'\]"):
+        aggregate_leverage_layers_over_time(multi, {"a": a}, rows)
 
 
 @pytest.mark.parametrize(

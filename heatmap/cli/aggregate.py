@@ -176,12 +176,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="total: the aggregate; stacked: with the venues' shares below; separate: one panel per venue "
         "(default: total)",
     )
-    add_figure_options(fig, out="aggregate.png", html="the aggregate heatmap", size=None)
+    add_figure_options(fig, out="aggregate.png", html="the aggregate heatmap with its leverage layers", size=None)
     fig.add_argument(
         "--map-out",
         type=Path,
         default=None,
-        help="also write the aggregate liquidation map of the last bar (all venues summed)",
+        help="also write the aggregate liquidation map of the last bar (all venues summed, stacked by leverage "
+        "bucket)",
     )
     return p
 
@@ -568,7 +569,7 @@ def _run(args: argparse.Namespace) -> int:
         yscale=args.yscale,
         clusters=args.clusters,
     )
-    written = [out, *write_extras(snap, total, args)]
+    written = [out, *write_extras(snap, total, args, multi=multi, markets=markets)]
     if not args.json:
         for path in written:
             print(f"wrote {path}")

@@ -419,32 +419,58 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_html(
-    hm: Any, path: Path, *, side: str, norm: str, within: float | None = None, market: Any = None
-) -> None:
-    """Write ``hm`` as interactive HTML (:func:`heatmap.interactive.to_html`; the page has its own brightness
-    and threshold sliders, so ``norm`` only matters for the PNG; with ``market`` it has the leverage layers)."""
-    from heatmap.interactive import to_html
-
-    del norm
-    to_html(hm, path, side=side, within=within, market=market)  # type: ignore[arg-type]
-
-
-def write_extras(snap: Any, hm: Any, args: argparse.Namespace, *, market: Any = None) -> list[Path]:
+def write_extras(
+    snap: Any,
+    hm: Any,
+    args: argparse.Namespace,
+    *,
+    market: Any = None,
+    multi: Any = None,
+    markets: Any = None,
+) -> list[Path]:
     """The optional outputs of ``render`` and ``aggregate``: the last bar's map (``--map-out``) and ``--html``.
 
-    With the ``market`` of ``hm`` the map is stacked by leverage bucket and the page gets the leverage layers.
-    Returns the paths written.
+    With the ``market`` of ``hm`` (``render``), or the ``multi`` heatmap ``hm`` is the total of and its
+    ``markets`` (``aggregate``), the map is stacked by leverage bucket and the page gets the leverage layers
+    (the page has its own brightness and threshold sliders, so ``--norm`` only matters for the PNG). Returns
+    the paths written.
     """
+    from heatmap.interactive import to_html
     from heatmap.plot import save_figure
 
     written = []
+    within = getattr(args, "within", None)
     if args.map_out is not None:
-        layers = snap.by_leverage(market) if market is not None else None
+        layers = None
+        if multi is not None and markets is not None:
+            layers = _aggregate_layers_at_last(snap, multi, markets)
+        elif market is not None:
+            layers = snap.by_leverage(market)
         save_figure(snap, args.map_out, dpi=args.dpi, size=(8.0, 7.0), layers=layers)
         written.append(Path(args.map_out))
     if args.html is not None:
-        within = getattr(args, "within", None)
-        write_html(hm, args.html, side=args.side, norm=args.norm, within=within, market=market)
+        if multi is not None:
+            multi.to_html(args.html, markets=markets, side=args.side, within=within)
+        else:
+            to_html(hm, args.html, side=args.side, within=within, market=market)
         written.append(Path(args.html))
     return written
+
+
+def _aggregate_layers_at_last(snap: Any, multi: Any, markets: Any) -> Any:
+    """The aggregate's last map split by leverage bucket (venues split on their own, buckets summed)."""
+    import numpy as np
+
+    from heatmap.layers import LEVERAGE_BUCKETS, LeverageLayers, aggregate_leverage_layers_over_time
+
+    split = aggregate_leverage_layers_over_time(multi, markets, [len(multi.total.times) - 1])
+    return LeverageLayers(
+        time=snap.time,
+        price=float(snap.price),
+        price_edges=np.asarray(snap.price_edges, dtype=float),
+        labels=tuple(str(x) for x in split["labels"]),
+        bounds=tuple(float(x) for x in LEVERAGE_BUCKETS),
+        long=split["long"][:, 0],
+        short=split["short"][:, 0],
+        weights=split["weights"],
+    )
