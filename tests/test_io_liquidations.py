@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from heatmap.io.frames import read_ohlcv_csv
 from heatmap.io.liquidations import (
     EVENT_COLUMNS,
+    FORCEORDER_CSV_COLUMNS,
     coin_m_contract_size,
     liquidations_per_bar,
     read_liquidation_bars,
@@ -281,19 +282,7 @@ FLAT = ["s", "S", "o", "f", "q", "p", "ap", "X", "l", "z", "T"]
     "header",
     [
         FLAT,  # the websocket keys
-        [
-            "symbol",
-            "side",
-            "order_type",
-            "time_in_force",
-            "original_quantity",
-            "price",
-            "average_price",
-            "order_status",
-            "last_fill_quantity",
-            "accumulated_fill_quantity",
-            "time",
-        ],
+        FORCEORDER_CSV_COLUMNS,  # the names of the event reader
         [
             "symbol",
             "Side",
