@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 from _pytest.doctest import DoctestItem
 
+# scripts that write test fixtures are not tests (and two of them share a name)
+collect_ignore_glob = ["tests/fixtures/*"]
+
 
 @pytest.fixture(autouse=True)
 def _plain_scalars_in_docstring_examples(request: pytest.FixtureRequest) -> Iterator[None]:
