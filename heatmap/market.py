@@ -148,8 +148,12 @@ def _utc_index(index: pd.Index, *, assume_utc: bool) -> pd.DatetimeIndex:
 
 
 def _column_problems(columns: list[Any], extra_columns: str = "error") -> list[str]:
-    """Rules on the column names: required columns present, no unknown ones, mark prices all or none."""
+    """Rules on the column names: Market columns once each, required ones present, no unknown ones, mark prices
+    all or none."""
     problems: list[str] = []
+    repeated = sorted({str(c) for c in columns if c in ALL_COLUMNS and columns.count(c) > 1})
+    if repeated:
+        problems.append(f"columns {repeated} appear more than once; keep one column of each name")
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         problems.append(

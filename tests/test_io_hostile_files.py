@@ -233,3 +233,63 @@ def test_files_of_two_symbols_are_refused(tmp_path):
         MarketDataError, match=r"metrics: rows of symbol \['ETHUSDT'\] in the metrics of 'BTCUSDT'"
     ):
         read_binance(klines=KLINE_CSV, metrics=renamed)
+
+
+def test_old_mac_line_endings_read_like_unix(tmp_path):
+    f = tmp_path / "cr.csv"
+    f.write_bytes(KLINE_CSV.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    pd.testing.assert_frame_equal(read_binance_klines(f), read_binance_klines(KLINE_CSV))
+
+
+# -- generic tables (read_csv_frame / read_csv_market) -----------------------------------------------------------
+BARS_CSV = Path(__file__).resolve().parent / "fixtures" / "render" / "bars.csv"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "the file is empty"),
+        (BARS_CSV.read_text().splitlines()[0] + "\n", "the file has a header but no data rows"),
+        (
+            BARS_CSV.read_text() + "1735862400000,1,2,3,4,5,6,7\n",
+            "not a readable CSV table .*Expected 7 fields",
+        ),
+        (BARS_CSV.read_text() + '"1735862400000,1,2\n', "not a readable CSV table .*EOF inside string"),
+        (BARS_CSV.read_text().replace("volume", "Close", 1), r"columns \['close'\] appear more than once"),
+        (
+            BARS_CSV.read_text().replace("volume", "open_interest", 1),
+            r"columns \['open_interest'\] appear more",
+        ),
+        (
+            BARS_CSV.read_text().replace("94000.0", '"94,000.0"', 1),
+            r"column 'open' has 1 non-numeric .*94,000",
+        ),
+        (BARS_CSV.read_text().replace("94019.3", "nan", 1), r"column 'close': NaN or infinite price"),
+    ],
+)
+def test_generic_table_errors_name_the_file(tmp_path, content, message):
+    from heatmap.io.frames import read_csv_market
+
+    bad = tmp_path / "my-bars.csv"
+    bad.write_text(content)
+    with pytest.raises(MarketDataError, match=rf"my-bars\.csv: {message}"):
+        read_csv_market(bad)
+    assert bad.read_text() == content  # nothing touched
+
+
+def test_generic_table_rename_onto_an_existing_column_is_named():
+    from heatmap.io.frames import read_csv_market
+
+    with pytest.raises(
+        MarketDataError, match=r"bars\.csv: columns \['close'\] appear more than once \(after rename"
+    ):
+        read_csv_market(BARS_CSV, rename={"volume": "close"})
+
+
+def test_generic_table_rows_ending_in_a_separator_do_not_shift_columns(tmp_path):
+    from heatmap.io.frames import read_csv_frame
+
+    lines = BARS_CSV.read_text().splitlines()
+    f = tmp_path / "trailing.csv"
+    f.write_text("\n".join([lines[0], *(line + "," for line in lines[1:])]) + "\n")
+    pd.testing.assert_frame_equal(read_csv_frame(f), read_csv_frame(BARS_CSV), check_like=True)

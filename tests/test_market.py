@@ -160,6 +160,21 @@ def test_non_numeric_column():
         Market(df)
 
 
+def test_duplicate_column_names():
+    df = bars(3)
+    df = pd.concat([df, df[["close"]] * 2], axis=1)  # which 'close' is meant is unknowable
+    with pytest.raises(MarketDataError, match=r"columns \['close'\] appear more than once"):
+        Market(df)
+    with pytest.raises(MarketDataError, match=r"columns \['close'\] appear more than once"):
+        Market.from_frame(df)
+    from heatmap.engine import Estimator
+
+    est = Estimator(bins=20)
+    with pytest.raises(MarketDataError, match=r"columns \['close'\] appear more than once"):
+        est.update(df)
+    assert est.n_bars == 0
+
+
 def test_duplicate_index():
     df = bars(5)
     df = pd.concat([df.iloc[:3], df.iloc[2:]])

@@ -176,7 +176,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="total: the aggregate; stacked: with the venues' shares below; separate: one panel per venue "
         "(default: total)",
     )
-    add_figure_options(fig, out="aggregate.png", html="the aggregate heatmap with its leverage layers", size=None)
+    add_figure_options(
+        fig, out="aggregate.png", html="the aggregate heatmap with its leverage layers", size=None
+    )
     fig.add_argument(
         "--map-out",
         type=Path,

@@ -217,7 +217,7 @@ def read_csv_text(
             )
         df.columns = names
         return df
-    found = [_norm(c) for c in next(csv.reader([text.split("\n", 1)[0].rstrip("\r")]))]
+    found = [_norm(c) for c in next(csv.reader([text.splitlines()[0]]))]
     repeated = sorted({c for c in found if found.count(c) > 1})
     if repeated:
         raise MarketDataError(f"{where}: the header names columns {repeated} more than once")

@@ -65,6 +65,40 @@ def sniff_sep(text: str) -> str:
     return best
 
 
+def _read_table(text: str, sep: str, where: str) -> pd.DataFrame:
+    """CSV text with a header row -> DataFrame with the header's names as written.
+
+    Rows that end in a separator the header lacks do not shift the columns (``index_col=False``), repeated names
+    stay repeated (pandas would rename the second ``close`` to ``close.1``). Text that does not parse, an empty
+    file and a header without rows raise :class:`MarketDataError` naming ``where``.
+    """
+    if not text.strip():
+        raise MarketDataError(f"{where}: the file is empty (expected a header row and rows of data)")
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, index_col=False)
+        header = pd.read_csv(
+            io.StringIO(text), sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False
+        ).iloc[0]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        raise MarketDataError(f"{where}: not a readable CSV table ({detail})") from None
+    if df.empty:
+        raise MarketDataError(f"{where}: the file has a header but no data rows")
+    if len(header) == df.shape[1]:
+        df.columns = [str(h) if str(h).strip() else str(c) for h, c in zip(header, df.columns, strict=True)]
+    return df
+
+
+def _check_unique(df: pd.DataFrame, where: str, note: str) -> None:
+    """A column name that appears twice is an error naming the file (which of the two is meant is unknowable)."""
+    repeated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if repeated:
+        raise MarketDataError(
+            f"{where}: columns {repeated} appear more than once{f' ({note})' if note else ''}; "
+            "keep one column of each name"
+        )
+
+
 def describe_sep(sep: str) -> str:
     """``";"`` -> ``"';'"``, ``"\\t"`` -> ``"tab"`` (for messages)."""
     return "tab" if sep == "\t" else repr(sep)
@@ -113,7 +147,9 @@ def read_csv_frame(
     ------
     MarketDataError
         No or an unknown time column, times that do not parse (the message names the file and column and
-        suggests a ``time_format`` when one common pattern fits), a rename of a column that does not exist.
+        suggests a ``time_format`` when one common pattern fits), a rename of a column that does not exist, text
+        that is not a CSV table, an empty file or a header without rows, a column name that appears twice (after
+        lower-casing and ``rename``). Rows that end in a separator the header lacks are read without shifting.
 
     Examples
     --------
@@ -124,16 +160,18 @@ def read_csv_frame(
     seps: set[str] = set()
     paths = expand_paths(path, what="path")
     for p in paths:
-        for _, text in iter_texts(p):
+        for name, text in iter_texts(p):
             used = sep if sep is not None else sniff_sep(text)
             seps.add(used)
-            parts.append(pd.read_csv(io.StringIO(text), sep=used))
+            part = _read_table(text, used, name)
+            if lowercase:
+                part.columns = [str(c).strip().lower() for c in part.columns]
+            _check_unique(part, name, "names compared lower-cased" if lowercase else "")
+            parts.append(part)
     where = paths[0].name if len(paths) == 1 else f"{paths[0].name} (+{len(paths) - 1} files)"
     found = ", ".join(describe_sep(x) for x in sorted(seps))
     sep_note = f"read with separator {found}" + ("" if sep is not None else " (sniffed)")
     df = pd.concat(parts, ignore_index=True)
-    if lowercase:
-        df.columns = [str(c).strip().lower() for c in df.columns]
     if len(df.columns) == 1:
         inside = [c for c in _SEPARATORS if c in str(df.columns[0])]
         hint = (
@@ -150,6 +188,7 @@ def read_csv_frame(
                 f"{where}: rename of {unknown}: no such column; the file has {list(df.columns)} ({sep_note})"
             )
         df = df.rename(columns=wanted)
+        _check_unique(df, where, "after rename")
     if time_col == "auto":
         found_cols = [c for c in _TIME_CANDIDATES if c in df.columns]
         if not found_cols:
@@ -171,7 +210,9 @@ def read_csv_frame(
     )
     out = df.drop(columns=[time_col])
     out.index = t.rename("time")
-    return out.sort_index(kind="stable")
+    out = out.sort_index(kind="stable")
+    out.attrs["source"] = where
+    return out
 
 
 def read_csv_market(
@@ -202,16 +243,21 @@ def read_csv_market(
     df = read_csv_frame(
         path, time_col=time_col, time_format=time_format, assume_utc=assume_utc, rename=rename
     )
-    return Market.from_frame(
-        df,
-        oi_unit=oi_unit,
-        funding_unit=funding_unit,
-        symbol=symbol,
-        venue=venue,
-        freq=freq,
-        fill_gaps=fill_gaps,
-        extra_columns=extra_columns,
-    )
+    where = df.attrs.get("source", str(path))
+    df = numeric(df, [c for c in df.columns if c in ALL_COLUMNS], where=where)
+    try:
+        return Market.from_frame(
+            df,
+            oi_unit=oi_unit,
+            funding_unit=funding_unit,
+            symbol=symbol,
+            venue=venue,
+            freq=freq,
+            fill_gaps=fill_gaps,
+            extra_columns=extra_columns,
+        )
+    except MarketDataError as exc:
+        raise MarketDataError([f"{where}: {p}" for p in exc.problems]) from None
 
 
 def read_ohlcv_csv(
