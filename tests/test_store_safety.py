@@ -325,3 +325,53 @@ def test_more_cells_than_the_axes_hold_is_refused_before_reading(tmp_path):
     (path / "cells.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(StoreError, match=r"s: cannot read the store"):
         read_heatmap(path)
+
+
+# -- axes.json and price.parquet edited by hand --------------------------------------------------------------------
+def _edit_axes(path, **changes):
+    axes = json.loads((path / "axes.json").read_text())
+    axes.update(changes)
+    (path / "axes.json").write_text(json.dumps(axes))
+
+
+@pytest.mark.parametrize(
+    ("times", "message"),
+    [
+        ([None, None, None], r"times must be ISO 8601 strings, got None"),
+        ([1, 2, 3], r"times must be ISO 8601 strings, got 1"),
+        (["2025-01-01T00:00Z", "2025-01-01T00:00Z", "2025-01-01T02:00Z"], r"time 1 .* is not after"),
+        (["2025-01-01T02:00Z", "2025-01-01T01:00Z", "2025-01-01T00:00Z"], r"snapshot times must increase"),
+        (["2025-01-01T00:00Z", "NaT", "2025-01-01T02:00Z"], r"1 snapshot times are missing"),
+    ],
+)
+def test_axes_with_bad_times_are_refused(tmp_path, times, message):
+    path = write_heatmap(_hm(), tmp_path / "s")
+    _edit_axes(path, times=times)
+    before = _tree(tmp_path)
+    with pytest.raises(StoreError, match=rf"s[/\\]axes\.json: .*{message}"):
+        read_heatmap(path)
+    assert _tree(tmp_path) == before
+
+
+def test_naive_times_in_axes_read_as_utc(tmp_path):
+    path = write_heatmap(_hm(), tmp_path / "s")
+    _edit_axes(path, times=["2025-01-01T00:00:00", "2025-01-01T01:00:00", "2025-01-01T02:00:00"])
+    assert str(read_heatmap(path).times.tz) == "UTC"
+
+
+def test_axes_json_with_an_over_long_integer_is_refused(tmp_path):
+    path = write_heatmap(_hm(), tmp_path / "s")
+    text = (path / "axes.json").read_text().replace('"version": 1', '"version": 1' + "0" * 5000)
+    (path / "axes.json").write_text(text)
+    with pytest.raises(StoreError, match=r"s is not a heatmap store"):
+        read_heatmap(path)
+    with pytest.raises(FileExistsError, match=r"s exists and is not a heatmap store"):
+        write_heatmap(_hm(), path, overwrite=True)
+    assert (path / "axes.json").read_text() == text
+
+
+def test_non_numeric_close_prices_are_refused(tmp_path):
+    path = write_heatmap(_hm(), tmp_path / "s")
+    pd.read_parquet(path / "price.parquet").assign(close="x").to_parquet(path / "price.parquet")
+    with pytest.raises(StoreError, match=r"price\.parquet: the close prices must be numbers"):
+        read_heatmap(path)

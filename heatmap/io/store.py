@@ -167,7 +167,7 @@ def _read_json(path: Path, what: str) -> Any:
         if size > _MAX_METADATA_BYTES:
             raise StoreError(f"{path}: {what} of {size:,} bytes is larger than any store writes")
         return json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError, an over-long integer
         raise StoreError(f"{path}: {what} is not valid JSON ({type(exc).__name__}: {exc})") from None
 
 
@@ -446,6 +446,26 @@ def _check_cells(cells: pd.DataFrame, T: int, P: int, where: Path) -> None:
         raise StoreError(f"{where}: cells.parquet lists the same cell more than once")
 
 
+def _check_times(times: pd.DatetimeIndex, where: Path) -> pd.DatetimeIndex:
+    """Snapshot times as a store holds them: no missing ones, strictly increasing, UTC (naive ones read as UTC)."""
+    if times.hasnans:
+        raise StoreError(f"{where}: {int(np.count_nonzero(times.isna()))} snapshot times are missing")
+    if len(times) > 1 and not (times[1:] > times[:-1]).all():
+        i = int(np.argmax(~(times[1:] > times[:-1]))) + 1
+        raise StoreError(
+            f"{where}: snapshot times must increase; time {i} ({times[i]}) is not after {times[i - 1]}"
+        )
+    return times.tz_localize("UTC") if times.tz is None else times.tz_convert("UTC")
+
+
+def _check_price(price: pd.Series, where: Path) -> None:
+    if not pd.api.types.is_numeric_dtype(price.dtype) or not isinstance(price.index, pd.DatetimeIndex):
+        raise StoreError(
+            f"{where}: the close prices must be numbers indexed by time, got {price.dtype} values indexed by "
+            f"{type(price.index).__name__}"
+        )
+
+
 def _read_parquet_store(path: Path) -> Heatmap:
     axes_file = path / "axes.json"
     axes = _read_json(axes_file, "axes.json")
@@ -485,9 +505,16 @@ def _read_parquet_store(path: Path) -> Heatmap:
     try:
         cells = pd.read_parquet(path / "cells.parquet")
         price = pd.read_parquet(path / "price.parquet")["close"]
+        bad = [t for t in times if not isinstance(t, str)][:1]
+        if bad:
+            raise StoreError(f"{axes_file}: times must be ISO 8601 strings, got {bad[0]!r}")
         time_index = pd.DatetimeIndex([pd.Timestamp(t) for t in times])
+    except StoreError:
+        raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise _store_error(path, exc) from None
+    time_index = _check_times(time_index, axes_file)
+    _check_price(price, path / "price.parquet")
     _check_cells(cells, T, P, path)
     long = np.zeros((T, P), dtype=np.float32)
     short = np.zeros((T, P), dtype=np.float32)
@@ -534,13 +561,13 @@ def _read_zarr_store(path: Path) -> Heatmap:
                 raise StoreError(
                     f"{path}: variable {name!r} holds {int((~np.isfinite(arr)).sum())} non-finite cells"
                 )
-        times = pd.DatetimeIndex(ds["time"].to_numpy())
-        times = times.tz_localize("UTC") if times.tz is None else times.tz_convert("UTC")
+        times = _check_times(pd.DatetimeIndex(ds["time"].to_numpy()), path)
         price = (
             ds["close"].to_series().tz_localize("UTC")
             if "close" in ds
-            else pd.Series(dtype=float, name="close")
+            else pd.Series(dtype=float, name="close", index=pd.DatetimeIndex([], tz="UTC"))
         )
+        _check_price(price, path)
         meta: dict[str, Any] = {}
         with contextlib.suppress(ValueError, TypeError, RecursionError):
             loaded = json.loads(ds.attrs.get("meta", "{}"))
@@ -562,7 +589,9 @@ def read_heatmap(path: str | Path) -> Heatmap:
     StoreError
         A directory that is not a store of this library, a Zarr store with object/string data types or codecs
         outside the allowed compressors (checked on the metadata before anything is decoded), or a store whose
-        cells do not fit its axes (negative or out-of-range indices, non-finite values, duplicate cells).
+        cells do not fit its axes (negative or out-of-range indices, non-finite values, duplicate cells), snapshot
+        times that are not ISO strings, missing or not increasing, close prices that are not numbers, metadata
+        that is not valid JSON.
     """
     path = Path(path)
     if not path.is_dir():
