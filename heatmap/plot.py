@@ -154,6 +154,7 @@ def new_figure(
     w, h = _check_size(size)
     if not np.isfinite(dpi) or dpi <= 0:
         raise ValueError(f"dpi must be a positive number [pixel/inch], got {dpi!r}")
+    _check_pixels(w, h, dpi)
     for name, n in (("nrows", nrows), ("ncols", ncols)):
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"{name} must be a positive integer, got {n!r}")
@@ -170,6 +171,25 @@ def _check_size(size: Any) -> tuple[float, float]:
     if not (np.isfinite(w) and np.isfinite(h) and w > 0 and h > 0):
         raise ValueError(f"size must be two positive numbers [inch], got {size!r}")
     return w, h
+
+
+#: bytes per figure pixel while drawing: the float64 raster of the map, its float32 copy, RGBA and the Agg canvas
+_BYTES_PER_PIXEL = 32
+#: Agg draws at most this many pixels on a side
+_MAX_PIXELS_A_SIDE = 2**16 - 1
+
+
+def _check_pixels(w: float, h: float, dpi: float) -> None:
+    """A figure of ``w x h`` inches at ``dpi`` fits Agg (65,535 pixels a side) and the memory budget, checked
+    before anything is drawn."""
+    from heatmap.limits import check_memory
+
+    px_w, px_h = int(np.ceil(w * dpi)), int(np.ceil(h * dpi))
+    what = f"a figure of {px_w:,} x {px_h:,} pixels (size=({w:g}, {h:g}) [inch], dpi={dpi:g})"
+    advice = "use a smaller size= or dpi= (command line: --size W H, --dpi N)"
+    if max(px_w, px_h) > _MAX_PIXELS_A_SIDE:
+        raise ValueError(f"{what} is too large: at most {_MAX_PIXELS_A_SIDE:,} pixels a side; {advice}")
+    check_memory(px_w * px_h * _BYTES_PER_PIXEL, what=what, advice=advice)
 
 
 def format_notional(x: float, *, currency: str = "$", digits: int = 1) -> str:

@@ -84,6 +84,34 @@ def test_environment_variable_sets_the_budget(market, monkeypatch):
     assert memory_limit() == DEFAULT_MEMORY_LIMIT
 
 
+@pytest.mark.parametrize(
+    ("size", "dpi", "error", "message"),
+    [
+        ((12.0, 6.0), 100_000, ValueError, r"1,200,000 x 600,000 pixels .*dpi=100000\) is too large"),
+        ((1e6, 1e6), 150, ValueError, r"size=\(1e\+06, 1e\+06\) \[inch\].* is too large"),
+        (
+            (300.0, 300.0),
+            200,
+            MemoryLimitError,
+            r"60,000 x 60,000 pixels .* needs about .*--size W H, --dpi N",
+        ),
+    ],
+)
+def test_oversized_figures_are_refused_before_drawing(tmp_path, size, dpi, error, message):
+    hm = lh.estimate(lh.synthetic_market(days=1, freq="1h", seed=1), bins=20)
+    (tmp_path / "old.png").write_bytes(b"old")
+    for write in (hm.to_png, hm.save, hm.at(-1).to_png):
+        with pytest.raises(error, match=message):
+            write(tmp_path / "old.png", size=size, dpi=dpi)
+    assert [p.name for p in tmp_path.iterdir()] == ["old.png"]
+    assert (tmp_path / "old.png").read_bytes() == b"old"
+
+
+def test_snapshot_stride_beyond_int64_is_refused():
+    with pytest.raises(ValueError, match=r"snapshot_every must be a positive integer \(at most 2\*\*62\)"):
+        lh.Estimator(snapshot_every=10**20)
+
+
 def test_parse_bytes():
     assert parse_bytes("1.5GiB") == 3 * 2**29
     assert parse_bytes("250 MB") == 250 * 10**6

@@ -75,6 +75,10 @@ _PROGRESS_CHUNK = 8192
 GROWTH_HEADROOM = 1.25
 
 
+#: largest ``snapshot_every`` (bar counts are int64; a larger stride only ever keeps the last state anyway)
+_MAX_STRIDE = 2**62
+
+
 def snapshot_stride(n_bars: int, bins: int, *, budget: int = MEMORY_BUDGET) -> int:
     """Smallest stride ``k`` such that ``ceil(n_bars / k)`` snapshots of ``bins`` bins (2 sides, float32) fit.
 
@@ -300,9 +304,11 @@ class Estimator:
         if snapshot_every is not None and (
             isinstance(snapshot_every, bool)
             or not isinstance(snapshot_every, (int, np.integer))
-            or snapshot_every < 1
+            or not 1 <= snapshot_every <= _MAX_STRIDE
         ):
-            raise ValueError(f"snapshot_every must be a positive integer or None, got {snapshot_every!r}")
+            raise ValueError(
+                f"snapshot_every must be a positive integer (at most 2**62) or None, got {snapshot_every!r}"
+            )
         if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
             raise ValueError(f"bins must be an integer >= 2, got {bins!r}")
         if grid is not None and not isinstance(grid, PriceGrid):
