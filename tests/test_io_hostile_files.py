@@ -216,6 +216,23 @@ def test_folders_and_oversized_files_are_named(tmp_path, monkeypatch):
         read_binance_klines(z)
 
 
+def test_pipes_devices_empty_names_and_odd_list_items_are_named(tmp_path):
+    import os
+
+    fifo = tmp_path / "live.csv"
+    os.mkfifo(fifo)  # reading it would block forever
+    with pytest.raises(FileNotFoundError, match=r"klines: '.*live\.csv' is not a regular file"):
+        read_binance_klines(fifo)
+    with pytest.raises(FileNotFoundError, match=r"klines: '/dev/null' is not a regular file"):
+        read_binance_klines("/dev/null")
+    with pytest.raises(FileNotFoundError, match=r"klines: the file name is empty"):
+        read_binance_klines("")
+    with pytest.raises(TypeError, match=r"klines: None in the list is not a path \(NoneType\)"):
+        read_binance_klines([KLINE_CSV, None])
+    pd.testing.assert_frame_equal(read_binance_klines(os.fsencode(KLINE_CSV)), read_binance_klines(KLINE_CSV))
+    assert [p.name for p in tmp_path.iterdir()] == ["live.csv"]
+
+
 def test_files_of_two_symbols_are_refused(tmp_path):
     from heatmap.io.binance import read_binance
 

@@ -30,8 +30,8 @@ def expand_paths(source: Source, *, what: str = "source") -> list[Path]:
 
     Raises ``FileNotFoundError`` naming the pattern when nothing matches.
     """
-    if isinstance(source, (str, os.PathLike)):
-        items: list[str | os.PathLike[str]] = [source]
+    if isinstance(source, (str, bytes, os.PathLike)):
+        items: list[object] = [source]
     elif isinstance(source, Iterable):
         items = list(source)
         if not items:
@@ -42,7 +42,11 @@ def expand_paths(source: Source, *, what: str = "source") -> list[Path]:
         )
     out: list[Path] = []
     for item in items:
-        s = os.fspath(item)
+        if not isinstance(item, (str, bytes, os.PathLike)):
+            raise TypeError(f"{what}: {item!r} in the list is not a path ({type(item).__name__})")
+        s = os.fsdecode(item)
+        if not s.strip():
+            raise FileNotFoundError(f"{what}: the file name is empty")
         if _GLOB_CHARS & set(s):
             hits = sorted(h for h in glob.glob(os.path.expanduser(s)) if os.path.isfile(h))
             if not hits:
@@ -55,6 +59,10 @@ def expand_paths(source: Source, *, what: str = "source") -> list[Path]:
                     f"{what}: {s!r} is a folder, not a file; give the files in it, e.g. {os.path.join(s, '*.csv')!r}"
                 )
             if not p.is_file():
+                if p.exists():
+                    raise FileNotFoundError(
+                        f"{what}: {s!r} is not a regular file (a device, pipe or socket); give a file"
+                    )
                 raise FileNotFoundError(f"{what}: no such file {s!r}")
             out.append(p)
     return out
