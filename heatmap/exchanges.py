@@ -674,12 +674,12 @@ def _load_json(obj_or_path: Any) -> Any:
     if isinstance(obj_or_path, (str, Path)):
         path = Path(obj_or_path)
         try:
-            with path.open(encoding="utf-8") as fh:
+            with path.open(encoding="utf-8-sig") as fh:  # a byte-order mark (Windows editors) is fine
                 return json.load(fh)
         except OSError as exc:
             raise ValueError(f"obj_or_path: cannot read {str(path)!r}: {exc}") from exc
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{str(path)!r} is not a JSON file: {exc}") from exc
+        except (ValueError, RecursionError) as exc:  # JSON syntax, not UTF-8, too deep, an over-long integer
+            raise ValueError(f"{str(path)!r} is not a JSON file: {type(exc).__name__}: {exc}") from None
     return obj_or_path
 
 

@@ -218,6 +218,29 @@ _BINANCE_RESPONSE = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "RecursionError"),
+        ('{"a": ' + "1" * 5000 + "}", "ValueError: Exceeds the limit"),
+        (b"\xff\xfe[\x00]\x00", "UnicodeDecodeError"),
+        ("{bad", "JSONDecodeError"),
+    ],
+)
+def test_bracket_files_that_are_not_json_are_named(tmp_path: Path, content, message) -> None:
+    path = tmp_path / "brackets.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ValueError, match=rf"'.*brackets\.json' is not a JSON file: {message}"):
+        from_binance_json(path, symbol="ETHUSDT")
+    assert [p.name for p in tmp_path.iterdir()] == ["brackets.json"]
+
+
+def test_bracket_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "brackets.json"
+    path.write_text(json.dumps(_BINANCE_RESPONSE), encoding="utf-8-sig")
+    assert from_binance_json(path, symbol="ETHUSDT").mmr.tolist() == [0.0065, 0.01]
+
+
 def test_from_binance_json_list_dict_and_path(tmp_path: Path) -> None:
     s = from_binance_json(_BINANCE_RESPONSE, symbol="ethusdt", effective="2025-01-02")
     assert (s.venue, s.symbol, s.contract, s.quote, s.base) == (
