@@ -185,6 +185,13 @@ def test_liquidation_json_and_csv_errors_name_the_file(tmp_path):
     deep.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(MarketDataError, match=r"deep\.json"):
         read_liquidations(deep)
+    for name, text in (
+        ("big.jsonl", '{"e": "forceOrder", "o": {"T": ' + "1" * 5000 + "}}\n"),
+        ("big.json", "[" + "1" * 5000 + "]"),
+    ):
+        (tmp_path / name).write_text(text)  # an integer of more digits than Python converts
+        with pytest.raises(MarketDataError, match=rf"{name.replace('.', '[.]')}: .*Exceeds the limit"):
+            read_liquidations(tmp_path / name)
     src = (LIQ / "BTCUSD_PERP-liquidationSnapshot-2025-01-01.csv").read_text().splitlines()
     c = tmp_path / "BTCUSD_PERP-liquidationSnapshot-2025-01-02.csv"
     c.write_text("\n".join([*src[:2], src[2] + ",1,2,3"]) + "\n")

@@ -139,7 +139,7 @@ def _parse_json(text: str, where: str) -> pd.DataFrame:
     if stripped.startswith("["):
         try:
             items = json.loads(stripped)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # syntax, nesting, an over-long integer
             raise MarketDataError(f"{where}: not a JSON array of forceOrder messages: {exc}") from None
     else:
         items = []
@@ -148,8 +148,8 @@ def _parse_json(text: str, where: str) -> pd.DataFrame:
                 continue
             try:
                 items.append(json.loads(line))
-            except (json.JSONDecodeError, RecursionError) as exc:
-                raise MarketDataError(f"{where}: line {n} is not JSON: {exc}") from exc
+            except (ValueError, RecursionError) as exc:  # syntax, nesting, an over-long integer
+                raise MarketDataError(f"{where}: line {n} is not JSON: {exc}") from None
     rows = []
     for n, msg in enumerate(items, 1):
         if isinstance(msg, dict) and "data" in msg and isinstance(msg["data"], dict):
