@@ -216,7 +216,8 @@ class Heatmap:
     Parameters
     ----------
     times : DatetimeIndex, length T
-        Snapshot times (UTC bar open times; each row is the state after that bar closed).
+        Snapshot times (UTC bar open times; each row is the state after that bar closed), strictly increasing
+        (a missing or repeated time is a ``ValueError``).
     price_edges : ndarray, shape (P+1,)
         Increasing price-band edges [quote].
     long, short : ndarray, shape (T, P)
@@ -249,6 +250,11 @@ class Heatmap:
         edges = _as_edges(self.price_edges)
         object.__setattr__(self, "price_edges", _readonly(edges))
         times = pd.DatetimeIndex(self.times)
+        if times.hasnans:
+            raise ValueError(f"times: {int(np.count_nonzero(times.isna()))} snapshot times are missing (NaT)")
+        if len(times) > 1 and not (times[1:] > times[:-1]).all():
+            i = int(np.argmax(~(times[1:] > times[:-1]))) + 1
+            raise ValueError(f"times must increase; snapshot {i} ({times[i]}) is not after {times[i - 1]}")
         object.__setattr__(self, "times", times)
         shape = (len(times), edges.size - 1)
         for name in ("long", "short"):

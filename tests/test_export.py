@@ -90,6 +90,31 @@ def test_from_json_rejects_other_formats():
         from_json(json.dumps({"format": "something-else"}))
 
 
+@pytest.mark.parametrize(
+    ("times", "message"),
+    [
+        (lambda t: [None] * len(t), r"times: 4 snapshot times are missing \(NaT\)"),
+        (lambda t: t[::-1], r"times must increase; snapshot 1 \(.*\) is not after"),
+        (lambda t: [t[0]] * len(t), r"times must increase; snapshot 1"),
+    ],
+)
+def test_from_json_refuses_missing_or_unordered_times(hm, tmp_path, times, message):
+    doc = json.loads(to_json(hm))
+    doc["times"] = times(doc["times"])
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=rf"map\.json: {message}"):
+        from_json(path)
+    with pytest.raises(ValueError, match=message):
+        Heatmap(
+            times=pd.DatetimeIndex(pd.to_datetime(doc["times"], utc=True)),
+            price_edges=hm.price_edges,
+            long=hm.long,
+            short=hm.short,
+            price=hm.price,
+        )
+
+
 def test_heatmap_method_delegates(hm):
     assert hm.to_json(precision=4) == to_json(hm, precision=4)
 
