@@ -317,3 +317,43 @@ def test_generic_table_rows_ending_in_a_separator_do_not_shift_columns(tmp_path)
     f = tmp_path / "trailing.csv"
     f.write_text("\n".join([lines[0], *(line + "," for line in lines[1:])]) + "\n")
     pd.testing.assert_frame_equal(read_csv_frame(f), read_csv_frame(BARS_CSV), check_like=True)
+
+
+# -- files given for the wrong role (read_market, the command line's --candles/--oi/--funding/--mark) -------------
+RENDER = Path(__file__).resolve().parent / "fixtures" / "render"
+
+
+@pytest.mark.parametrize(
+    ("role", "name", "message"),
+    [
+        (
+            "open_interest",
+            "BTCUSDT-1h-2025-01-01.csv",
+            r"open_interest: .* is a Binance klines file, not open interest",
+        ),
+        (
+            "funding",
+            "BTCUSDT-metrics-2025-01-01.csv",
+            r"funding: .* is a Binance metrics file, not funding rates",
+        ),
+        ("mark", "BTCUSDT-fundingRate-2025-01.csv", r"mark: .* is a Binance funding file, not mark prices"),
+    ],
+)
+def test_binance_file_given_for_another_role_is_named(role, name, message):
+    from heatmap.io.frames import read_market
+
+    kw = {"open_interest": RENDER / "BTCUSDT-metrics-2025-01-01.csv", role: RENDER / name}
+    with pytest.raises(MarketDataError, match=rf"{message}; pass it as "):
+        read_market(RENDER / "BTCUSDT-1h-2025-01-01.csv", **kw)
+
+
+def test_binance_files_of_another_symbol_are_refused(tmp_path):
+    from heatmap.io.frames import read_market
+
+    eth = tmp_path / "ETHUSDT-metrics-2025-01-01.csv"
+    eth.write_text((RENDER / "BTCUSDT-metrics-2025-01-01.csv").read_text().replace("BTCUSDT", "ETHUSDT"))
+    with pytest.raises(
+        MarketDataError, match=r"2 symbols .*ETHUSDT: open_interest ETHUSDT-metrics-2025-01-01\.csv"
+    ):
+        read_market(RENDER / "BTCUSDT-1h-2025-01-01.csv", open_interest=eth)
+    assert [p.name for p in tmp_path.iterdir()] == [eth.name]

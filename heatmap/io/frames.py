@@ -415,6 +415,40 @@ def detect_layout(path: Source) -> Layout:
     return "table"
 
 
+#: the argument (and command-line flag) that takes each Binance file kind
+_ROLE_OF = {
+    "klines": "candles= (--candles), or mark= (--mark) for mark-price klines",
+    "metrics": "open_interest= (--oi)",
+    "funding": "funding= (--funding)",
+}
+#: the Binance file kind each argument accepts (any argument also takes a generic table), and what it holds
+_KIND_OF = {"open_interest": "metrics", "funding": "funding", "mark": "klines"}
+_HOLDS = {"open_interest": "open interest", "funding": "funding rates", "mark": "mark prices"}
+
+
+def _check_roles(
+    *, candles: tuple[Source, str], open_interest: Source | None, funding: Source | None, mark: Source | None
+) -> dict[str, Source | pd.DataFrame | None]:
+    """Refuse a Binance file given for another role (klines as open interest: its ``close`` would be read as
+    coins); return the Binance sources by role."""
+    binance: dict[str, Source | pd.DataFrame | None] = {}
+    if candles[1] != "table":
+        binance["candles"] = candles[0]
+    for role, source in (("open_interest", open_interest), ("funding", funding), ("mark", mark)):
+        if source is None:
+            continue
+        kind = detect_layout(source)
+        if kind == "table":
+            continue
+        if kind != _KIND_OF[role]:
+            name = expand_paths(source, what=role)[0].name
+            raise MarketDataError(
+                f"{role}: {name} is a Binance {kind} file, not {_HOLDS[role]}; pass it as {_ROLE_OF[kind]}"
+            )
+        binance[role] = source
+    return binance
+
+
 def _value_column(
     df: pd.DataFrame, col: str, candidates: tuple[str, ...], *, what: str, arg: str, where: str
 ) -> str:
@@ -555,6 +589,7 @@ def read_market(
     ...                 oi_col="close", oi_unit="base", oi_max_age="4h", symbol="BTCUSDT")  # doctest: +SKIP
     """
     from heatmap.io.binance import (
+        _one_symbol,
         read_binance_funding,
         read_binance_klines,
         read_binance_metrics,
@@ -596,6 +631,8 @@ def read_market(
             f"candles: {expand_paths(candles, what='candles')[0].name} is a Binance {kind} file, not candles; "
             f"pass it as {'open_interest= (--oi)' if kind == 'metrics' else 'funding= (--funding)'}"
         )
+    binance = _check_roles(candles=(candles, kind), open_interest=open_interest, funding=funding, mark=mark)
+    _one_symbol(binance)  # Binance files of two symbols (e.g. ETHUSDT metrics under BTCUSDT klines)
     unit: Literal["base", "quote"] = "quote" if oi_unit == "quote" else "base"
     missing = [c for c in ("open", "high", "low", "close") if c not in bars.columns]
     if missing:
