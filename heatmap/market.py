@@ -1217,9 +1217,14 @@ def _bound(value: Any, name: str, *, end: bool) -> pd.Timestamp | None:
     if ts is pd.NaT or pd.isna(ts):
         raise ValueError(f"{name}: {value!r} is not a time")
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    if end and period is not None:
-        ts = ts + period - pd.Timedelta(1, unit="ns")
-    return ts
+    try:
+        if end and period is not None:
+            ts = ts + period - pd.Timedelta(1, unit="ns")
+        return ts.as_unit("ns")
+    except (OverflowError, ValueError):  # OutOfBoundsDatetime is a ValueError
+        raise ValueError(
+            f"{name}: {value!r} is outside the range of times a market can hold (1677-09-22 to 2262-04-11)"
+        ) from None
 
 
 def _as_frame(

@@ -62,3 +62,34 @@ def test_one_streamed_bar_beyond_the_range_leaves_the_state(market):
     np.testing.assert_array_equal(est.heatmap.long, before.long)
     est.update(market.frame.iloc[48])  # the next valid bar continues exactly
     assert est.n_bars == 49
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (None, "9999-12-31", r"end: '9999-12-31' is outside the range of times a market can hold"),
+        ("1500-01-01", None, r"start: '1500-01-01' is outside the range of times a market can hold"),
+    ],
+)
+def test_window_bounds_beyond_the_datetime_range_are_named(market, start, end, message):
+    from heatmap.market import time_bounds
+
+    with pytest.raises(ValueError, match=message):
+        time_bounds(start, end)
+    with pytest.raises(ValueError, match=message):
+        market.slice(start, end)
+
+
+def test_command_line_window_beyond_the_datetime_range_is_one_line(tmp_path, capsys):
+    from pathlib import Path
+
+    from heatmap.cli import main
+
+    bars = Path(__file__).resolve().parent / "fixtures" / "render" / "bars.csv"
+    out = tmp_path / "map.png"
+    assert (
+        main(["render", "--candles", str(bars), "--bins", "20", "--to", "9999-12-31", "--out", str(out)]) == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --to '9999-12-31'")
+    assert not any(tmp_path.iterdir())
