@@ -858,6 +858,17 @@ class Market:
                     ~oi_covered,
                 )
             )
+        if mark is not None:
+            mark_missing = bars[[f"mark_{c}" for c in price_cols]].isna().any(axis=1).to_numpy()
+            if mark_missing.any():
+                raise MarketDataError(
+                    _problem(
+                        "mark",
+                        "no mark-price kline opening with the candle bar (missing, or off the candles' grid)",
+                        idx,
+                        mark_missing,
+                    )
+                )
 
         if funding is not None:
             fr = _as_frame(funding, "funding_rate", ("funding_rate",))

@@ -94,3 +94,21 @@ def test_gappy_data_keeps_the_smallest_step():
     df = _bars(10, "4h").iloc[[0, 1, 3, 4, 6, 9]]
     with pytest.raises(MarketDataError, match=r"gaps \(4 missing 4h bars\)"):
         Market(df)
+
+
+@pytest.mark.parametrize("change", ["off_grid", "missing", "nan"])
+def test_mark_kline_missing_inside_the_span_is_named(change):
+    bars = _bars(24)
+    candles, oi = bars.drop(columns=["open_interest"]), bars["open_interest"]
+    mark = candles[["open", "high", "low", "close"]].copy()
+    if change == "off_grid":
+        mark = _move(mark, 5, "1min")
+    elif change == "missing":
+        mark = mark.drop(mark.index[5])
+    else:
+        mark.iloc[5, 0] = np.nan
+    with pytest.raises(
+        MarketDataError,
+        match=r"'mark': no mark-price kline opening with the candle bar .* at 2025-01-01 05:00",
+    ):
+        Market.from_frames(candles, open_interest=oi, mark=mark)
