@@ -10,7 +10,15 @@ import pytest
 
 from heatmap.engine import estimate
 from heatmap.engine.kernels import build_kernel, lp_ratio_cdf
-from heatmap.engine.steps import close_nearest, consume, level_price, shift_levels, shift_uniform, triangular
+from heatmap.engine.steps import (
+    block,
+    close_nearest,
+    consume,
+    level_price,
+    shift_blocks,
+    shift_levels,
+    triangular,
+)
 from heatmap.grid import PriceGrid
 from heatmap.leverage import Leverage
 from heatmap.margin import funding_shift, liquidation_price
@@ -78,7 +86,7 @@ def test_long_leverage_one_is_never_liquidated() -> None:
 
 # -- steps --------------------------------------------------------------------------------------------------------
 def _bin_levels(qz: np.ndarray, g: PriceGrid) -> np.ndarray:
-    """Level price of each bin's content (one row ``(P, 2)``)."""
+    """Level price of each bin's content (one row ``(P, 3)``)."""
     return np.array([level_price(qz, j, g.edges, g.log_step) for j in range(qz.shape[0])])
 
 
@@ -89,10 +97,11 @@ def _lx0(g: PriceGrid) -> float:
 def test_funding_shift_moves_a_level_by_exactly_the_formula() -> None:
     g = PriceGrid.log_spaced(10_000.0, 200_000.0, bins=2000)
     lp = np.array([55_000.0, 58_123.4])
-    qz = np.zeros((g.n_bins, 2))
+    qz = np.zeros((g.n_bins, 3))
     idx = g.index_of(lp)
     qz[idx, 0] = [2.0, 3.0]
     qz[idx, 1] = qz[idx, 0] * (g.position(lp) - idx)
+    qz[idx, 2] = qz[idx, 0] * (g.position(lp) - idx) ** 2
     d = float(funding_shift(0.0005, 60_000.0, "long", MMR))
     lost, first, last = shift_levels(qz, g.edges, g.log_step, d, 0, g.n_bins, False)
     assert lost == 0.0
@@ -106,8 +115,9 @@ def test_funding_shift_conserves_mass_and_reports_what_leaves() -> None:
     g = PriceGrid.log_spaced(100.0, 200.0, bins=50)
     rng = np.random.default_rng(0)
     for _ in range(3):
-        qz = rng.random((50, 2))
+        qz = rng.random((50, 3))
         qz[:, 1] *= qz[:, 0]
+        qz[:, 2] = qz[:, 1] ** 2 / qz[:, 0]
         total = qz[:, 0].sum()
         lost, _, _ = shift_levels(qz, g.edges, g.log_step, 30.0, 0, 50, False)
         assert qz[:, 0].sum() + lost == pytest.approx(total, rel=1e-12)
@@ -119,31 +129,34 @@ def test_consumption_removes_everything_crossed() -> None:
     g = PriceGrid.log_spaced(50.0, 200.0, bins=100)
     rng = np.random.default_rng(1)
     for _ in range(2):
-        qz = rng.random((100, 2))
+        qz = rng.random((100, 3))
         qz[:, 1] *= qz[:, 0]
+        qz[:, 2] = qz[:, 1] ** 2 / qz[:, 0]  # points
         lo = 97.3
-        removed, value = consume(qz, float(g.position(lo)), True, 100, 0, g.edges, g.log_step, False)
+        removed, value = consume(qz, float(g.position(lo)), True, 100, 0, g.edges, g.log_step, False, True)
         assert np.all(_bin_levels(qz, g)[qz[:, 0] > 0] < lo)
         assert value > removed * lo  # every liquidated level was >= the low
-        qs = rng.random((100, 2))
+        qs = rng.random((100, 3))
         qs[:, 1] *= qs[:, 0]
+        qs[:, 2] = qs[:, 1] ** 2 / qs[:, 0]
         hi = 120.0
-        removed, value = consume(qs, float(g.position(hi)), False, 100, 0, g.edges, g.log_step, False)
+        removed, value = consume(qs, float(g.position(hi)), False, 100, 0, g.edges, g.log_step, False, True)
         assert np.all(_bin_levels(qs, g)[qs[:, 0] > 0] > hi)
         assert value <= removed * hi
 
 
 def test_nearest_closes_take_from_the_top_and_the_bottom() -> None:
-    qz = np.array([[[1.0, 0.5], [2.0, 1.0], [3.0, 1.5]]])  # one row, three bins
+    qz = np.array([[[1.0, 0.5, 0.25], [2.0, 1.0, 0.5], [3.0, 1.5, 0.75]]])  # one row, three bins
     order, keep = np.array([0, 0]), np.zeros(3)
     taken, removed = close_nearest(qz, order, 1, 0, 3, 2.5, False, keep)
     assert taken == 2.5 and removed.tolist() == [2.5]
     np.testing.assert_allclose(qz[0, :, 0], [0.0, 0.5, 3.0])
     np.testing.assert_allclose(qz[0, :, 1], [0.0, 0.25, 1.5])
+    np.testing.assert_allclose(qz[0, :, 2], [0.0, 0.125, 0.75])
     taken, removed = close_nearest(qz, order, 1, 0, 3, 10.0, True, keep)
     assert taken == pytest.approx(3.5) and qz[0, :, 0].sum() == 0
     # two rows: the cut is found on the bins' sums and applied to both rows alike
-    qz = np.array([[[1.0, 0.5], [1.0, 0.5]], [[3.0, 1.5], [1.0, 0.5]]])
+    qz = np.array([[[1.0, 0.5, 0.25], [1.0, 0.5, 0.25]], [[3.0, 1.5, 0.75], [1.0, 0.5, 0.25]]])
     taken, removed = close_nearest(qz, np.array([0, 1, 0]), 2, 0, 2, 1.0, True, np.zeros(2))
     assert taken == 1.0
     np.testing.assert_allclose(qz[:, :, 0], [[1.0, 0.5], [3.0, 0.5]])
@@ -372,21 +385,48 @@ def test_position_sizes_use_their_brackets() -> None:
     assert capped.long[0].sum() > 0
 
 
-def test_uniform_funding_shift_conserves_mass_and_moves_the_mean() -> None:
+def test_block_funding_shift_conserves_mass_and_moves_the_mean_exactly() -> None:
     g = PriceGrid.log_spaced(10_000.0, 200_000.0, bins=1500)
     rng = np.random.default_rng(2)
-    qz = np.zeros((g.n_bins, 2))
+    qz = np.zeros((g.n_bins, 3))
     qz[600:900, 0] = rng.random(300)
     qz[:, 1] = 0.5 * qz[:, 0]
-    mean_before = float((qz[:, 0] * g.centers).sum() / qz[:, 0].sum())
+    qz[:, 2] = qz[:, 0] / 3.0  # uniform through each bin
     total = qz[:, 0].sum()
     d = float(funding_shift(0.0003, 60_000.0, "short", MMR))
-    lost = shift_uniform(qz, g.edges, g.log_step, d, False)
+    # every bin's mean moves to its exact new level: the mass-weighted mean price moves by d (to rounding)
+    price = lambda q: float((q[:, 0] * _bin_levels(q, g)).sum() / q[:, 0].sum())  # noqa: E731
+    before = price(qz)
+    lost = shift_blocks(qz, g.edges, g.log_step, d, False, np.empty((g.n_bins, 3)))
     assert lost == 0.0
     assert qz[:, 0].sum() == pytest.approx(total, rel=1e-12)
-    mean_after = float((qz[:, 0] * g.centers).sum() / qz[:, 0].sum())
-    assert mean_after - mean_before == pytest.approx(d, rel=0.02)
-    np.testing.assert_allclose(qz[:, 1], 0.5 * qz[:, 0])
+    assert price(qz) - before == pytest.approx(d, rel=2e-3)
+    assert np.all(qz[610:890, 0] > 0)  # no empty bins inside the band
+    # content uniform through its bins stays uniform: equal masses keep equal masses, each bin spread through
+    qz[:] = 0.0
+    qz[600:900] = 1.0, 0.5, 1.0 / 3.0
+    shift_blocks(qz, g.edges, g.log_step, d, False, np.empty((g.n_bins, 3)))
+    np.testing.assert_allclose(qz[610:890, 0], 1.0, rtol=2e-3)
+    width = np.array([block(*qz[j]) for j in range(610, 890)])[:, 1]
+    assert width.min() > 0.99
+
+
+def test_block_funding_shifts_keep_a_point_a_point() -> None:
+    g = PriceGrid.log_spaced(10_000.0, 200_000.0, bins=1500)
+    lp = 55_123.0
+    qz = np.zeros((g.n_bins, 3))
+    j = int(g.index_of([lp])[0])
+    u = float(g.position([lp])[0]) - j
+    qz[j] = 2.0, 2.0 * u, 2.0 * u * u
+    buf = np.empty((g.n_bins, 3))
+    want = lp
+    for _ in range(500):
+        d = float(funding_shift(0.0004, 60_000.0, "long", MMR))
+        shift_blocks(qz, g.edges, g.log_step, d, False, buf)
+        want += d
+    nz = np.flatnonzero(qz[:, 0])
+    assert nz.size == 1 and qz[nz[0], 0] == 2.0
+    assert _bin_levels(qz, g)[nz[0]] == pytest.approx(want, rel=1e-9)
 
 
 def test_continuous_leverage_maps_have_no_empty_stripes() -> None:

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from heatmap.engine import Estimator, estimate, snapshot_stride
+from heatmap.engine.checkpoint import CHECKPOINT_VERSION, CheckpointError
 from heatmap.grid import PriceGrid
 from heatmap.market import Market, MarketDataError
 from heatmap.model import Model
@@ -509,33 +510,25 @@ def test_save_load_after_one_bar_updates(tmp_path: Path) -> None:
     assert_same(est.heatmap, batch)
 
 
-def test_format_1_checkpoints_still_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_checkpoint_formats_are_refused_by_name(tmp_path: Path, version: int) -> None:
+    """Format 3 added the grid state's second within-bin moment: older files cannot be resumed, and the error
+    names the version found and the one this library reads."""
     import json
 
-    model = Model(side_split="funding", exit="oldest")
-    est = Estimator(model, grid=GRID)
-    est.update(MARKET.iloc[:40])
-    path = est.save(tmp_path / "v2.npz")
+    est = Estimator(Model(), grid=GRID)
+    est.update(MARKET.iloc[:20])
+    path = est.save(tmp_path / "v3.npz")
     with np.load(path) as z:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(bytes(arrays["meta"]).decode())
-    assert meta["version"] == 2
-    # format 1 kept the last bars (and the last settled one) instead of the carried rate
-    del meta["funding_carry"]
-    meta["version"] = 1
-    frame = MARKET.frame.iloc[:40]
-    settled = np.flatnonzero(frame["funding_rate"].to_numpy() != 0)
-    assert settled.size and settled[-1] < 35  # older than the tail of 5 bars
-    context = pd.concat([frame.iloc[settled[-1] : settled[-1] + 1], frame.iloc[-5:]])
-    meta["context_columns"] = list(context.columns)
-    arrays["context_values"] = context.to_numpy()
-    arrays["context_index"] = context.index.as_unit("ns").asi8
+    assert meta["version"] == CHECKPOINT_VERSION == 3
+    meta["version"] = version
+    del arrays["state_mom2"]
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(tmp_path / "v1.npz", **arrays)
-    back = Estimator.load(tmp_path / "v1.npz")
-    assert back.state["funding_carry"] == frame["funding_rate"].iloc[settled[-1]]
-    back.update(MARKET.iloc[40:])
-    assert_same(back.heatmap, estimate(MARKET, model, grid=GRID, snapshot_every=1))
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.raises(CheckpointError, match=f"format version {version} is older than the version 3"):
+        Estimator.load(tmp_path / "old.npz")
 
 
 @settings(max_examples=40, deadline=None)

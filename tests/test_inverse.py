@@ -27,7 +27,7 @@ from heatmap.engine.estimator import Estimator
 from heatmap.engine.grid_engine import GridEngine
 from heatmap.engine.kernels import build_kernel, lp_ratio, lp_ratio_cdf
 from heatmap.engine.ledger import LedgerEngine
-from heatmap.engine.steps import level_price, shift_levels, shift_uniform
+from heatmap.engine.steps import level_price, shift_blocks, shift_levels
 from heatmap.exchanges import get
 from heatmap.grid import PriceGrid
 from heatmap.leverage import Leverage
@@ -159,10 +159,11 @@ def test_inverse_funding_shift_solves_the_equity_equation(
 
 def test_shift_reciprocal_moves_a_level_exactly_and_conserves_mass() -> None:
     g = PriceGrid.log_spaced(50.0, 200.0, bins=300)
-    qz = np.zeros((300, 2))
+    qz = np.zeros((300, 3))
     p0 = 95.6190476
     i = int(g.index_of([p0])[0])
-    qz[i] = 3.0, 3.0 * (g.position([p0])[0] - i)
+    u = g.position([p0])[0] - i
+    qz[i] = 3.0, 3.0 * u, 3.0 * u * u
     d = inverse_funding_shift(0.003, 100.0, "long", MMR)
     lost, first, last = shift_levels(qz, g.edges, g.log_step, d, 0, 300, True)
     assert lost == 0.0 and qz[:, 0].sum() == pytest.approx(3.0, rel=1e-15)
@@ -173,7 +174,7 @@ def test_shift_reciprocal_moves_a_level_exactly_and_conserves_mass() -> None:
 
 def test_a_level_whose_reciprocal_reaches_zero_leaves_the_grid() -> None:
     g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
-    qz = np.array([[1.0, 0.0], [0.0, 0.0]])  # one level at 1.0
+    qz = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])  # one level at 1.0
     assert shift_levels(qz, g.edges, g.log_step, -0.6, 0, 2, True) == (0.0, 1, 1)  # 1/p: 1 -> 0.4
     assert level_price(qz, 1, g.edges, g.log_step) == pytest.approx(2.5, rel=1e-12)
     assert shift_levels(qz, g.edges, g.log_step, -0.5, 0, 2, True)[0] == 1.0  # 1/p -> -0.1: never again
@@ -189,26 +190,30 @@ def test_reciprocal_shifts_conserve_mass(seed: int, shift: float, uniform: bool)
     """On-grid mass after + what left the grid = mass before."""
     rng = np.random.default_rng(seed)
     g = PriceGrid.log_spaced(20.0, 500.0, bins=200)
-    qz = np.zeros((200, 2))
+    qz = np.zeros((200, 3))
     qz[:, 0] = rng.exponential(size=200) * (rng.random(200) < 0.3)
     qz[:, 1] = qz[:, 0] * rng.random(200)
+    qz[:, 2] = qz[:, 1] * (qz[:, 1] / np.maximum(qz[:, 0], 1e-300) + rng.random(200) * 0.2)
+    qz[:, 2] = np.minimum(qz[:, 2], qz[:, 1])
     before = qz[:, 0].sum()
     if uniform:
-        lost = shift_uniform(qz, g.edges, g.log_step, shift, True)
+        lost = shift_blocks(qz, g.edges, g.log_step, shift, True, np.empty((200, 3)))
     else:
         lost = shift_levels(qz, g.edges, g.log_step, shift, 0, 200, True)[0]
     assert qz[:, 0].sum() + lost == pytest.approx(before, rel=1e-12)
     assert lost >= -1e-12 * before and np.all(qz[:, 1] >= 0) and np.all(qz[:, 1] <= qz[:, 0] * (1 + 1e-12))
+    assert np.all(qz[:, 2] >= 0) and np.all(qz[:, 2] <= qz[:, 1] * (1 + 1e-12))
 
 
 def test_a_null_shift_leaves_uniform_content_in_place() -> None:
     g = PriceGrid.log_spaced(20.0, 500.0, bins=200)
     rng = np.random.default_rng(3)
-    qz = np.zeros((200, 2))
+    qz = np.zeros((200, 3))
     qz[:, 0] = rng.exponential(size=200) * (rng.random(200) < 0.3)
     qz[:, 1] = 0.5 * qz[:, 0]
+    qz[:, 2] = qz[:, 0] / 3.0
     before = qz.copy()
-    shift_uniform(qz, g.edges, g.log_step, 1e-300, False)
+    shift_blocks(qz, g.edges, g.log_step, 1e-300, False, np.empty((200, 3)))
     np.testing.assert_allclose(qz, before, atol=1e-12)
 
 

@@ -43,16 +43,29 @@ __all__ = [
 
 #: Name stored in every checkpoint's metadata.
 FORMAT = "liquidation-heatmap estimator checkpoint"
-#: Version of the checkpoint format (2: the side split's memory is one carried funding rate instead of the last
-#: bars; format 1 checkpoints still load).
-CHECKPOINT_VERSION = 2
+#: Version of the checkpoint format (3: the grid engine's state carries a second within-bin moment per bin,
+#: ``state_mom2``; 2: the side split's memory is one carried funding rate). Older formats are refused: their grid
+#: state lacks the moment that funding shifts need.
+CHECKPOINT_VERSION = 3
 #: Largest metadata JSON accepted [bytes], and its deepest nesting (a model is a few levels deep).
 MAX_META_BYTES = 4 * 2**20
 MAX_META_DEPTH = 32
 
 RESULT_ARRAYS = ("edges", "snap_long", "snap_short", "snap_times", "ledger", "liquidations", "price", "times")
 STATE_ARRAYS: dict[str, tuple[str, ...]] = {
-    "grid": ("mass", "mom", "off", "tot", "bounds", "store", "scale", "order", "block_bar", "block_entry"),
+    "grid": (
+        "mass",
+        "mom",
+        "mom2",
+        "off",
+        "tot",
+        "bounds",
+        "store",
+        "scale",
+        "order",
+        "block_bar",
+        "block_entry",
+    ),
     "ledger": ("c_side", "c_bar", "c_entry", "c_leverage", "c_qty", "c_lp", "c_mmr", "c_funding", "bar"),
 }
 
@@ -108,9 +121,8 @@ _META_KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "age_blocks": ((int, type(None)), False),
     "leverage_nodes": ((int, type(None)), False),
     "entry_nodes": ((int, type(None)), False),
-    "funding_carry": (_NUM, False),
+    "funding_carry": (_NUM, True),
     "reference_price": ((int, float, type(None)), False),
-    "context_columns": ((list,), False),
 }
 
 
@@ -129,9 +141,15 @@ def _check_meta(path: Any, meta: Any) -> dict[str, Any]:
         )
     if version < 1:
         raise _fail(path, f"unknown checkpoint format version {version}")
+    if version < CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version} is older than the version {CHECKPOINT_VERSION} this "
+            "library reads (format 3 added the grid engine's second within-bin moment); rerun the estimator "
+            "over the bars to rebuild the state"
+        )
     for key, (types, required) in _META_KEYS.items():
         if key not in meta:
-            if required or (key == "funding_carry" and version >= 2):
+            if required:
                 raise _fail(path, f"metadata key {key!r} is missing")
             continue
         v = meta[key]
@@ -284,6 +302,7 @@ def check_state(path: Any, engine: str, data: dict[str, NDArray[Any]], P: int, b
         P = P + below + above
         arr("mass", "f", (2, blocks, P))
         arr("mom", "f", (2, blocks, P))
+        arr("mom2", "f", (2, blocks, P))
         arr("off", "f", (2, blocks))
         arr("tot", "f", (2, blocks))
         arr("bounds", "iu", (3,))

@@ -778,7 +778,7 @@ class Estimator:
     def load(
         cls, path: str | Path, model: Model | None = None, *, grid: PriceGrid | None = None
     ) -> Estimator:
-        """Resume from a :meth:`save` checkpoint (this format version or an older one).
+        """Resume from a :meth:`save` checkpoint of this format version (:data:`CHECKPOINT_VERSION`).
 
         Parameters
         ----------
@@ -795,7 +795,7 @@ class Estimator:
         CheckpointError
             (a ``ValueError``) Anything that makes the file unacceptable, checked before anything is built: not
             an ``.npz`` archive, truncated or corrupt, missing or malformed metadata (JSON syntax, size, depth,
-            key types), a newer format version, missing arrays, shapes that do not match the grid or the bar
+            key types), an older or newer format version, missing arrays, shapes that do not match the grid or the bar
             count, non-finite values in the results or the engine state, or a model/grid that differs from the
             checkpoint's. The message names the file and the culprit.
         """
@@ -852,18 +852,7 @@ class Estimator:
         except ValueError as exc:
             raise CheckpointError(f"{path}: the checkpoint's settings are not valid: {exc}") from exc
         check_state(path, meta["engine"], data, P, config.age_blocks)
-        if "funding_carry" in meta:
-            carry = float(meta["funding_carry"])
-        elif "funding_rate" in meta.get("context_columns", []):  # format 1: the last bars themselves
-            if "context_values" not in data:
-                raise CheckpointError(
-                    f"{path}: not an estimator checkpoint: array 'context_values' is missing"
-                )
-            f = data["context_values"][:, meta["context_columns"].index("funding_rate")]
-            settled = f[np.isfinite(f) & (f != 0)]
-            carry = float(settled[-1]) if settled.size else 0.0
-        else:
-            carry = 0.0
+        carry = float(meta["funding_carry"])
         engine = make_engine(est.engine_name, config, stored_grid)
         engine.load_state_arrays({k[6:]: v for k, v in data.items() if k.startswith("state_")})
         est._user_grid = bool(meta["user_grid"])

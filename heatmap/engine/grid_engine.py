@@ -1,8 +1,8 @@
 """Fast engine: per-side position mass on a log-price grid, shift-invariant liquidation-price kernels.
 
 :class:`GridEngine` holds the state and the kernels; its per-bar loop is :func:`heatmap.engine.loop.run_bars`
-(compiled with numba, or the same source in plain Python). State per side: mass and within-bin first moment per
-bin and row (one row, or one per age block for the ``"oldest"`` and ``"profitable"`` exits), mass held without
+(compiled with numba, or the same source in plain Python). State per side: mass and within-bin first and second
+moments per bin and row (one row, or one per age block for the ``"oldest"`` and ``"profitable"`` exits), mass held without
 a level, mass held (see :class:`heatmap.engine.loop.State`).
 
 **Store grid.** The state lives on the price grid extended by :data:`MARGIN` (a factor 2 in price) on both
@@ -72,7 +72,7 @@ class GridEngine:
         B = config.age_blocks
         P = self.store.n_bins
         self.state = loop.State(
-            qz=np.zeros((2, B, P, 2)),
+            qz=np.zeros((2, B, P, 3)),
             scale=np.ones(2),
             off=np.zeros((2, B)),
             tot=np.zeros((2, B)),
@@ -114,8 +114,8 @@ class GridEngine:
             decay=float(c.decay),
             entry_code=loop.ENTRY_CODES[c.entry],
             exit_code=loop.EXIT_CODES[c.exit],
-            # discrete leverage: every bin holds a few exact levels, moved as points by funding; continuous laws
-            # spread content through the bins and are moved as such
+            # discrete leverage: every bin holds a few exact levels, moved and consumed as points; continuous laws
+            # spread content through the bins, moved and consumed as blocks of its width
             point_levels=bool(c.leverage.is_discrete and c.passive_leverage.is_discrete),
             same=bool(same),
             inverse=c.contract == "inverse",
@@ -137,7 +137,7 @@ class GridEngine:
         st = self.state
         P0, P = self.store.n_bins, new.n_bins
         if P != P0:
-            qz = np.zeros((2, st.qz.shape[1], P, 2))
+            qz = np.zeros((2, st.qz.shape[1], P, 3))
             qz[:, :, off : off + P0] = st.qz
             hi, lo = int(st.ints[0]), int(st.ints[1])
             ints = st.ints.copy()
@@ -158,6 +158,7 @@ class GridEngine:
         return {
             "mass": np.ascontiguousarray(st.qz[..., 0]),
             "mom": np.ascontiguousarray(st.qz[..., 1]),
+            "mom2": np.ascontiguousarray(st.qz[..., 2]),
             "off": st.off.copy(),
             "tot": st.tot.copy(),
             "bounds": np.array([st.ints[0], st.ints[1], st.ints[3]], dtype=np.int64),
@@ -182,7 +183,9 @@ class GridEngine:
         order[:n] = arrays["order"]
         hi, lo, bar = (int(x) for x in arrays["bounds"])
         self.state = loop.State(
-            qz=np.ascontiguousarray(np.stack([arrays["mass"], arrays["mom"]], axis=-1), dtype=np.float64),
+            qz=np.ascontiguousarray(
+                np.stack([arrays["mass"], arrays["mom"], arrays["mom2"]], axis=-1), dtype=np.float64
+            ),
             scale=np.array(arrays["scale"], dtype=np.float64),
             off=np.array(arrays["off"], dtype=np.float64),
             tot=np.array(arrays["tot"], dtype=np.float64),
@@ -255,9 +258,9 @@ def _pack(ks: list[list[Kernel]]) -> loop.Kernels:
     S = ks[0][0].weights.shape[0]
     n = max(k.weights.shape[1] for row in ks for k in row)
     na = max((0 if k.atoms is None else k.atoms.size) for row in ks for k in row) or 1
-    kz = np.zeros((2, 2, S, n, 2))
+    kz = np.zeros((2, 2, S, n, 3))
     cum = np.zeros((2, 2, S, n + 1))
-    kzu = np.zeros((2, 2, n, 2))
+    kzu = np.zeros((2, 2, n, 3))
     cumu = np.zeros((2, 2, n + 1))
     klen = np.zeros((2, 2), np.int64)
     koff = np.zeros((2, 2), np.int64)
@@ -272,9 +275,11 @@ def _pack(ks: list[list[Kernel]]) -> loop.Kernels:
             koff[si, ki] = k.offset
             kz[si, ki, :, :m, 0] = k.weights
             kz[si, ki, :, :m, 1] = k.moments
+            kz[si, ki, :, :m, 2] = k.moments2
             cum[si, ki, :, : m + 1] = k.cumw
             kzu[si, ki, :m, 0] = k.uniform
             kzu[si, ki, :m, 1] = k.moments_uniform
+            kzu[si, ki, :m, 2] = k.moments2_uniform
             cumu[si, ki, : m + 1] = k.cumu
             if k.atoms is not None and k.atom_weights is not None:
                 alen[si, ki] = k.atoms.size

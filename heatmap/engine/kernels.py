@@ -177,7 +177,10 @@ class Kernel:
     moments : ndarray, shape (S, n)
         First moment of that mass in bin units from the bin's lower edge (``moments / weights`` is the mean
         position inside the bin, in [0, 1]).
-    uniform, moments_uniform : ndarray, shape (n,)
+    moments2 : ndarray, shape (S, n)
+        Second moment of that mass about the bin's lower edge [bin units squared] (the spread inside the bin, which
+        funding shifts carry; see :func:`heatmap.engine.steps.shift_blocks`).
+    uniform, moments_uniform, moments2_uniform : ndarray, shape (n,)
         The same for entries spread uniformly (in log-price) over the entry bin (averages of the ``S`` rows).
     offset : int
         Bin offset of column 0.
@@ -192,8 +195,10 @@ class Kernel:
 
     weights: NDArray[np.float64]
     moments: NDArray[np.float64]
+    moments2: NDArray[np.float64]
     uniform: NDArray[np.float64]
     moments_uniform: NDArray[np.float64]
+    moments2_uniform: NDArray[np.float64]
     offset: int
     never: float
     cumw: NDArray[np.float64]
@@ -298,6 +303,8 @@ def build_kernel(
         cols = (o - o_lo).ravel()
         np.add.at(w, (rows, cols), np.tile(wa, S))
         np.add.at(z, (rows, cols), np.tile(wa, S) * (pos - o).ravel())
+        z2 = np.zeros((S, n))
+        np.add.at(z2, (rows, cols), np.tile(wa, S) * ((pos - o) ** 2).ravel())
         atoms, atom_w = y, wa
     else:
         if contract == "inverse":
@@ -327,18 +334,25 @@ def build_kernel(
             leverage, side, mmr, np.asarray(m * (h / S), dtype=np.float64), cum_ratio, contract=contract
         )
         trap = np.concatenate([[0.0], np.cumsum(0.5 * (Gf[1:] + Gf[:-1]) / S)])
+        # the same for v G (lattice index k: v = k / S), for the second moments
+        vG = (np.arange(Gf.size) / S) * Gf
+        trap1 = np.concatenate([[0.0], np.cumsum(0.5 * (vG[1:] + vG[:-1]) / S)])
         # row s (entry at j + s/S): bin o of the LP spans v in [o, o + 1) -> lattice m in [o S - s, o S - s + S]
         a = (np.arange(o_lo, o_hi + 1)[None, :] * S - np.arange(S)[:, None]) - m0
         b = a + S
         w = Gf[b] - Gf[a]
         z = w - ((trap[b] - trap[a]) - Gf[a])
+        # int_0^1 u^2 dG = w - 2 int_0^1 u (G - G(start)) du, u = v - a / S the position inside the bin
+        first = (trap1[b] - trap1[a]) - (a / S) * (trap[b] - trap[a])
+        z2 = w - 2.0 * (first - 0.5 * Gf[a])
         w = np.clip(w, 0.0, None)
         z = np.clip(z, 0.0, w)
+        z2 = np.clip(z2, np.divide(z * z, w, out=np.zeros_like(w), where=w > 0), z)
         atoms, atom_w = None, None
     # trim columns that carry no mass (tiers give a kernel of a few bins)
     nz = np.flatnonzero(w.max(axis=0) > 0.0)
     if nz.size:
-        w, z = w[:, nz[0] : nz[-1] + 1], z[:, nz[0] : nz[-1] + 1]
+        w, z, z2 = w[:, nz[0] : nz[-1] + 1], z[:, nz[0] : nz[-1] + 1], z2[:, nz[0] : nz[-1] + 1]
         o_lo += int(nz[0])
     cumw = np.concatenate([np.zeros((S, 1)), np.cumsum(w, axis=1)], axis=1)
     uni = w.mean(axis=0)
@@ -346,8 +360,10 @@ def build_kernel(
     return Kernel(
         weights=w,
         moments=z,
+        moments2=z2,
         uniform=uni,
         moments_uniform=z.mean(axis=0),
+        moments2_uniform=z2.mean(axis=0),
         offset=int(o_lo),
         never=never,
         cumw=cumw,
@@ -401,10 +417,12 @@ def combine_kernels(parts: list[tuple[float, Kernel]]) -> Kernel:
     S = parts[0][1].weights.shape[0]
     w = np.zeros((S, hi - lo))
     z = np.zeros((S, hi - lo))
+    z2 = np.zeros((S, hi - lo))
     for wt, k in parts:
         a = k.offset - lo
         w[:, a : a + k.weights.shape[1]] += wt * k.weights
         z[:, a : a + k.weights.shape[1]] += wt * k.moments
+        z2[:, a : a + k.weights.shape[1]] += wt * k.moments2
     never = float(sum(wt * k.never for wt, k in parts))
     atoms: NDArray[np.float64] | None = None
     atom_w: NDArray[np.float64] | None = None
@@ -415,8 +433,10 @@ def combine_kernels(parts: list[tuple[float, Kernel]]) -> Kernel:
     return Kernel(
         weights=w,
         moments=z,
+        moments2=z2,
         uniform=uni,
         moments_uniform=z.mean(axis=0),
+        moments2_uniform=z2.mean(axis=0),
         offset=int(lo),
         never=never,
         cumw=np.concatenate([np.zeros((S, 1)), np.cumsum(w, axis=1)], axis=1),

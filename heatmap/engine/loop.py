@@ -2,7 +2,7 @@
 
 :func:`run_bars` advances the engine state over a chunk of bars: funding shift, consumption, reconciliation
 with open interest (closes by the exit policy, openings with the kernels), turnover, decay, ledger row and
-snapshot. Its state is one table ``qz`` ``(2, B, P, 2)`` per side × row × bin × (mass, moment) (see
+snapshot. Its state is one table ``qz`` ``(2, B, P, 3)`` per side × row × bin × (mass, first and second moment) (see
 :mod:`heatmap.engine.steps`): a single row (``B = 1``) for the ``"proportional"`` and ``"nearest"`` exits, one
 row per age block (each bar's openings in a fresh row, the two oldest merged when all are used) for the
 ``"oldest"`` and ``"profitable"`` exits. The single row is the ``B = 1`` case of the same loop.
@@ -34,13 +34,15 @@ from numpy.typing import NDArray
 
 from heatmap.engine import _jit
 from heatmap.engine.steps import (
+    block,
     close_nearest,
     consume,
     growth,
     level_price,
     log_ratio,
+    put_piece,
+    shift_blocks,
     shift_levels,
-    shift_uniform,
     to_position,
     triangular,
 )
@@ -58,9 +60,9 @@ class State(NamedTuple):
 
     Attributes
     ----------
-    qz : ndarray, shape (2, B, P, 2)
-        Per side (long, short), row and store bin: mass and first moment (see :mod:`heatmap.engine.steps`),
-        divided by the side's ``scale``.
+    qz : ndarray, shape (2, B, P, 3)
+        Per side (long, short), row and store bin: mass, first and second moment (see
+        :mod:`heatmap.engine.steps`), divided by the side's ``scale``.
     scale : ndarray, shape (2,)
         Per side, the factor of the stored table (proportional closes and decay only change it).
     off : ndarray, shape (2, B)
@@ -107,7 +109,8 @@ class Params(NamedTuple):
     entry_code, exit_code : int
         :data:`ENTRY_CODES`, :data:`EXIT_CODES`.
     point_levels : bool
-        Discrete leverage laws: funding moves bin contents as points (else as content uniform in its bins).
+        Discrete leverage laws: funding moves bin contents as points and a crossed bin goes when its mean level is
+        crossed (else bin contents are blocks of their own width, moved and consumed as such).
     same : bool
         Speculative and passive kernels are the same.
     inverse : bool
@@ -134,11 +137,11 @@ class Kernels(NamedTuple):
 
     Attributes
     ----------
-    kz : ndarray, shape (2, 2, S, n, 2)
-        Interleaved weights and moments per entry sub-bin (:class:`heatmap.engine.kernels.Kernel`).
+    kz : ndarray, shape (2, 2, S, n, 3)
+        Interleaved weights, first and second moments per entry sub-bin (:class:`heatmap.engine.kernels.Kernel`).
     cum : ndarray, shape (2, 2, S, n + 1)
-        Their prefix sums (what lands in a range of bins, O(1)).
-    kzu : ndarray, shape (2, 2, n, 2); cumu : ndarray, shape (2, 2, n + 1)
+        Prefix sums of the weights (what lands in a range of bins, O(1)).
+    kzu : ndarray, shape (2, 2, n, 3); cumu : ndarray, shape (2, 2, n + 1)
         The same for entries uniform inside the entry bin.
     klen, koff : ndarray of int64, shape (2, 2)
         Width and bin offset of each kernel.
@@ -236,7 +239,7 @@ def book(
 
 
 def place(qz: Any, start: int, tab: Any, cumw: Any, n: int, amount: float, scale_si: float) -> Any:
-    """Add ``amount * tab[:n]`` (mass, moment) at bins ``start …`` of one row; returns ``(placed, first, end)``
+    """Add ``amount * tab[:n]`` (mass, moments) at bins ``start …`` of one row; returns ``(placed, first, end)``
     of what landed on the grid."""
     P = qz.shape[0]
     t0 = -start if start < 0 else 0
@@ -247,6 +250,7 @@ def place(qz: Any, start: int, tab: Any, cumw: Any, n: int, amount: float, scale
     for t in range(t0, t1):
         qz[start + t, 0] += tab[t, 0] * f
         qz[start + t, 1] += tab[t, 1] * f
+        qz[start + t, 2] += tab[t, 2] * f
     return amount * (cumw[t1] - cumw[t0]), start + t0, start + t1
 
 
@@ -278,6 +282,7 @@ def spread(
     m = hi_o - lo_o
     v[0, :m] = 0.0
     v[1, :m] = 0.0
+    v[2, :m] = 0.0
     share = 0.0  # of the continuous parts (discrete parts: spread_atoms)
     for ki in range(nparts):
         if kn.alen[si, ki] >= 0:
@@ -290,6 +295,7 @@ def spread(
         for t in range(klen[si, ki]):
             v[0, a + t] += c * kzu[si, ki, t, 0]
             v[1, a + t] += c * kzu[si, ki, t, 1]
+            v[2, a + t] += c * kzu[si, ki, t, 2]
     amt = 0.0
     for i in range(ne):
         if ew[i] > 0.0:
@@ -302,20 +308,23 @@ def spread(
     t1 = P - start if start + n_out > P else n_out
     if t1 <= t0:
         return amt, 0.0, 0, -1
-    # the convolution, entry bin by entry bin (long inner loops)
-    v[2, :n_out] = 0.0
+    # the convolution, entry bin by entry bin (long inner loops; whole-bin moves keep the in-bin moments)
     v[3, :n_out] = 0.0
+    v[4, :n_out] = 0.0
+    v[5, :n_out] = 0.0
     for i in range(ne):
         e = ew[i]
         if e > 0.0:
             for t in range(m):
-                v[2, i + t] += e * v[0, t]
-                v[3, i + t] += e * v[1, t]
+                v[3, i + t] += e * v[0, t]
+                v[4, i + t] += e * v[1, t]
+                v[5, i + t] += e * v[2, t]
     placed = 0.0
     for t in range(t0, t1):
-        qz[start + t, 0] += v[2, t]
-        qz[start + t, 1] += v[3, t]
-        placed += v[2, t]
+        qz[start + t, 0] += v[3, t]
+        qz[start + t, 1] += v[4, t]
+        qz[start + t, 2] += v[5, t]
+        placed += v[3, t]
     return amt, placed * sc, start + t0, start + t1
 
 
@@ -346,8 +355,9 @@ def spread_atoms(
     """Entries triangular over ``[low, high]`` (mode ``mode``) with a discrete leverage law: exact bin masses.
 
     Each atom's levels are the entries shifted by its offset ``y`` [bins] (``log(LP/E)`` is fixed per atom), so
-    their CDF is the entry CDF ``F(u - y)``: bin ``k`` gets ``F(k+1-y) - F(k-y)`` and the first moment
-    ``G(k+1) - ∫_k^{k+1} G`` (Simpson's rule between the law's kinks, where ``G`` is smooth). Returns
+    their CDF is the entry CDF ``F(u - y)``: bin ``k`` gets ``F(k+1-y) - F(k-y)``, the first moment
+    ``G(k+1) - ∫_k^{k+1} G`` and the second ``G(k+1) - 2 ∫_k^{k+1} (u - k) G`` (Simpson's rule between the law's
+    kinks, where ``G`` is smooth; ``G`` here is ``F`` less its value at ``k``). Returns
     ``(placed, first, end)`` like :func:`place`.
     """
     P = qz.shape[0]
@@ -372,18 +382,23 @@ def spread_atoms(
             if q > 0.0:
                 # integral of G over the bin, piecewise between the kinks at ul + y, um + y, uh + y
                 integral = 0.0
+                integral1 = 0.0
                 x0 = float(k)
                 for knot in (ul + y, um + y, uh + y, k + 1.0):
                     x1 = min(max(knot, float(k)), k + 1.0)
                     if x1 > x0:
-                        gm = entry_cdf(0.5 * (x0 + x1) - y, lx0, h, low, mode, high)
-                        ga = entry_cdf(x0 - y, lx0, h, low, mode, high)
-                        gb = entry_cdf(x1 - y, lx0, h, low, mode, high)
+                        xm = 0.5 * (x0 + x1)
+                        gm = entry_cdf(xm - y, lx0, h, low, mode, high) - g0
+                        ga = entry_cdf(x0 - y, lx0, h, low, mode, high) - g0
+                        gb = entry_cdf(x1 - y, lx0, h, low, mode, high) - g0
                         integral += (x1 - x0) * (ga + 4.0 * gm + gb) / 6.0
+                        integral1 += (x1 - x0) * ((x0 - k) * ga + 4.0 * (xm - k) * gm + (x1 - k) * gb) / 6.0
                         x0 = x1
-                z = min(max(g1 - integral, 0.0), q)
+                z = min(max(q - integral, 0.0), q)
+                z2 = min(max(q - 2.0 * integral1, z * z / q), z)
                 qz[k, 0] += a * q / sc
                 qz[k, 1] += a * z / sc
+                qz[k, 2] += a * z2 / sc
                 placed += a * q
                 first = min(first, k)
                 end = max(end, k + 1)
@@ -447,6 +462,7 @@ def open_side(
                     qs = qa / sc
                     qz[c, 0] += qs
                     qz[c, 1] += qs * (pos - c)
+                    qz[c, 2] += qs * (pos - c) ** 2
                     placed += qa
                     first = min(first, c)
                     end = max(end, c + 1)
@@ -468,13 +484,13 @@ def open_side(
 
 
 def mix_buffer(klen: Any, koff: Any, P: int) -> Any:
-    """Scratch space of :func:`spread`: one side's mixed kernels (mass, moment; the widest offset range of a
-    side's two kernels) and their convolution with up to ``P`` entry bins."""
+    """Scratch space of :func:`spread`: one side's mixed kernels (mass and two moments; the widest offset range
+    of a side's two kernels) and their convolution with up to ``P`` entry bins."""
     span = 0
     for si in range(2):
         lo = min(koff[si, 0], koff[si, 1])
         span = max(span, max(koff[si, 0] + klen[si, 0], koff[si, 1] + klen[si, 1]) - lo)
-    return np.zeros((4, span + P + 1))
+    return np.zeros((6, span + P + 1))
 
 
 def new_block(st: State, n: int, bar: int, entry: float) -> Any:
@@ -544,6 +560,7 @@ def close_side(
             for j in range(a, b):
                 qz[si, r, j, 0] = 0.0
                 qz[si, r, j, 1] = 0.0
+                qz[si, r, j, 2] = 0.0
             off[si, r] = 0.0
             tot[si, r] = 0.0
         scale[si] = 1.0
@@ -590,6 +607,7 @@ def close_side(
         for j in range(a, b):
             qz[si, rid, j, 0] *= f
             qz[si, rid, j, 1] *= f
+            qz[si, rid, j, 2] *= f
         off[si, rid] *= f
         tot[si, rid] -= take_r
         rem -= take_r
@@ -670,6 +688,7 @@ def run_bars(st: State, pr: Params, kn: Kernels, bars: BarInputs, out: Out) -> N
     vbuf = mix_buffer(kn.klen, kn.koff, P)
     colq = np.empty(P)
     colz = np.empty(P)
+    sbuf = np.empty((P, 3))
     flow = np.zeros((2, 4))  # per side: opened, liquidated, closed, decayed in this bar
     for t in range(bars.funding.size):
         # 1. funding settlement: linear, every level of a side moves by the same dollar amount; inverse, by the
@@ -691,7 +710,7 @@ def run_bars(st: State, pr: Params, kn: Kernels, bars: BarInputs, out: Out) -> N
                             first = min(first, c0)
                             last = max(last, c1)
                     else:
-                        lost = shift_uniform(qz[si, r], edges, h, d, inverse)
+                        lost = shift_blocks(qz[si, r], edges, h, d, inverse, sbuf)
                     off[si, r] += lost * scale[si]
                 if not pr.point_levels:
                     first = 0
@@ -709,7 +728,7 @@ def run_bars(st: State, pr: Params, kn: Kernels, bars: BarInputs, out: Out) -> N
             if (si == 0 and x < hi) or (si == 1 and x >= lo):
                 for k in range(n):
                     r = order[k]
-                    q, v = consume(qz[si, r], x, si == 0, hi, lo, lower, h, inverse)
+                    q, v = consume(qz[si, r], x, si == 0, hi, lo, lower, h, inverse, not pr.point_levels)
                     tot[si, r] -= q * scale[si]
                     sq += q
                     sv += v
@@ -809,9 +828,11 @@ _KERNELS: tuple[Callable[..., Any], ...] = (
     log_ratio,
     level_price,
     to_position,
+    block,
+    put_piece,
     consume,
     shift_levels,
-    shift_uniform,
+    shift_blocks,
     close_nearest,
     triangular,
     rescale,

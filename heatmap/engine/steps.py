@@ -1,11 +1,14 @@
 """Per-bar steps of the grid engine on one row of one side (kernels: plain Python in the subset numba compiles).
 
-Per side and row the grid engine keeps an array ``qz`` of shape ``(P, 2)``: per bin the mass ``q`` [base] (face
-value [quote] for inverse contracts) and its first moment ``z`` = mass × mean position inside the bin (in bin
-units from the bin's lower edge, so ``0 <= z <= q``). A bin's content is treated as sitting at its mean position
-``i + z/q``: exact for any number of positions at one level (discrete leverage tiers entered at one price) and
-within a bin otherwise. The per-bar loop (:mod:`heatmap.engine.loop`) calls these functions compiled (numba) or
-as they are; ``tests/test_engine.py`` runs them on small examples.
+Per side and row the grid engine keeps an array ``qz`` of shape ``(P, 3)``: per bin the mass ``q`` [base] (face
+value [quote] for inverse contracts), its first moment ``z`` = mass × mean position inside the bin and its
+second moment ``s`` = mass × mean squared position (positions in bin units from the bin's lower edge, so
+``0 <= z <= q`` and ``z²/q <= s <= z``). A bin's level is its mean position ``i + z/q``: exact for any number of
+positions at one level (discrete leverage tiers entered at one price) and within a bin otherwise. The spread
+``s/q - (z/q)²`` lets funding move a bin's content as a block of its own width (:func:`shift_blocks`): a point
+stays a point and content spread through its bins stays spread, so levels do not diffuse over settlements.
+The per-bar loop (:mod:`heatmap.engine.loop`) calls these functions compiled (numba) or as they are;
+``tests/test_engine.py`` runs them on small examples.
 
 Positions are fractional bin coordinates ``(log p - log e_0) / h`` of a grid with edges ``e`` and log step
 ``h``; ``lower = edges[:-1]``.
@@ -15,10 +18,10 @@ Examples
 >>> import numpy as np
 >>> from heatmap.grid import PriceGrid
 >>> g = PriceGrid.log_spaced(50.0, 200.0, bins=4)
->>> qz = np.array([[0.0, 0.0], [1.0, 0.5], [2.0, 0.5], [0.0, 0.0]])   # bin 2 content a quarter into the bin
->>> consume(qz, 2.5, True, 4, 0, g.edges[:-1], g.log_step, False)[0]   # the low half-way into bin 2: survives
+>>> qz = np.array([[0, 0, 0], [1.0, 0.5, 0.25], [2.0, 0.5, 0.125], [0, 0, 0]])  # bin 2: a point a quarter in
+>>> consume(qz, 2.5, True, 4, 0, g.edges[:-1], g.log_step, False, True)[0]   # the low half-way into bin 2
 0.0
->>> consume(qz, 2.2, True, 4, 0, g.edges[:-1], g.log_step, False)[0], qz[:, 0].tolist()
+>>> float(consume(qz, 2.2, True, 4, 0, g.edges[:-1], g.log_step, False, True)[0]), qz[:, 0].tolist()
 (2.0, [0.0, 1.0, 0.0, 0.0])
 """
 
@@ -30,13 +33,15 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "block",
     "close_nearest",
     "consume",
     "growth",
     "level_price",
     "log_ratio",
+    "put_piece",
+    "shift_blocks",
     "shift_levels",
-    "shift_uniform",
     "to_position",
     "triangular",
 ]
@@ -107,13 +112,58 @@ def to_position(u: float, price: float, h: float, inverse: bool, d: float) -> fl
     return u + log_ratio(x) / h if x > -1.0 else -1.0
 
 
-def consume(qz: Any, x: float, long: bool, hi: int, lo: int, lower: Any, h: float, inverse: bool) -> Any:
+def block(q: float, z: float, s: float) -> Any:
+    """The uniform block standing for a bin's content of mass ``q``, moments ``z``, ``s``: ``(mean, width)``
+    inside the bin [bin units], the width ``sqrt(12 × variance)`` (a point: 0, content uniform through the bin: 1)
+    kept inside the bin.
+
+    Examples
+    --------
+    >>> [round(v, 12) for v in block(2.0, 1.0, 2.0 / 3.0)], block(1.0, 0.25, 0.0625)  # uniform; a point
+    ([0.5, 1.0], (0.25, 0.0))
+    """
+    m = min(max(z / q, 0.0), 1.0)
+    var = s / q - m * m
+    w = math.sqrt(12.0 * var) if var > 0.0 else 0.0
+    return m, min(w, 2.0 * min(m, 1.0 - m))
+
+
+def put_piece(qz: Any, k: int, mass: float, a: float, b: float) -> None:
+    """Add ``mass`` spread uniformly over ``[a, b]`` (positions inside bin ``k``, ``0 <= a <= b <= 1``) to bin
+    ``k`` of ``qz``, with its first and second moments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> qz = np.zeros((1, 3))
+    >>> put_piece(qz, 0, 3.0, 0.0, 1.0); qz.tolist()
+    [[3.0, 1.5, 1.0]]
+    """
+    qz[k, 0] += mass
+    qz[k, 1] += mass * 0.5 * (a + b)
+    qz[k, 2] += mass * (a * a + a * b + b * b) / 3.0
+
+
+def consume(
+    qz: Any, x: float, long: bool, hi: int, lo: int, lower: Any, h: float, inverse: bool, blocks: bool
+) -> Any:
     """Liquidate the levels a bar crossed, in place; returns ``(qty, value)`` removed.
 
     Longs: levels at or above the bar low at position ``x`` (mass only in bins ``[0, hi)``); shorts: at or below
-    the bar high at ``x`` (mass only in ``[lo, P)``). Bins beyond the one holding ``x`` are emptied; that bin's
-    content goes when its mean position is crossed. ``value`` is ``qty × level`` [quote] (inverse contracts: the
-    face value itself).
+    the bar high at ``x`` (mass only in ``[lo, P)``). Bins beyond the one holding ``x`` are emptied. In that bin,
+    with ``blocks`` (continuous leverage laws) the part of the content's block (:func:`block`) beyond ``x`` goes
+    and the rest stays as the block's remaining part; without, the content goes whole when its mean position is
+    crossed (a point level). ``value`` is ``qty × level`` [quote] (inverse contracts: the face value itself).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from heatmap.grid import PriceGrid
+    >>> g = PriceGrid.log_spaced(1.0, 2.0, bins=1)
+    >>> qz = np.array([[2.0, 1.0, 2.0 / 3.0]])                       # uniform through the bin
+    >>> qty, _ = consume(qz, 0.25, True, 1, 0, g.edges[:-1], g.log_step, False, True)
+    >>> round(float(qty), 12), qz.round(6).tolist()                   # the low a quarter in: 3/4 goes
+    (1.5, [[0.5, 0.0625, 0.010417]])
     """
     P = qz.shape[0]
     i = math.floor(x)
@@ -134,14 +184,36 @@ def consume(qz: Any, x: float, long: bool, hi: int, lo: int, lower: Any, h: floa
             value += q if inverse else q * level_price(qz, j, lower, h)
         qz[j, 0] = 0.0
         qz[j, 1] = 0.0
-    if part:
+        qz[j, 2] = 0.0
+    if part and qz[i, 0] > 0.0:
         qi = qz[i, 0]
-        theta = (x - i) * qi  # the bin's content goes when its mean level is crossed
-        if qi > 0.0 and ((long and qz[i, 1] >= theta) or (not long and qz[i, 1] <= theta)):
+        theta = x - i
+        m, w = block(qi, qz[i, 1], qz[i, 2])
+        if blocks and w > 0.0:
+            u0 = m - 0.5 * w
+            u1 = m + 0.5 * w
+            # the crossed part [c0, c1] of the block goes; [r0, r1] stays
+            c0, c1, r0, r1 = (
+                (max(theta, u0), u1, u0, max(theta, u0)) if long else (u0, min(theta, u1), min(theta, u1), u1)
+            )
+            gone = qi * (c1 - c0) / w
+            if gone > 0.0:
+                if gone >= qi or r1 <= r0:
+                    gone = qi
+                qty += gone
+                value += gone if inverse else gone * lower[i] * growth(h * 0.5 * (c0 + c1))
+                qz[i, 0] = 0.0
+                qz[i, 1] = 0.0
+                qz[i, 2] = 0.0
+                if gone < qi:
+                    put_piece(qz, i, qi - gone, r0, r1)
+        elif (long and m >= theta) or (not long and m <= theta):
+            # the bin's content goes when its mean level is crossed
             qty += qi
             value += qi if inverse else qi * level_price(qz, i, lower, h)
             qz[i, 0] = 0.0
             qz[i, 1] = 0.0
+            qz[i, 2] = 0.0
     return qty, value
 
 
@@ -156,7 +228,7 @@ def shift_levels(qz: Any, edges: Any, h: float, d: float, a: int, b: int, invers
     >>> import numpy as np
     >>> from heatmap.grid import PriceGrid
     >>> g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
-    >>> qz = np.array([[1.0, 0.0], [0.0, 0.0]])                      # one level at 1.0
+    >>> qz = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])            # one level at 1.0
     >>> shift_levels(qz, g.edges, g.log_step, 1.5, 0, 2, False)  # -> 2.5, in bin [2, 4)
     (0.0, 1, 1)
     >>> round(level_price(qz, 1, g.edges[:-1], g.log_step), 12)
@@ -182,6 +254,7 @@ def shift_levels(qz: Any, edges: Any, h: float, d: float, a: int, b: int, invers
             vv[k] = to_position(j + m, edges[j] * growth(h * m), h, inverse, d)
             qz[j, 0] = 0.0
             qz[j, 1] = 0.0
+            qz[j, 2] = 0.0
             k += 1
     lost = 0.0
     first = P
@@ -190,8 +263,10 @@ def shift_levels(qz: Any, edges: Any, h: float, d: float, a: int, b: int, invers
         v = vv[k]
         c = math.floor(v)
         if 0 <= c < P:
+            u = min(max(v - c, 0.0), 1.0)
             qz[c, 0] += qq[k]
-            qz[c, 1] += qq[k] * min(max(v - c, 0.0), 1.0)
+            qz[c, 1] += qq[k] * u
+            qz[c, 2] += qq[k] * u * u
             first = min(first, c)
             last = max(last, c)
         else:
@@ -199,47 +274,76 @@ def shift_levels(qz: Any, edges: Any, h: float, d: float, a: int, b: int, invers
     return lost, first, last
 
 
-def shift_uniform(qz: Any, edges: Any, h: float, d: float, inverse: bool) -> float:
-    """Funding shift ``d`` of content spread uniformly (in log price) through its bins, in place.
+def shift_blocks(qz: Any, edges: Any, h: float, d: float, inverse: bool, out: Any) -> float:
+    """Funding shift ``d`` (see :func:`to_position`) of each bin's content as a uniform block, in place.
 
-    The cumulative mass at each edge after the shift is the cumulative mass at the edge's source before (linear
-    inside a bin), so mass is conserved exactly; moments are reset to the bin middle. Returns the mass that left
-    the grid.
+    Each bin's content is the block of :func:`block` (its mean, and the width that matches its spread); the
+    block's mean moves to its exact new position, its width by the map's local stretch, and the block is split
+    over the bins it lands in with the mass, first and second moment of each part. A point level stays a point
+    on its exact position; content uniform through its bins stays uniform; nothing diffuses. Mass is conserved
+    (the last part of a block takes its remainder). ``out`` is scratch space of shape ``(P, 3)``. Returns the
+    mass that left the grid.
 
     Examples
     --------
     >>> import numpy as np
     >>> from heatmap.grid import PriceGrid
-    >>> g = PriceGrid.log_spaced(1.0, 4.0, bins=2)
-    >>> qz = np.array([[1.0, 0.5], [0.0, 0.0]])                 # [1, 2) -> [2, 3): all in bin [2, 4)
-    >>> shift_uniform(qz, g.edges, g.log_step, 1.0, False), qz[:, 0].round(6).tolist()
-    (0.0, [0.0, 1.0])
+    >>> g = PriceGrid.log_spaced(1.0, 16.0, bins=4)
+    >>> qz = np.array([[0, 0, 0], [2.0, 1.0, 2.0 / 3.0], [0, 0, 0], [0, 0, 0]])   # uniform through [2, 4)
+    >>> shift_blocks(qz, g.edges, g.log_step, 1.0, False, np.empty((4, 3)))   # mean 2.83 -> 3.83
+    0.0
+    >>> qz[:, 0].round(3).tolist()                       # split between bins 1 and 2, mass kept
+    [0.0, 1.171, 0.829, 0.0]
+    >>> mean = float((qz[:, 0] * (np.arange(4) + qz[:, 1] / np.maximum(qz[:, 0], 1e-300))).sum() / 2.0)
+    >>> round(mean, 12) == round(math.log2(2.0 ** 1.5 + 1.0), 12)   # the block's mean on its exact position
+    True
+    >>> qz = np.array([[0, 0, 0], [1.0, 0.5, 0.25], [0, 0, 0], [0, 0, 0]])      # a point at 2.83
+    >>> _ = shift_blocks(qz, g.edges, g.log_step, 1.0, False, np.empty((4, 3)))
+    >>> round(level_price(qz, 1, g.edges[:-1], g.log_step), 12), float(qz[1, 2] - qz[1, 1] ** 2 / qz[1, 0])
+    (3.828427124746, 0.0)
     """
     P = qz.shape[0]
-    cum = np.empty(P + 1)
-    cum[0] = 0.0
+    out[:, :] = 0.0
+    lost = 0.0
     for j in range(P):
-        cum[j + 1] = cum[j] + qz[j, 0]
-    total = cum[P]
-    prev = 0.0
-    kept = 0.0
-    for e in range(P + 1):
-        # the edge receives what sat at e - d (inverse: at 1/(1/e - d); nothing below infinity when 1/e <= d)
-        x = -d * edges[e] if inverse else -d / edges[e]
-        if x <= -1.0:
-            pos = float(P) if inverse else 0.0
-        else:
-            pos = e - log_ratio(x) / h if inverse else e + log_ratio(x) / h
-        pos = min(max(pos, 0.0), float(P))
-        k = min(math.floor(pos), P - 1)
-        c = cum[k] + (pos - k) * (cum[k + 1] - cum[k])
-        if e > 0:
-            q = max(c - prev, 0.0)
-            qz[e - 1, 0] = q
-            qz[e - 1, 1] = 0.5 * q
-            kept += q
-        prev = c
-    return total - kept
+        q = qz[j, 0]
+        if q <= 0.0:
+            continue
+        m, w = block(q, qz[j, 1], qz[j, 2])
+        price = edges[j] * growth(h * m)
+        x = d * price if inverse else d / price
+        if x <= -1.0:  # the level leaves (a price <= 0, or an infinite one)
+            lost += q
+            continue
+        c = j + m - log_ratio(x) / h if inverse else j + m + log_ratio(x) / h
+        width = w / (1.0 + x)  # the map's derivative in bin units: p / (p + d); inverse 1 / (1 + d p)
+        if width <= 1e-12:
+            k = math.floor(c)
+            if 0 <= k < P:
+                u = min(max(c - k, 0.0), 1.0)
+                put_piece(out, k, q, u, u)
+            else:
+                lost += q
+            continue
+        u0 = c - 0.5 * width
+        u1 = c + 0.5 * width
+        k0 = math.floor(u0)
+        k1 = max(math.floor(u1), k0)
+        rest = q
+        for k in range(k0, k1 + 1):
+            a = max(u0, float(k))
+            b = min(u1, k + 1.0)
+            part = rest if k == k1 else min(q * (b - a) / width, rest)
+            rest -= part
+            if 0 <= k < P:
+                put_piece(out, k, part, min(max(a - k, 0.0), 1.0), min(max(b - k, 0.0), 1.0))
+            else:
+                lost += part
+    for j in range(P):
+        qz[j, 0] = out[j, 0]
+        qz[j, 1] = out[j, 1]
+        qz[j, 2] = out[j, 2]
+    return lost
 
 
 def close_nearest(
@@ -283,6 +387,7 @@ def close_nearest(
             removed[r] += q * (1.0 - keep[j])
             qz[r, j, 0] = q * keep[j]
             qz[r, j, 1] *= keep[j]
+            qz[r, j, 2] *= keep[j]
     return taken, removed
 
 
