@@ -167,7 +167,7 @@ def lp_ratio(
 
 @dataclass(frozen=True, eq=False)
 class Kernel:
-    """Bin masses (and within-bin first moments) of the liquidation price relative to the entry bin.
+    """Bin masses (and within-bin first and second moments) of the liquidation price relative to the entry bin.
 
     Attributes
     ----------
@@ -248,8 +248,9 @@ def build_kernel(
 ) -> Kernel:
     """Tabulate the liquidation-price kernel of one side on a grid of log step ``log_step``.
 
-    Bin masses are CDF differences (:func:`lp_ratio_cdf`); within-bin first moments come from the same CDF on a
-    lattice of ``S`` points per bin (``moment = mass - integral of (G - G(bin start))``, trapezoid rule).
+    Bin masses are CDF differences (:func:`lp_ratio_cdf`); within-bin first and second moments come from the same
+    CDF on a lattice of ``S`` points per bin (``moment = mass - integral of (G - G(bin start))``,
+    ``second = mass - 2 × integral of u (G - G(bin start))``, trapezoid rule).
     Discrete laws are tabulated from their atoms exactly.
 
     Parameters
