@@ -351,7 +351,7 @@ def close_nearest(
 ) -> Any:
     """Close ``amount`` (stored units) from the levels nearest to price, over the rows ``order[:n]`` of ``qz``.
 
-    ``qz`` is one side's ``(B, P, 2)`` table; its mass lies in bins ``[a, b)``. Long levels nearest to price are
+    ``qz`` is one side's ``(B, P, 3)`` table; its mass lies in bins ``[a, b)``. Long levels nearest to price are
     the highest (``from_top``), short ones the lowest. The cut is found on the bins' sums over rows and applied
     to every row alike (the bin where the amount runs out keeps its remaining share). ``keep`` is scratch space
     of length ``P``. Returns ``(taken, removed per row)`` with ``removed`` of length ``B``.
