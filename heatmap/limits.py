@@ -56,10 +56,10 @@ DEFAULT_MEMORY_LIMIT = 4 * 2**30
 MAX_NOTIONAL = 1e36
 
 #: Grid engine: float64 arrays of ``subbins x bins`` per kernel (one kernel per side and leverage law): weights,
-#: moments, prefix sums, the interleaved copies, the mixed speculative/passive table and build temporaries.
-#: An upper bound of the peak traced by ``tracemalloc`` (9.6 kB per bin with the default model's two laws and
-#: 32 sub-bins, against 10.2 kB estimated; see ``tests/test_limits.py``).
-_ARRAYS_PER_KERNEL = 10
+#: first and second moments, prefix sums, the interleaved copies, the mixed speculative/passive table and build
+#: temporaries. An upper bound of the peak traced by ``tracemalloc`` (≈ 10.5 kB per bin with the default model's
+#: two laws and 32 sub-bins, against 12.3 kB estimated; see ``tests/test_limits.py``).
+_ARRAYS_PER_KERNEL = 12
 #: Ledger engine: float64 fields per cohort and cohorts per bar, side and leverage x entry node (speculative and
 #: passive laws).
 _COHORT_BYTES = 8 * 8
@@ -227,7 +227,7 @@ def estimate_memory(
         eng = cohorts * _COHORT_BYTES * 2 + 4 * P * 8
     else:
         kernels = 2 * (2 if distinct_kernels else 1)  # per side, the speculative and the passive law
-        state = 2 * max(int(age_blocks), 1) * P * 2 * 8  # mass and moment per side, block and bin
+        state = 2 * max(int(age_blocks), 1) * P * 3 * 8  # mass and two moments per side, block and bin
         eng = state + kernels * _ARRAYS_PER_KERNEL * int(subbins) * P * 8
     total = snapshots + bars + eng
     return {"snapshots": snapshots, "bars": bars, "engine": eng, "total": total}

@@ -308,23 +308,20 @@ def spread(
     t1 = P - start if start + n_out > P else n_out
     if t1 <= t0:
         return amt, 0.0, 0, -1
-    # the convolution, entry bin by entry bin (long inner loops; whole-bin moves keep the in-bin moments)
-    v[3, :n_out] = 0.0
-    v[4, :n_out] = 0.0
-    v[5, :n_out] = 0.0
+    # the convolution, entry bin by entry bin, straight into the grid's bins [t0, t1) (long inner loops; whole-bin
+    # moves keep the in-bin moments)
+    placed = 0.0
     for i in range(ne):
         e = ew[i]
         if e > 0.0:
-            for t in range(m):
-                v[3, i + t] += e * v[0, t]
-                v[4, i + t] += e * v[1, t]
-                v[5, i + t] += e * v[2, t]
-    placed = 0.0
-    for t in range(t0, t1):
-        qz[start + t, 0] += v[3, t]
-        qz[start + t, 1] += v[4, t]
-        qz[start + t, 2] += v[5, t]
-        placed += v[3, t]
+            ta = max(t0 - i, 0)
+            tb = min(t1 - i, m)
+            base = start + i
+            for t in range(ta, tb):
+                qz[base + t, 0] += e * v[0, t]
+                qz[base + t, 1] += e * v[1, t]
+                qz[base + t, 2] += e * v[2, t]
+                placed += e * v[0, t]
     return amt, placed * sc, start + t0, start + t1
 
 
@@ -485,12 +482,12 @@ def open_side(
 
 def mix_buffer(klen: Any, koff: Any, P: int) -> Any:
     """Scratch space of :func:`spread`: one side's mixed kernels (mass and two moments; the widest offset range
-    of a side's two kernels) and their convolution with up to ``P`` entry bins."""
+    of a side's two kernels)."""
     span = 0
     for si in range(2):
         lo = min(koff[si, 0], koff[si, 1])
         span = max(span, max(koff[si, 0] + klen[si, 0], koff[si, 1] + klen[si, 1]) - lo)
-    return np.zeros((6, span + P + 1))
+    return np.zeros((3, span + 1))
 
 
 def new_block(st: State, n: int, bar: int, entry: float) -> Any:
