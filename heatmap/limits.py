@@ -15,7 +15,7 @@ cell) is refused with an error naming the column, the bar and the value (:func:`
 Examples
 --------
 >>> format_bytes(estimate_memory(n_bars=72, bins=1000)["total"])
-'10.9 MiB'
+'12.9 MiB'
 >>> check_memory(2 * 2**30, what="the estimate", advice="use fewer bins=", limit=2**30)
 Traceback (most recent call last):
 ...
@@ -215,7 +215,7 @@ def estimate_memory(
     --------
     >>> m = estimate_memory(n_bars=8_760, bins=1_000)
     >>> format_bytes(m["snapshots"]), format_bytes(m["total"])
-    ('133.7 MiB', '146.0 MiB')
+    ('133.7 MiB', '148.0 MiB')
     """
     n = max(int(n_bars), 0)
     P = max(int(bins), 1)
