@@ -357,3 +357,23 @@ def test_binance_files_of_another_symbol_are_refused(tmp_path):
     ):
         read_market(RENDER / "BTCUSDT-1h-2025-01-01.csv", open_interest=eth)
     assert [p.name for p in tmp_path.iterdir()] == [eth.name]
+
+
+def test_ohlcv_table_with_thousands_separators_is_named(tmp_path):
+    from heatmap.io.frames import read_ohlcv_csv
+
+    f = tmp_path / "ohlcv.csv"
+    f.write_text(BARS_CSV.read_text().replace("94000.0", '"94,000.0"', 1))
+    with pytest.raises(
+        MarketDataError, match=r"ohlcv\.csv: column 'open' has 1 non-numeric values, e\.g\. \['94,000\.0'\]"
+    ):
+        read_ohlcv_csv(f)
+
+
+def test_rename_with_names_that_are_not_strings_is_named():
+    from heatmap.io.frames import read_csv_frame
+
+    with pytest.raises(
+        TypeError, match=r"rename maps column names to column names \(strings\), got \{1: 'x'\}"
+    ):
+        read_csv_frame(BARS_CSV, rename={1: "x"})

@@ -181,6 +181,9 @@ def read_csv_frame(
         )
         raise MarketDataError(f"{where}: one column {str(df.columns[0])!r} {sep_note}; {hint}")
     if rename:
+        odd = [f"{k!r}: {v!r}" for k, v in rename.items() if not (isinstance(k, str) and isinstance(v, str))]
+        if odd:
+            raise TypeError(f"rename maps column names to column names (strings), got {{{', '.join(odd)}}}")
         wanted = {(k.strip().lower() if lowercase else k): v for k, v in rename.items()}
         unknown = [k for k in wanted if k not in df.columns]
         if unknown:
@@ -288,7 +291,7 @@ def read_ohlcv_csv(
     if missing:
         raise MarketDataError(f"{path}: missing columns {missing}; the file has {list(df.columns)}")
     keep = need + [c for c in ("volume", "taker_buy_volume") if c in df.columns]
-    return df[keep].astype(float)
+    return numeric(df[keep], keep, where=df.attrs.get("source", str(path)))
 
 
 def _ohlc_file(path: Source, what: str) -> pd.DataFrame:
