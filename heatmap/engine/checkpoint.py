@@ -21,7 +21,6 @@ x.npz: not an estimator checkpoint: a single .npy array, expected an .npz archiv
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -162,6 +161,11 @@ def _check_meta(path: Any, meta: Any) -> dict[str, Any]:
     for key, low in (("snapshot_every", 1), ("bins", 2), ("n_bars", 1)):
         if meta[key] < low:
             raise _fail(path, f"metadata {key!r} is {meta[key]!r}, expected an integer >= {low}")
+    for key in ("last_oi", "seconds"):
+        if meta[key] < 0:
+            raise _fail(path, f"metadata {key!r} is {meta[key]!r}, expected a number >= 0")
+    if meta.get("reference_price") is not None and not meta["reference_price"] > 0:
+        raise _fail(path, f"metadata 'reference_price' is {meta['reference_price']!r}, expected a price > 0")
     for key in ("age_blocks", "leverage_nodes", "entry_nodes"):
         if meta.get(key) is not None and meta[key] < 1:
             raise _fail(path, f"metadata {key!r} is {meta[key]!r}, expected a positive integer or null")
@@ -195,7 +199,10 @@ def read_checkpoint(
                 data = {k: z[k] for k in z.files}
     except (FileNotFoundError, CheckpointError):
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+    except Exception as exc:
+        # a corrupt container fails anywhere in zipfile, zlib or numpy's header parser (BadZipFile, zlib.error,
+        # EOFError, ValueError, SyntaxError, tokenize.TokenError, a MemoryError for a huge declared shape, ...):
+        # whatever the exception, the file is not a readable checkpoint
         raise CheckpointError(
             f"{path}: not a readable estimator checkpoint (truncated or corrupt): {exc}"
         ) from exc
@@ -217,7 +224,7 @@ def read_checkpoint(
         )
     try:
         meta = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: malformed JSON, or an integer of > 4,300 digits
         raise _fail(path, f"metadata is malformed JSON ({exc})") from exc
     return _check_meta(path, meta), data
 
@@ -254,6 +261,22 @@ def _finite(path: Any, data: dict[str, NDArray[Any]], name: str, *, allow_inf: b
         )
 
 
+def _non_negative(path: Any, data: dict[str, NDArray[Any]], name: str, *, positive: bool = False) -> None:
+    """Masses, notionals and prices cannot be negative (prices: nor zero); rounding of the order of 1e-9 of the
+    array's largest value is accepted as zero."""
+    a = np.asarray(data[name], dtype=float)
+    if a.size == 0:
+        return
+    bad = a <= 0 if positive else a < -1e-9 * float(np.abs(a).max())
+    if bad.any():
+        first = np.unravel_index(int(np.flatnonzero(bad.ravel())[0]), a.shape)
+        raise _fail(
+            path,
+            f"array {name!r} holds {int(bad.sum())} {'non-positive' if positive else 'negative'} value(s) "
+            f"(first {float(a[first])!r} at index {tuple(int(i) for i in first)})",
+        )
+
+
 def check_arrays(path: Any, meta: dict[str, Any], data: dict[str, NDArray[Any]]) -> int:
     """Check the result arrays against each other and the metadata; return the number of bins ``P``."""
     _array(path, data, "edges", "f", (None,))
@@ -275,6 +298,7 @@ def check_arrays(path: Any, meta: dict[str, Any], data: dict[str, NDArray[Any]])
         _array(path, data, name, kinds, shape)
         if kinds == "f":
             _finite(path, data, name)
+            _non_negative(path, data, name, positive=name == "price")
     times = data["times"]
     if np.any(np.diff(times) <= 0):
         raise _fail(path, "array 'times' is not strictly increasing")
@@ -305,6 +329,8 @@ def check_state(path: Any, engine: str, data: dict[str, NDArray[Any]], P: int, b
         arr("mom2", "f", (2, blocks, P))
         arr("off", "f", (2, blocks))
         arr("tot", "f", (2, blocks))
+        for name in ("mass", "mom", "mom2", "off", "tot"):
+            _non_negative(path, st, f"state_{name}")
         arr("bounds", "iu", (3,))
         arr("scale", "f", (2,))
         arr("order", "iu", (None,))
