@@ -196,7 +196,8 @@ def write_html(
         "layers": {name: encode_layer(v, lo, hi) for name, v in layers.items()},
         "lut": _lut(),
     }
-    blob = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    # every "<" as \u003c: no "</script>" or "<!--" (from a symbol in the title, say) can end or bend the block
+    blob = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     page = (
         _PAGE.replace("__TITLE__", html.escape(str(payload["title"])))
         .replace("__DATA_ID__", DATA_ID)

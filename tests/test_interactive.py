@@ -117,6 +117,15 @@ def test_html_title_is_escaped_and_names_the_symbol(tmp_path):
                  meta={"symbol": "<b>$BTC</b>"})  # fmt: skip
     text = to_html(hm, tmp_path / "hm.html").read_text(encoding="utf-8")
     assert "<title>&lt;b&gt;$BTC&lt;/b&gt; · liquidation heatmap" in text
+    # markup in the embedded data block: neither "</script>" nor "<!--" can end or bend it
+    sym = "<!--x</script><script>alert(1)</script>"
+    hm = Heatmap(times=hm.times, price_edges=hm.price_edges, long=hm.long, short=hm.short, price=hm.price,
+                 meta={"symbol": sym})  # fmt: skip
+    path = to_html(hm, tmp_path / "hostile.html")
+    text = path.read_text(encoding="utf-8")
+    block = text[text.index('id="liquidation-heatmap-data">') : text.index("</script>")]
+    assert "<" not in block.split(">", 1)[1] and "alert(1)</script>" not in text
+    assert read_html_data(path)["title"].startswith(sym)
 
 
 @pytest.mark.slow
