@@ -56,8 +56,11 @@ def _stream(market: Market, model: Model, engine: str, cuts: list[int]) -> Heatm
 def _assert_same(stream: Heatmap, batch: Heatmap) -> None:
     assert stream.liquidations is not None and batch.liquidations is not None
     want = batch.liquidations.to_numpy()
+    # to rounding: when the grid grows, the store is re-cut and a bin's block width sqrt(12 (s/q - m²)) is a
+    # difference of nearly equal numbers, so the share of a bin a bar consumes differs in the last ~8 digits
+    # (largest seen over 120 random streams: 5e-8 of the largest bar); lost or misplaced mass would be O(1)
     np.testing.assert_allclose(
-        stream.liquidations.to_numpy(), want, rtol=1e-9, atol=1e-9 * max(want.max(), 1)
+        stream.liquidations.to_numpy(), want, rtol=1e-6, atol=1e-6 * max(want.max(), 1)
     )
     assert stream.ledger is not None and batch.ledger is not None
     # every column but "offgrid", which counts what lies beyond the grid of its time (smaller in the stream)
