@@ -249,16 +249,24 @@ def _array(
         raise _fail(path, f"array {name!r} has shape {a.shape}, expected {want}")
 
 
+def _refuse_cells(
+    path: Any, name: str, a: NDArray[Any], bad: NDArray[np.bool_], what: str, *, show: bool
+) -> None:
+    """Raise naming the array, how many cells are ``what`` and the first of them (with its value if ``show``)."""
+    if bad.any():
+        first = np.unravel_index(int(np.flatnonzero(bad.ravel())[0]), a.shape)
+        value = f"{float(a[first])!r} " if show else ""
+        raise _fail(
+            path,
+            f"array {name!r} holds {int(bad.sum())} {what} value(s) "
+            f"(first {value}at index {tuple(int(i) for i in first)})",
+        )
+
+
 def _finite(path: Any, data: dict[str, NDArray[Any]], name: str, *, allow_inf: bool = False) -> None:
     a = data[name]
     bad = np.isnan(a) if allow_inf else ~np.isfinite(a)
-    if bad.any():
-        first = np.unravel_index(int(np.flatnonzero(bad.ravel())[0]), a.shape)
-        raise _fail(
-            path,
-            f"array {name!r} holds {int(bad.sum())} {'NaN' if allow_inf else 'non-finite'} value(s) "
-            f"(first at index {tuple(int(i) for i in first)})",
-        )
+    _refuse_cells(path, name, a, bad, "NaN" if allow_inf else "non-finite", show=False)
 
 
 def _non_negative(path: Any, data: dict[str, NDArray[Any]], name: str, *, positive: bool = False) -> None:
@@ -268,13 +276,7 @@ def _non_negative(path: Any, data: dict[str, NDArray[Any]], name: str, *, positi
     if a.size == 0:
         return
     bad = a <= 0 if positive else a < -1e-9 * float(np.abs(a).max())
-    if bad.any():
-        first = np.unravel_index(int(np.flatnonzero(bad.ravel())[0]), a.shape)
-        raise _fail(
-            path,
-            f"array {name!r} holds {int(bad.sum())} {'non-positive' if positive else 'negative'} value(s) "
-            f"(first {float(a[first])!r} at index {tuple(int(i) for i in first)})",
-        )
+    _refuse_cells(path, name, a, bad, "non-positive" if positive else "negative", show=True)
 
 
 def check_arrays(path: Any, meta: dict[str, Any], data: dict[str, NDArray[Any]]) -> int:
