@@ -11,10 +11,10 @@ import pytest
 from heatmap.engine import estimate
 from heatmap.engine.kernels import build_kernel, lp_ratio_cdf
 from heatmap.engine.steps import (
-    block,
     close_nearest,
     consume,
     level_price,
+    profile,
     shift_blocks,
     shift_levels,
     triangular,
@@ -397,7 +397,7 @@ def test_block_funding_shift_conserves_mass_and_moves_the_mean_exactly() -> None
     # every bin's mean moves to its exact new level: the mass-weighted mean price moves by d (to rounding)
     price = lambda q: float((q[:, 0] * _bin_levels(q, g)).sum() / q[:, 0].sum())  # noqa: E731
     before = price(qz)
-    lost = shift_blocks(qz, g.edges, g.log_step, d, False, np.empty((g.n_bins, 3)))
+    lost = shift_blocks(qz, g.edges, g.log_step, d, 0, g.n_bins, False)[0]
     assert lost == 0.0
     assert qz[:, 0].sum() == pytest.approx(total, rel=1e-12)
     assert price(qz) - before == pytest.approx(d, rel=2e-3)
@@ -405,9 +405,9 @@ def test_block_funding_shift_conserves_mass_and_moves_the_mean_exactly() -> None
     # content uniform through its bins stays uniform: equal masses keep equal masses, each bin spread through
     qz[:] = 0.0
     qz[600:900] = 1.0, 0.5, 1.0 / 3.0
-    shift_blocks(qz, g.edges, g.log_step, d, False, np.empty((g.n_bins, 3)))
+    shift_blocks(qz, g.edges, g.log_step, d, 0, g.n_bins, False)
     np.testing.assert_allclose(qz[610:890, 0], 1.0, rtol=2e-3)
-    width = np.array([block(*qz[j]) for j in range(610, 890)])[:, 1]
+    width = np.array([np.subtract(*profile(*qz[j])[1::-1]) for j in range(610, 890)])
     assert width.min() > 0.99
 
 
@@ -418,11 +418,10 @@ def test_block_funding_shifts_keep_a_point_a_point() -> None:
     j = int(g.index_of([lp])[0])
     u = float(g.position([lp])[0]) - j
     qz[j] = 2.0, 2.0 * u, 2.0 * u * u
-    buf = np.empty((g.n_bins, 3))
     want = lp
     for _ in range(500):
         d = float(funding_shift(0.0004, 60_000.0, "long", MMR))
-        shift_blocks(qz, g.edges, g.log_step, d, False, buf)
+        shift_blocks(qz, g.edges, g.log_step, d, 0, g.n_bins, False)
         want += d
     nz = np.flatnonzero(qz[:, 0])
     assert nz.size == 1 and qz[nz[0], 0] == 2.0

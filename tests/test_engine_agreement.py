@@ -193,20 +193,42 @@ def test_docs_agreement_table_matches_the_script() -> None:
         assert got.rsplit("|", 2)[0] == want.rsplit("|", 2)[0]  # all but the seconds column
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured 2.1 % (600 bins) and 2.4 % (1,000 bins) L1 against the 64 x 128 ledger, whose own last "
-    "refinement moves it by 1.8-2.8 %; levels of different bars sharing a bin move and are consumed as one block "
-    "(docs/methodology.md, section 3); the target is <= 1 % L1",
-)
-@pytest.mark.parametrize("bins", [600, 1000])
-def test_default_model_agrees_with_the_converged_ledger(bins: int) -> None:
+@pytest.fixture(scope="module")
+def converged() -> dict[int, tuple[Heatmap, Heatmap]]:
+    """Per grid size: the grid engine and the finest ledger of the convergence study, default model."""
     mod = _agreement_script()
-    m = synthetic_market(days=2, freq="1h", seed=11)
-    grid = PriceGrid.for_market(m, bins=bins)
+    m = mod.market()
     model = mod.model()
-    ref = estimate(m, model, grid=grid, engine="ledger", snapshot_every=len(m))
-    assert mod.l1_last(estimate(m, model, grid=grid), ref) <= 0.01
+    out = {}
+    for bins in mod.BINS:
+        grid = PriceGrid.for_market(m, bins=bins)
+        out[bins] = (estimate(m, model, grid=grid), mod.ledger(m, model, grid, mod.LADDER[-1]))
+    return out
+
+
+@pytest.mark.parametrize("bins", [600, 1000])
+def test_default_model_agrees_with_the_converged_ledger(
+    converged: dict[int, tuple[Heatmap, Heatmap]], bins: int
+) -> None:
+    """The issue's target: default ``Model()`` with a tier law, <= 1 % L1 of the last snapshot's notional
+    against the converged ledger (256 x 512 nodes; its own distance to the limit is in docs/methodology.md)."""
+    fast, ref = converged[bins]
+    assert _agreement_script().l1_last(fast, ref) <= 0.01
+
+
+def test_default_model_ledger_flows_agree(converged: dict[int, tuple[Heatmap, Heatmap]]) -> None:
+    """The bookkeeping behind those maps: the mass held equals the open interest in both engines, and the
+    liquidated notional agrees to 1 % over the run and to a few percent of the largest bar in every bar (the
+    ledger liquidates a level whole, the grid the crossed part of a bin)."""
+    for fast, ref in converged.values():
+        assert fast.ledger is not None and ref.ledger is not None
+        for side in ("long", "short"):
+            held, want = fast.ledger[f"held_{side}"].to_numpy(), ref.ledger[f"held_{side}"].to_numpy()
+            np.testing.assert_allclose(held, want, rtol=1e-9)
+        assert fast.liquidations is not None and ref.liquidations is not None
+        a, b = fast.liquidations.to_numpy(), ref.liquidations.to_numpy()
+        np.testing.assert_allclose(a.sum(axis=0), b.sum(axis=0), rtol=0.01)
+        assert np.abs(a - b).max() <= 0.05 * b.max()
 
 
 @pytest.mark.parametrize("bins", [600, 1000])

@@ -34,12 +34,15 @@ from numpy.typing import NDArray
 
 from heatmap.engine import _jit
 from heatmap.engine.steps import (
-    block,
     close_nearest,
     consume,
     growth,
     level_price,
     log_ratio,
+    part,
+    profile,
+    put_moments,
+    put_part,
     put_piece,
     shift_blocks,
     shift_levels,
@@ -627,20 +630,25 @@ def read_side(
     a, b = (0, min(hi, P)) if si == 0 else (max(lo, 0), P)
     a = max(a, w0)  # the window's part of the side's bins
     b = min(b, w0 + wn)
-    colq[a:b] = 0.0
-    colz[a:b] = 0.0
-    for k in range(n):
-        r = order[k]
-        for j in range(a, b):
-            colq[j] += qz[si, r, j, 0]
-            colz[j] += qz[si, r, j, 1]
+    if n == 1:  # one row (the fast default): read it where it is
+        colq = qz[si, order[0], :, 0]
+        colz = qz[si, order[0], :, 1]
+    else:
+        colq[a:b] = 0.0
+        colz[a:b] = 0.0
+        for k in range(n):
+            r = order[k]
+            for j in range(a, b):
+                colq[j] += qz[si, r, j, 0]
+                colz[j] += qz[si, r, j, 1]
     sc = st.scale[si]
     lower = pr.edges
-    for j in range(w0, w0 + wn):
-        q = colq[j] if a <= j < b else 0.0
+    dst[:] = 0.0
+    for j in range(max(a, w0), min(b, w0 + wn)):
+        q = colq[j]
         if q <= 0.0:
-            dst[j - w0] = 0.0
-        elif pr.inverse:
+            continue
+        if pr.inverse:
             dst[j - w0] = q * sc
         else:
             dst[j - w0] = q * sc * lower[j] * growth(pr.h * (colz[j] / q))
@@ -685,7 +693,6 @@ def run_bars(st: State, pr: Params, kn: Kernels, bars: BarInputs, out: Out) -> N
     vbuf = mix_buffer(kn.klen, kn.koff, P)
     colq = np.empty(P)
     colz = np.empty(P)
-    sbuf = np.empty((P, 3))
     flow = np.zeros((2, 4))  # per side: opened, liquidated, closed, decayed in this bar
     for t in range(bars.funding.size):
         # 1. funding settlement: linear, every level of a side moves by the same dollar amount; inverse, by the
@@ -703,15 +710,12 @@ def run_bars(st: State, pr: Params, kn: Kernels, bars: BarInputs, out: Out) -> N
                     r = order[k]
                     if pr.point_levels:
                         lost, c0, c1 = shift_levels(qz[si, r], edges, h, d, a0, b0, inverse)
-                        if c1 >= 0:
-                            first = min(first, c0)
-                            last = max(last, c1)
                     else:
-                        lost = shift_blocks(qz[si, r], edges, h, d, inverse, sbuf)
+                        lost, c0, c1 = shift_blocks(qz[si, r], edges, h, d, a0, b0, inverse)
+                    if c1 >= 0:
+                        first = min(first, c0)
+                        last = max(last, c1)
                     off[si, r] += lost * scale[si]
-                if not pr.point_levels:
-                    first = 0
-                    last = P - 1
                 if last >= 0:
                     if si == 0:
                         hi = last + 1
@@ -825,7 +829,10 @@ _KERNELS: tuple[Callable[..., Any], ...] = (
     log_ratio,
     level_price,
     to_position,
-    block,
+    profile,
+    part,
+    put_moments,
+    put_part,
     put_piece,
     consume,
     shift_levels,

@@ -4,9 +4,10 @@ Per side and row the grid engine keeps an array ``qz`` of shape ``(P, 3)``: per 
 value [quote] for inverse contracts), its first moment ``z`` = mass × mean position inside the bin and its
 second moment ``s`` = mass × mean squared position (positions in bin units from the bin's lower edge, so
 ``0 <= z <= q`` and ``z²/q <= s <= z``). A bin's level is its mean position ``i + z/q``: exact for any number of
-positions at one level (discrete leverage tiers entered at one price) and within a bin otherwise. The spread
-``s/q - (z/q)²`` lets funding move a bin's content as a block of its own width (:func:`shift_blocks`): a point
-stays a point and content spread through its bins stays spread, so levels do not diffuse over settlements.
+positions at one level (discrete leverage tiers entered at one price) and within a bin otherwise. With the
+spread ``s/q - (z/q)²`` a bin's content has a :func:`profile` (a linear density with its mean and variance),
+which funding moves (:func:`shift_blocks`) and a bar's extreme cuts (:func:`consume`): a point stays a point,
+content spread through its bins keeps its density at the bin edges, so levels do not diffuse over settlements.
 The per-bar loop (:mod:`heatmap.engine.loop`) calls these functions compiled (numba) or as they are;
 ``tests/test_engine.py`` runs them on small examples.
 
@@ -33,12 +34,15 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "block",
     "close_nearest",
     "consume",
     "growth",
     "level_price",
     "log_ratio",
+    "part",
+    "profile",
+    "put_moments",
+    "put_part",
     "put_piece",
     "shift_blocks",
     "shift_levels",
@@ -112,20 +116,117 @@ def to_position(u: float, price: float, h: float, inverse: bool, d: float) -> fl
     return u + log_ratio(x) / h if x > -1.0 else -1.0
 
 
-def block(q: float, z: float, s: float) -> Any:
-    """The uniform block standing for a bin's content of mass ``q``, moments ``z``, ``s``: ``(mean, width)``
-    inside the bin [bin units], the width ``sqrt(12 × variance)`` (a point: 0, content uniform through the bin: 1)
-    kept inside the bin.
+def profile(q: float, z: float, s: float) -> Any:
+    """The linear density standing for a bin's content of mass ``q``, moments ``z``, ``s``: ``(u0, u1, b)``.
+
+    The content is taken as spread over ``[u0, u1]`` inside the bin [bin units] with density proportional to
+    ``1 + b (t - 1/2)``, ``t = (u - u0) / (u1 - u0)``, ``|b| <= 2``; its mean is always the content's mean. A
+    point gives ``u0 = u1``. Content whose uniform block of the same mean and variance (width
+    ``sqrt(12 × variance)``) fits inside the bin is that block (``b = 0``): one level or a narrow cluster stays
+    narrow. Content that reaches an edge is a linear density anchored at that edge whose mean and variance are
+    the content's (when that needs more than the bin: the whole bin, with the slope of the content's mean), so
+    content sloping through its bins keeps the density it has at the edges, which is what a funding shift moves
+    across them.
 
     Examples
     --------
-    >>> [round(v, 12) for v in block(2.0, 1.0, 2.0 / 3.0)], block(1.0, 0.25, 0.0625)  # uniform; a point
-    ([0.5, 1.0], (0.25, 0.0))
+    >>> [round(v, 12) for v in profile(2.0, 1.0, 2.0 / 3.0)], profile(1.0, 0.25, 0.0625)   # uniform; a point
+    ([0.0, 1.0, 0.0], (0.25, 0.25, 0.0))
+    >>> [round(v, 12) for v in profile(1.0, 7 / 12, 5 / 12)]        # density 1/2 + u: its mean 7/12
+    [0.0, 1.0, 1.0]
     """
     m = min(max(z / q, 0.0), 1.0)
     var = s / q - m * m
-    w = math.sqrt(12.0 * var) if var > 0.0 else 0.0
-    return m, min(w, 2.0 * min(m, 1.0 - m))
+    if var <= 0.0:
+        return m, m, 0.0
+    w = math.sqrt(12.0 * var)
+    top = m + 0.5 * w > 1.0
+    bottom = m - 0.5 * w < 0.0
+    if not top and not bottom:
+        return m - 0.5 * w, m + 0.5 * w, 0.0
+    if top and bottom:
+        b = 12.0 * (m - 0.5)
+        if -2.0 <= b <= 2.0:
+            return 0.0, 1.0, b
+        top = m > 0.5  # too lopsided for the whole bin: anchored at the nearer edge
+    # distance r from the anchoring edge to the mean; c > 0: denser towards that edge. Mean and variance of the
+    # density 1 + c (1/2 - t) on a length L from the edge: r = L (6 - c) / 12, var = L² (12 - c²) / 144.
+    r = 1.0 - m if top else m
+    phi = var / (r * r) if r > 0.0 else 1.0
+    c = (12.0 * phi - math.sqrt(48.0 * (1.0 - 2.0 * phi))) / (2.0 * (1.0 + phi)) if phi < 0.5 else 2.0
+    c = min(max(c, -2.0), 2.0)
+    length = 12.0 * r / (6.0 - c)
+    if length > 1.0:  # the whole bin, with the slope that keeps the mean
+        length = 1.0
+        c = min(max(6.0 - 12.0 * r, -2.0), 2.0)
+    if top:
+        return 1.0 - length, 1.0, c
+    return 0.0, length, -c
+
+
+def part(u0: float, u1: float, b: float, x0: float, x1: float) -> Any:
+    """Share of a :func:`profile` ``(u0, u1, b)`` (``u1 > u0``) lying in ``[x0, x1]``, with its first and second
+    raw moments there: ``(f, f1, f2)``, ``f1 / f`` the part's mean position and ``f2 / f`` its mean square (all in
+    the coordinates of ``u0``, ``u1``).
+
+    Examples
+    --------
+    >>> [round(v, 12) for v in part(0.0, 1.0, 0.0, 0.5, 2.0)]      # the upper half of a uniform bin
+    [0.5, 0.375, 0.291666666667]
+    >>> [round(v, 12) for v in part(0.0, 1.0, 2.0, 0.5, 1.0)]      # density 2u: 3/4 of it above 1/2
+    [0.75, 0.583333333333, 0.46875]
+    """
+    length = u1 - u0
+    t0 = min(max((x0 - u0) / length, 0.0), 1.0)
+    t1 = min(max((x1 - u0) / length, 0.0), 1.0)
+    if t1 <= t0:
+        return 0.0, 0.0, 0.0
+    alpha = 1.0 - 0.5 * b  # density alpha + b t over t in [0, 1]
+    d1 = t1 - t0
+    d2 = t1 * t1 - t0 * t0
+    d3 = t1 * t1 * t1 - t0 * t0 * t0
+    d4 = t1 * t1 * t1 * t1 - t0 * t0 * t0 * t0
+    m0 = alpha * d1 + b * d2 / 2.0
+    m1 = alpha * d2 / 2.0 + b * d3 / 3.0
+    m2 = alpha * d3 / 3.0 + b * d4 / 4.0
+    if m0 <= 0.0:
+        return 0.0, 0.0, 0.0
+    return m0, u0 * m0 + length * m1, u0 * u0 * m0 + 2.0 * u0 * length * m1 + length * length * m2
+
+
+def put_moments(qz: Any, k: int, mass: float, z: float, s: float) -> None:
+    """Add ``mass`` with first moment ``z`` and second moment ``s`` (bin ``k``'s units) to bin ``k`` of ``qz``,
+    the moments held to ``0 <= s <= z <= mass`` against rounding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> qz = np.zeros((1, 3))
+    >>> put_moments(qz, 0, 2.0, 1.0, 2.0 / 3.0); qz.round(6).tolist()
+    [[2.0, 1.0, 0.666667]]
+    """
+    z = min(max(z, 0.0), mass)
+    qz[k, 0] += mass
+    qz[k, 1] += z
+    qz[k, 2] += min(max(s, 0.0), z)
+
+
+def put_part(qz: Any, k: int, mass: float, f: float, f1: float, f2: float) -> None:
+    """Add ``mass`` with the mean position ``f1 / f`` and mean square ``f2 / f`` (a :func:`part` in bin ``k``'s
+    coordinates, kept inside the bin) to bin ``k`` of ``qz``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> qz = np.zeros((1, 3))
+    >>> put_part(qz, 0, 2.0, 0.5, 0.375, 0.291666666667); qz.round(6).tolist()
+    [[2.0, 1.5, 1.166667]]
+    """
+    m = min(max(f1 / f, 0.0), 1.0)
+    m2 = min(max(f2 / f, m * m), m)
+    qz[k, 0] += mass
+    qz[k, 1] += mass * m
+    qz[k, 2] += mass * m2
 
 
 def put_piece(qz: Any, k: int, mass: float, a: float, b: float) -> None:
@@ -151,9 +252,9 @@ def consume(
 
     Longs: levels at or above the bar low at position ``x`` (mass only in bins ``[0, hi)``); shorts: at or below
     the bar high at ``x`` (mass only in ``[lo, P)``). Bins beyond the one holding ``x`` are emptied. In that bin,
-    with ``blocks`` (continuous leverage laws) the part of the content's block (:func:`block`) beyond ``x`` goes
-    and the rest stays as the block's remaining part; without, the content goes whole when its mean position is
-    crossed (a point level). ``value`` is ``qty × level`` [quote] (inverse contracts: the face value itself).
+    with ``blocks`` (continuous leverage laws) the part of the content's :func:`profile` beyond ``x`` goes and
+    the rest stays with its own moments; without, the content goes whole when its mean position is crossed (a
+    point level). ``value`` is ``qty × level`` [quote] (inverse contracts: the face value itself).
 
     Examples
     --------
@@ -172,11 +273,11 @@ def consume(
     if long:
         a = i + 1 if i >= 0 else 0
         b = hi
-        part = 0 <= i < b
+        cut = 0 <= i < b
     else:
         a = lo
         b = i if i < P else P
-        part = lo <= i < P
+        cut = lo <= i < P
     for j in range(max(a, 0), min(b, P)):
         q = qz[j, 0]
         if q > 0.0:
@@ -185,29 +286,26 @@ def consume(
         qz[j, 0] = 0.0
         qz[j, 1] = 0.0
         qz[j, 2] = 0.0
-    if part and qz[i, 0] > 0.0:
+    if cut and qz[i, 0] > 0.0:
         qi = qz[i, 0]
         theta = x - i
-        m, w = block(qi, qz[i, 1], qz[i, 2])
-        if blocks and w > 0.0:
-            u0 = m - 0.5 * w
-            u1 = m + 0.5 * w
-            # the crossed part [c0, c1] of the block goes; [r0, r1] stays
-            c0, c1, r0, r1 = (
-                (max(theta, u0), u1, u0, max(theta, u0)) if long else (u0, min(theta, u1), min(theta, u1), u1)
-            )
-            gone = qi * (c1 - c0) / w
+        u0, u1, sl = profile(qi, qz[i, 1], qz[i, 2])
+        if blocks and u1 > u0:
+            # the crossed part of the content's profile goes, the rest stays with its own moments
+            g, g1, _ = part(u0, u1, sl, theta, 2.0) if long else part(u0, u1, sl, -1.0, theta)
+            gone = qi * g
             if gone > 0.0:
-                if gone >= qi or r1 <= r0:
+                r, r1, r2 = part(u0, u1, sl, -1.0, theta) if long else part(u0, u1, sl, theta, 2.0)
+                if gone >= qi or r <= 0.0:
                     gone = qi
                 qty += gone
-                value += gone if inverse else gone * lower[i] * growth(h * 0.5 * (c0 + c1))
+                value += gone if inverse else gone * lower[i] * growth(h * g1 / g)
                 qz[i, 0] = 0.0
                 qz[i, 1] = 0.0
                 qz[i, 2] = 0.0
                 if gone < qi:
-                    put_piece(qz, i, qi - gone, r0, r1)
-        elif (long and m >= theta) or (not long and m <= theta):
+                    put_part(qz, i, qi - gone, r, r1, r2)
+        elif (long and 0.5 * (u0 + u1) >= theta) or (not long and 0.5 * (u0 + u1) <= theta):
             # the bin's content goes when its mean level is crossed
             qty += qi
             value += qi if inverse else qi * level_price(qz, i, lower, h)
@@ -274,15 +372,17 @@ def shift_levels(qz: Any, edges: Any, h: float, d: float, a: int, b: int, invers
     return lost, first, last
 
 
-def shift_blocks(qz: Any, edges: Any, h: float, d: float, inverse: bool, out: Any) -> float:
-    """Funding shift ``d`` (see :func:`to_position`) of each bin's content as a uniform block, in place.
+def shift_blocks(qz: Any, edges: Any, h: float, d: float, a: int, b: int, inverse: bool) -> Any:
+    """Funding shift ``d`` (see :func:`to_position`) of each bin's content by its :func:`profile`, in place.
 
-    Each bin's content is the block of :func:`block` (its mean, and the width that matches its spread); the
-    block's mean moves to its exact new position, its width by the map's local stretch, and the block is split
-    over the bins it lands in with the mass, first and second moment of each part. A point level stays a point
-    on its exact position; content uniform through its bins stays uniform; nothing diffuses. Mass is conserved
-    (the last part of a block takes its remainder). ``out`` is scratch space of shape ``(P, 3)``. Returns the
-    mass that left the grid.
+    Each bin's content is its profile (a linear density with the content's mean and spread); the profile's mean
+    moves to its exact new position, its extent by the map's local stretch, and it is split over the bins it
+    lands in with the mass, first and second moment of each part. A point level stays a point on its exact
+    position; content spread through its bins keeps its density at the bin edges, so nothing diffuses. Mass is
+    conserved (the last part takes the remainder). Only bins ``[a, b)`` are read (the side's mass lies there);
+    they are visited against the direction of the move, so every bin is read before anything lands in it.
+    Returns ``(lost, first, last)``: the mass that left the grid, and the first and last bin holding moved
+    mass (``last = -1`` when none).
 
     Examples
     --------
@@ -290,60 +390,115 @@ def shift_blocks(qz: Any, edges: Any, h: float, d: float, inverse: bool, out: An
     >>> from heatmap.grid import PriceGrid
     >>> g = PriceGrid.log_spaced(1.0, 16.0, bins=4)
     >>> qz = np.array([[0, 0, 0], [2.0, 1.0, 2.0 / 3.0], [0, 0, 0], [0, 0, 0]])   # uniform through [2, 4)
-    >>> shift_blocks(qz, g.edges, g.log_step, 1.0, False, np.empty((4, 3)))   # mean 2.83 -> 3.83
-    0.0
+    >>> shift_blocks(qz, g.edges, g.log_step, 1.0, 0, 4, False)   # mean 2.83 -> 3.83
+    (0.0, 1, 2)
     >>> qz[:, 0].round(3).tolist()                       # split between bins 1 and 2, mass kept
     [0.0, 1.171, 0.829, 0.0]
     >>> mean = float((qz[:, 0] * (np.arange(4) + qz[:, 1] / np.maximum(qz[:, 0], 1e-300))).sum() / 2.0)
-    >>> round(mean, 12) == round(math.log2(2.0 ** 1.5 + 1.0), 12)   # the block's mean on its exact position
+    >>> round(mean, 12) == round(math.log2(2.0 ** 1.5 + 1.0), 12)   # the mean on its exact position
     True
     >>> qz = np.array([[0, 0, 0], [1.0, 0.5, 0.25], [0, 0, 0], [0, 0, 0]])      # a point at 2.83
-    >>> _ = shift_blocks(qz, g.edges, g.log_step, 1.0, False, np.empty((4, 3)))
+    >>> _ = shift_blocks(qz, g.edges, g.log_step, 1.0, 0, 4, False)
     >>> round(level_price(qz, 1, g.edges[:-1], g.log_step), 12), float(qz[1, 2] - qz[1, 1] ** 2 / qz[1, 0])
     (3.828427124746, 0.0)
     """
     P = qz.shape[0]
-    out[:, :] = 0.0
     lost = 0.0
-    for j in range(P):
+    first = P
+    last = -1
+    ja = max(a, 0)
+    jb = min(b, P)
+    up = (d < 0.0) if inverse else (d > 0.0)  # levels move up: visit the bins from the top
+    inv_h = 1.0 / h
+    for t in range(jb - ja):
+        j = jb - 1 - t if up else ja + t
         q = qz[j, 0]
         if q <= 0.0:
             continue
-        m, w = block(q, qz[j, 1], qz[j, 2])
+        u0, u1, sl = profile(q, qz[j, 1], qz[j, 2])
+        m = min(max(qz[j, 1] / q, 0.0), 1.0)
+        qz[j, 0] = 0.0
+        qz[j, 1] = 0.0
+        qz[j, 2] = 0.0
         price = edges[j] * growth(h * m)
         x = d * price if inverse else d / price
         if x <= -1.0:  # the level leaves (a price <= 0, or an infinite one)
             lost += q
             continue
-        c = j + m - log_ratio(x) / h if inverse else j + m + log_ratio(x) / h
-        width = w / (1.0 + x)  # the map's derivative in bin units: p / (p + d); inverse 1 / (1 + d p)
-        if width <= 1e-12:
-            k = math.floor(c)
+        c = j + m - log_ratio(x) * inv_h if inverse else j + m + log_ratio(x) * inv_h
+        c = max(c, float(j)) if up else min(c, j + 1.0)  # rounding never moves content against the shift
+        stretch = 1.0 / (1.0 + x)  # the map's derivative in bin units: p / (p + d); inverse 1 / (1 + d p)
+        if (u1 - u0) * stretch <= 1e-12:
+            k = min(math.floor(c), j) if not up else math.floor(c)
             if 0 <= k < P:
                 u = min(max(c - k, 0.0), 1.0)
-                put_piece(out, k, q, u, u)
+                put_piece(qz, k, q, u, u)
+                first = min(first, k)
+                last = max(last, k)
             else:
                 lost += q
             continue
-        u0 = c - 0.5 * width
-        u1 = c + 0.5 * width
-        k0 = math.floor(u0)
-        k1 = max(math.floor(u1), k0)
+        # the profile moves with its mean on the exact new position, stretched by the map
+        v0 = c - (m - u0) * stretch
+        v1 = c + (u1 - m) * stretch
+        if up:
+            v0 = max(v0, float(j))
+        else:
+            v1 = min(v1, j + 1.0)
+        k0 = math.floor(v0)
+        k1 = max(math.floor(v1), k0)
+        if not up:
+            k1 = min(k1, j)
+            k0 = min(k0, k1)
+        span = v1 - v0
+        mu = v0 - k0 + span * (0.5 + sl / 12.0)  # the moved profile's mean and mean square in bin k0's units
+        mu2 = mu * mu + span * span * (12.0 - sl * sl) / 144.0
+        if k1 == k0:  # it lands inside one bin
+            if 0 <= k0 < P:
+                put_moments(qz, k0, q, q * mu, q * mu2)
+                first = min(first, k0)
+                last = max(last, k0)
+            else:
+                lost += q
+            continue
+        if k1 == k0 + 1:  # across one edge: the lower part, and the rest as the upper part
+            f, f1, f2 = part(v0 - k0, v1 - k0, sl, 0.0, 1.0)
+            low = min(q * f, q)
+            up_mass = q - low
+            z_up = q * (mu - f1)  # the upper part's moments in bin k0's units, then in bin k1's
+            s_up = q * (mu2 - f2)
+            if low > 0.0:
+                if 0 <= k0 < P:
+                    put_moments(qz, k0, low, q * f1, q * f2)
+                    first = min(first, k0)
+                    last = max(last, k0)
+                else:
+                    lost += low
+            if up_mass > 0.0:
+                if 0 <= k1 < P:
+                    put_moments(qz, k1, up_mass, z_up - up_mass, s_up - 2.0 * z_up + up_mass)
+                    first = min(first, k1)
+                    last = max(last, k1)
+                else:
+                    lost += up_mass
+            continue
         rest = q
         for k in range(k0, k1 + 1):
-            a = max(u0, float(k))
-            b = min(u1, k + 1.0)
-            part = rest if k == k1 else min(q * (b - a) / width, rest)
-            rest -= part
+            f, f1, f2 = part(v0 - k, v1 - k, sl, 0.0, 1.0)
+            share = rest if k == k1 else min(q * f, rest)
+            rest -= share
+            if share <= 0.0:
+                continue
             if 0 <= k < P:
-                put_piece(out, k, part, min(max(a - k, 0.0), 1.0), min(max(b - k, 0.0), 1.0))
+                if f > 0.0:
+                    put_part(qz, k, share, f, f1, f2)
+                else:  # a rounding remainder beyond the profile's end
+                    put_piece(qz, k, share, min(max(v1 - k, 0.0), 1.0), min(max(v1 - k, 0.0), 1.0))
+                first = min(first, k)
+                last = max(last, k)
             else:
-                lost += part
-    for j in range(P):
-        qz[j, 0] = out[j, 0]
-        qz[j, 1] = out[j, 1]
-        qz[j, 2] = out[j, 2]
-    return lost
+                lost += share
+    return lost, first, last
 
 
 def close_nearest(
