@@ -45,6 +45,7 @@ __all__ = [
     "put_part",
     "put_piece",
     "shift_blocks",
+    "shape",
     "shift_levels",
     "to_position",
     "triangular",
@@ -136,13 +137,24 @@ def profile(q: float, z: float, s: float) -> Any:
     [0.0, 1.0, 1.0]
     """
     m = min(max(z / q, 0.0), 1.0)
-    var = s / q - m * m
+    return shape(m, s / q - m * m)
+
+
+def shape(m: float, var: float) -> Any:
+    """:func:`profile` of content with mean position ``m`` (in ``[0, 1]``) and variance ``var`` [bin units].
+
+    Examples
+    --------
+    >>> shape(0.5, 1.0 / 12.0), shape(0.25, 0.0)
+    ((0.0, 1.0, 0.0), (0.25, 0.25, 0.0))
+    """
     if var <= 0.0:
         return m, m, 0.0
-    w = math.sqrt(12.0 * var)
-    top = m + 0.5 * w > 1.0
-    bottom = m - 0.5 * w < 0.0
+    # does the uniform block of width sqrt(12 var) reach past an edge? (half-width squared: 3 var)
+    top = 3.0 * var > (1.0 - m) * (1.0 - m)
+    bottom = 3.0 * var > m * m
     if not top and not bottom:
+        w = math.sqrt(12.0 * var)
         return m - 0.5 * w, m + 0.5 * w, 0.0
     if top and bottom:
         b = 12.0 * (m - 0.5)
@@ -177,8 +189,9 @@ def part(u0: float, u1: float, b: float, x0: float, x1: float) -> Any:
     [0.75, 0.583333333333, 0.46875]
     """
     length = u1 - u0
-    t0 = min(max((x0 - u0) / length, 0.0), 1.0)
-    t1 = min(max((x1 - u0) / length, 0.0), 1.0)
+    inv = 1.0 / length
+    t0 = min(max((x0 - u0) * inv, 0.0), 1.0)
+    t1 = min(max((x1 - u0) * inv, 0.0), 1.0)
     if t1 <= t0:
         return 0.0, 0.0, 0.0
     alpha = 1.0 - 0.5 * b  # density alpha + b t over t in [0, 1]
@@ -415,8 +428,8 @@ def shift_blocks(qz: Any, edges: Any, h: float, d: float, a: int, b: int, invers
         q = qz[j, 0]
         if q <= 0.0:
             continue
-        u0, u1, sl = profile(q, qz[j, 1], qz[j, 2])
         m = min(max(qz[j, 1] / q, 0.0), 1.0)
+        u0, u1, sl = shape(m, qz[j, 2] / q - m * m)
         qz[j, 0] = 0.0
         qz[j, 1] = 0.0
         qz[j, 2] = 0.0
