@@ -132,3 +132,33 @@ def test_cli_validate_on_files(world, tmp_path):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert bad.returncode == 2 and "--liquidations" in bad.stderr
+
+
+def test_cli_validate_points_event_files_to_events(tmp_path, capsys):
+    """A file of single liquidation events given as per-bar totals: exit 2 with one line naming --events."""
+    from heatmap.cli import main
+    from heatmap.synthetic import synthetic_market
+
+    f = synthetic_market(days=2, freq="1h", seed=1).frame.reset_index()
+    f["time"] = f["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    f.to_csv(tmp_path / "bars.csv", index=False)
+    (tmp_path / "bybit.csv").write_text(
+        "ts_ms,time_utc,symbol,side,position,qty,price\n"
+        "1707756340999,2024-02-12 16:45:40.999+00:00,BTCUSDT,Sell,short,0.5,50000.0\n"
+    )
+    order = '{"o":{"s":"BTCUSDT","S":"SELL","q":"0.014","p":"9910","ap":"9910","X":"FILLED","T":%d}}\n'
+    (tmp_path / "orders.jsonl").write_text("".join(order % (1568014460893 + i) for i in range(3)))
+    for name, n in (("bybit.csv", 1), ("orders.jsonl", 3)):
+        path = tmp_path / name
+        rc = main(
+            ["validate", "--market", str(tmp_path / "bars.csv"), "--liquidations", str(path), "--bins", "100"]
+        )
+        err = capsys.readouterr().err
+        assert rc == 2 and f"holds {n:,} single liquidation events" in err and f"--events {path}" in err
+    # a per-bar file with a broken header keeps its own error
+    (tmp_path / "bad.csv").write_text("when,x\n2024-01-01,1\n")
+    rc = main(
+        ["validate", "--market", str(tmp_path / "bars.csv"), "--liquidations", str(tmp_path / "bad.csv")]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "--events" not in err

@@ -120,13 +120,33 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     if not args.candles or args.liquidations is None:
         raise ValueError("need --coinglass-dir, or --candles (with --oi ...) and --liquidations")
     from heatmap.cli.inputs import market_from_args
-    from heatmap.io.liquidations import liquidations_per_bar, read_liquidation_bars
+    from heatmap.io.liquidations import liquidations_per_bar
 
     market, _ = market_from_args(args)
     if args.start is not None or args.end is not None:
         market = market.slice(args.start, args.end)
-    realized = liquidations_per_bar(read_liquidation_bars(args.liquidations), market, outside="drop")
+    realized = liquidations_per_bar(_liquidation_bars(args.liquidations), market, outside="drop")
     return market, realized
+
+
+def _liquidation_bars(path: str) -> Any:
+    """``read_liquidation_bars``; a file of single liquidation events gets an error that points to ``--events``."""
+    from heatmap.io.liquidations import read_bybit_liquidations, read_liquidation_bars, read_liquidations
+    from heatmap.market import MarketDataError
+
+    try:
+        return read_liquidation_bars(path)
+    except MarketDataError as err:
+        for reader in (read_liquidations, read_bybit_liquidations):
+            try:
+                n = len(reader(path))
+            except Exception:  # not an event file either: the first error stands
+                continue
+            raise MarketDataError(
+                f"{path}: --liquidations takes liquidation totals per bar (time, long, short), but this file holds "
+                f"{n:,} single liquidation events; give it as --events {path} to score where liquidations happen"
+            ) from err
+        raise
 
 
 def _warmup(text: str) -> int | str:
