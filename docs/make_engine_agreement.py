@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -132,15 +133,35 @@ def render(rows: list[dict[str, Any]], variants: list[tuple[str, float, float]])
     return "\n".join(lines)
 
 
+#: The grid engine on grids ``k`` times finer, summed back to the grid: what remains is the grid's resolution.
+FINER = (2, 4, 16)
+
+
+def summed(m: Market, mdl: Model, grid: PriceGrid, k: int) -> Any:
+    """The grid engine's last snapshot on a grid ``k`` times finer than ``grid``, summed back to ``grid``'s bins
+    (an object with the ``long`` and ``short`` rows that :func:`l1_last` reads)."""
+    fine = PriceGrid.log_spaced(float(grid.edges[0]), float(grid.edges[-1]), bins=grid.n_bins * k)
+    hm = estimate(m, mdl, grid=fine, snapshot_every=len(m))
+    P = grid.n_bins
+    return SimpleNamespace(**{s: getattr(hm, s)[-1:].reshape(1, P, k).sum(-1) for s in ("long", "short")})
+
+
 def variants(m: Market) -> list[tuple[str, float, float]]:
     out = []
+    refs: dict[int, Heatmap] = {}
     for name, changes in VARIANTS:
         mdl = model(**changes)
         d = []
         for bins in BINS:
             grid = PriceGrid.for_market(m, bins=bins)
-            d.append(l1_last(estimate(m, mdl, grid=grid), ledger(m, mdl, grid, LADDER[-1])))
+            ref = ledger(m, mdl, grid, LADDER[-1])
+            if not changes:
+                refs[bins] = ref
+            d.append(l1_last(estimate(m, mdl, grid=grid), ref))
         out.append((name, d[0], d[1]))
+    for k in FINER:
+        d = [l1_last(summed(m, model(), PriceGrid.for_market(m, bins=b), k), refs[b]) for b in BINS]
+        out.append((f"default model, the grid engine on {k}x finer bins summed back", d[0], d[1]))
     return out
 
 
