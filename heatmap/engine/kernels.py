@@ -179,7 +179,7 @@ class Kernel:
         position inside the bin, in [0, 1]).
     moments2 : ndarray, shape (S, n)
         Second moment of that mass about the bin's lower edge [bin units squared] (the spread inside the bin, which
-        funding shifts carry; see :func:`heatmap.engine.steps.shift_blocks`).
+        funding shifts carry; see :func:`heatmap.engine.steps.profile`).
     uniform, moments_uniform, moments2_uniform : ndarray, shape (n,)
         The same for entries spread uniformly (in log-price) over the entry bin (averages of the ``S`` rows).
     offset : int
@@ -205,6 +205,34 @@ class Kernel:
     cumu: NDArray[np.float64]
     atoms: NDArray[np.float64] | None = None
     atom_weights: NDArray[np.float64] | None = None
+
+    @classmethod
+    def from_tables(
+        cls,
+        weights: NDArray[np.float64],
+        moments: NDArray[np.float64],
+        moments2: NDArray[np.float64],
+        offset: int,
+        never: float,
+        atoms: NDArray[np.float64] | None = None,
+        atom_weights: NDArray[np.float64] | None = None,
+    ) -> Kernel:
+        """The kernel of these ``(S, n)`` tables, with its uniform-entry rows and prefix sums derived from them."""
+        uni = weights.mean(axis=0)
+        return cls(
+            weights=weights,
+            moments=moments,
+            moments2=moments2,
+            uniform=uni,
+            moments_uniform=moments.mean(axis=0),
+            moments2_uniform=moments2.mean(axis=0),
+            offset=int(offset),
+            never=never,
+            cumw=np.concatenate([np.zeros((weights.shape[0], 1)), np.cumsum(weights, axis=1)], axis=1),
+            cumu=np.concatenate([[0.0], np.cumsum(uni)]),
+            atoms=atoms,
+            atom_weights=atom_weights,
+        )
 
     @property
     def subbins(self) -> int:
@@ -355,23 +383,7 @@ def build_kernel(
     if nz.size:
         w, z, z2 = w[:, nz[0] : nz[-1] + 1], z[:, nz[0] : nz[-1] + 1], z2[:, nz[0] : nz[-1] + 1]
         o_lo += int(nz[0])
-    cumw = np.concatenate([np.zeros((S, 1)), np.cumsum(w, axis=1)], axis=1)
-    uni = w.mean(axis=0)
-    cumu = np.concatenate([[0.0], np.cumsum(uni)])
-    return Kernel(
-        weights=w,
-        moments=z,
-        moments2=z2,
-        uniform=uni,
-        moments_uniform=z.mean(axis=0),
-        moments2_uniform=z2.mean(axis=0),
-        offset=int(o_lo),
-        never=never,
-        cumw=cumw,
-        cumu=cumu,
-        atoms=atoms,
-        atom_weights=atom_w,
-    )
+    return Kernel.from_tables(w, z, z2, int(o_lo), never, atoms, atom_w)
 
 
 def _inverse_bounds(
@@ -430,18 +442,4 @@ def combine_kernels(parts: list[tuple[float, Kernel]]) -> Kernel:
     if all(k.atoms is not None and k.atom_weights is not None for _, k in parts):
         atoms = np.concatenate([np.asarray(k.atoms) for _, k in parts])
         atom_w = np.concatenate([wt * np.asarray(k.atom_weights) for wt, k in parts])
-    uni = w.mean(axis=0)
-    return Kernel(
-        weights=w,
-        moments=z,
-        moments2=z2,
-        uniform=uni,
-        moments_uniform=z.mean(axis=0),
-        moments2_uniform=z2.mean(axis=0),
-        offset=int(lo),
-        never=never,
-        cumw=np.concatenate([np.zeros((S, 1)), np.cumsum(w, axis=1)], axis=1),
-        cumu=np.concatenate([[0.0], np.cumsum(uni)]),
-        atoms=atoms,
-        atom_weights=atom_w,
-    )
+    return Kernel.from_tables(w, z, z2, int(lo), never, atoms, atom_w)
