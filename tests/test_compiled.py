@@ -197,3 +197,43 @@ def test_a_misspelt_switch_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
         _jit.enabled()
     monkeypatch.setenv("HEATMAP_JIT", " Off ")
     assert not _jit.enabled()
+
+
+def test_an_edit_of_a_called_kernel_is_not_hidden_by_the_cache(tmp_path) -> None:
+    """numba checks a cached function against its own file only; a kernel that calls a kernel in another file
+    must still see that file's edits (the cache is dropped when any kernel source changes)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    (tmp_path / "inner_mod.py").write_text("def inner(x):\n    return x + 1.0\n")
+    (tmp_path / "outer_mod.py").write_text(
+        "from inner_mod import inner\n\ndef outer(x):\n    return 2.0 * inner(x)\n"
+    )
+    run = textwrap.dedent(
+        """
+        import inner_mod, outer_mod
+        from heatmap.engine._jit import compile_kernels
+        k = compile_kernels([inner_mod.inner, outer_mod.outer])
+        print(k["outer"](1.0))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+
+    def outer() -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert outer() == "4.0"
+    assert outer() == "4.0"  # from the cache
+    assert any(p.suffix == ".nbi" for p in (tmp_path / "__pycache__").iterdir())
+    stamp = os.stat(tmp_path / "outer_mod.py")
+    (tmp_path / "inner_mod.py").write_text("def inner(x):\n    return x + 5.0\n")
+    os.utime(
+        tmp_path / "outer_mod.py", ns=(stamp.st_atime_ns, stamp.st_mtime_ns)
+    )  # the caller's file untouched
+    assert outer() == "12.0"

@@ -20,10 +20,13 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import inspect
 import os
 import types
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 __all__ = ["HAS_NUMBA", "backend", "compile_kernels", "enabled", "jit"]
@@ -104,4 +107,38 @@ def compile_kernels(functions: Iterable[Callable[..., Any]]) -> dict[str, Any]:
         g.__module__ = f.__module__
         out[f.__name__] = jit(g)
     scope.update(out)
+    _drop_stale_cache(funcs, out.values())
     return out
+
+
+#: Name of the file, beside the cached machine code, that records which source it was compiled from.
+STAMP = "heatmap-kernels.sha256"
+
+
+def _drop_stale_cache(funcs: list[Callable[..., Any]], compiled: Iterable[Any]) -> None:
+    """Remove cached machine code of ``funcs`` compiled from other source than today's.
+
+    numba validates a cached function by its own file's time stamp only, but a compiled kernel contains the
+    kernels it calls, which may live in another file: after an edit of ``steps.py`` alone, the cached
+    ``loop.run_bars`` would still run the old steps. So the digest of all the kernels' source files is kept in
+    :data:`STAMP` beside the cache, and when it differs the cache files of those modules are deleted (they are
+    rebuilt on first use). Failures to read or write the cache folder leave it as it is.
+    """
+    files = sorted({str(inspect.getsourcefile(f)) for f in funcs})
+    try:
+        digest = hashlib.sha256(b"".join(Path(p).read_bytes() for p in files)).hexdigest()
+    except OSError:
+        return
+    stems = {Path(p).stem for p in files}
+    folders = {getattr(getattr(d, "_cache", None), "_cache_path", None) for d in compiled}
+    for folder in filter(None, folders):
+        stamp = Path(folder) / STAMP
+        try:
+            if stamp.is_file() and stamp.read_text(encoding="ascii") == digest:
+                continue
+            for entry in Path(folder).iterdir():
+                if entry.suffix in (".nbi", ".nbc") and entry.name.split(".", 1)[0] in stems:
+                    entry.unlink(missing_ok=True)
+            stamp.write_text(digest, encoding="ascii")
+        except OSError:
+            continue
