@@ -37,13 +37,13 @@ __all__ = [
     "close_nearest",
     "consume",
     "growth",
+    "land",
     "level_price",
     "log_ratio",
     "part",
     "profile",
     "put_moments",
     "put_part",
-    "put_piece",
     "shift_blocks",
     "shape",
     "shift_levels",
@@ -224,6 +224,23 @@ def put_moments(qz: Any, k: int, mass: float, z: float, s: float) -> None:
     qz[k, 2] += min(max(s, 0.0), z)
 
 
+def land(qz: Any, k: int, mass: float, z: float, s: float, lost: float, first: int, last: int) -> Any:
+    """Put ``mass`` with moments ``z``, ``s`` into bin ``k`` when it is on the grid (:func:`put_moments`), else
+    count it as lost; returns ``(lost, first, last)`` updated (the lost mass, the first and last bin written).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> qz = np.zeros((2, 3))
+    >>> land(qz, 1, 2.0, 1.0, 0.5, 0.0, 2, -1), land(qz, 2, 3.0, 0.0, 0.0, 0.0, 1, 1)
+    ((0.0, 1, 1), (3.0, 1, 1))
+    """
+    if 0 <= k < qz.shape[0]:
+        put_moments(qz, k, mass, z, s)
+        return lost, min(first, k), max(last, k)
+    return lost + mass, first, last
+
+
 def put_part(qz: Any, k: int, mass: float, f: float, f1: float, f2: float) -> None:
     """Add ``mass`` with the mean position ``f1 / f`` and mean square ``f2 / f`` (a :func:`part` in bin ``k``'s
     coordinates, kept inside the bin) to bin ``k`` of ``qz``.
@@ -240,22 +257,6 @@ def put_part(qz: Any, k: int, mass: float, f: float, f1: float, f2: float) -> No
     qz[k, 0] += mass
     qz[k, 1] += mass * m
     qz[k, 2] += mass * m2
-
-
-def put_piece(qz: Any, k: int, mass: float, a: float, b: float) -> None:
-    """Add ``mass`` spread uniformly over ``[a, b]`` (positions inside bin ``k``, ``0 <= a <= b <= 1``) to bin
-    ``k`` of ``qz``, with its first and second moments.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> qz = np.zeros((1, 3))
-    >>> put_piece(qz, 0, 3.0, 0.0, 1.0); qz.tolist()
-    [[3.0, 1.5, 1.0]]
-    """
-    qz[k, 0] += mass
-    qz[k, 1] += mass * 0.5 * (a + b)
-    qz[k, 2] += mass * (a * a + a * b + b * b) / 3.0
 
 
 def consume(
@@ -318,7 +319,7 @@ def consume(
                 qz[i, 2] = 0.0
                 if gone < qi:
                     put_part(qz, i, qi - gone, r, r1, r2)
-        elif (long and 0.5 * (u0 + u1) >= theta) or (not long and 0.5 * (u0 + u1) <= theta):
+        elif (long and qz[i, 1] >= theta * qi) or (not long and qz[i, 1] <= theta * qi):
             # the bin's content goes when its mean level is crossed
             qty += qi
             value += qi if inverse else qi * level_price(qz, i, lower, h)
@@ -443,13 +444,8 @@ def shift_blocks(qz: Any, edges: Any, h: float, d: float, a: int, b: int, invers
         stretch = 1.0 / (1.0 + x)  # the map's derivative in bin units: p / (p + d); inverse 1 / (1 + d p)
         if (u1 - u0) * stretch <= 1e-12:
             k = min(math.floor(c), j) if not up else math.floor(c)
-            if 0 <= k < P:
-                u = min(max(c - k, 0.0), 1.0)
-                put_piece(qz, k, q, u, u)
-                first = min(first, k)
-                last = max(last, k)
-            else:
-                lost += q
+            u = min(max(c - k, 0.0), 1.0)
+            lost, first, last = land(qz, k, q, q * u, q * u * u, lost, first, last)
             continue
         # the profile moves with its mean on the exact new position, stretched by the map
         v0 = c - (m - u0) * stretch
@@ -467,33 +463,20 @@ def shift_blocks(qz: Any, edges: Any, h: float, d: float, a: int, b: int, invers
         mu = v0 - k0 + span * (0.5 + sl / 12.0)  # the moved profile's mean and mean square in bin k0's units
         mu2 = mu * mu + span * span * (12.0 - sl * sl) / 144.0
         if k1 == k0:  # it lands inside one bin
-            if 0 <= k0 < P:
-                put_moments(qz, k0, q, q * mu, q * mu2)
-                first = min(first, k0)
-                last = max(last, k0)
-            else:
-                lost += q
+            lost, first, last = land(qz, k0, q, q * mu, q * mu2, lost, first, last)
             continue
         if k1 == k0 + 1:  # across one edge: the lower part, and the rest as the upper part
             f, f1, f2 = part(v0 - k0, v1 - k0, sl, 0.0, 1.0)
             low = min(q * f, q)
-            up_mass = q - low
+            high = q - low
             z_up = q * (mu - f1)  # the upper part's moments in bin k0's units, then in bin k1's
             s_up = q * (mu2 - f2)
             if low > 0.0:
-                if 0 <= k0 < P:
-                    put_moments(qz, k0, low, q * f1, q * f2)
-                    first = min(first, k0)
-                    last = max(last, k0)
-                else:
-                    lost += low
-            if up_mass > 0.0:
-                if 0 <= k1 < P:
-                    put_moments(qz, k1, up_mass, z_up - up_mass, s_up - 2.0 * z_up + up_mass)
-                    first = min(first, k1)
-                    last = max(last, k1)
-                else:
-                    lost += up_mass
+                lost, first, last = land(qz, k0, low, q * f1, q * f2, lost, first, last)
+            if high > 0.0:
+                lost, first, last = land(
+                    qz, k1, high, z_up - high, s_up - 2.0 * z_up + high, lost, first, last
+                )
             continue
         rest = q
         for k in range(k0, k1 + 1):
@@ -502,15 +485,11 @@ def shift_blocks(qz: Any, edges: Any, h: float, d: float, a: int, b: int, invers
             rest -= share
             if share <= 0.0:
                 continue
-            if 0 <= k < P:
-                if f > 0.0:
-                    put_part(qz, k, share, f, f1, f2)
-                else:  # a rounding remainder beyond the profile's end
-                    put_piece(qz, k, share, min(max(v1 - k, 0.0), 1.0), min(max(v1 - k, 0.0), 1.0))
-                first = min(first, k)
-                last = max(last, k)
-            else:
-                lost += share
+            if f > 0.0:
+                lost, first, last = land(qz, k, share, share * f1 / f, share * f2 / f, lost, first, last)
+            else:  # a rounding remainder beyond the profile's end
+                u = min(max(v1 - k, 0.0), 1.0)
+                lost, first, last = land(qz, k, share, share * u, share * u * u, lost, first, last)
     return lost, first, last
 
 
