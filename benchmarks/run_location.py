@@ -165,12 +165,12 @@ def figures(outdir: Path, reports: dict[str, dict[str, object]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib.colors import LogNorm
+    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
     from heatmap.engine import estimate
-    from heatmap.plot import SIDE_COLORS
+    from heatmap.plot import HEATMAP_CMAP, SIDE_COLORS, format_notional, format_price_axis
     from heatmap.validation.protocol import fixed_grid
 
     market, events = vh.event_data()
@@ -191,20 +191,16 @@ def figures(outdir: Path, reports: dict[str, dict[str, object]]) -> None:
     edges = hm.price_edges
     keep = (edges[:-1] >= lo) & (edges[1:] <= hi)
     ke = np.concatenate([edges[:-1][keep], [edges[1:][keep][-1]]])
-    fig = Figure(figsize=(11, 5.5), facecolor="#111")
-    ax = fig.add_subplot(facecolor="#111")
+    fig = Figure(figsize=(11, 5.5), facecolor="#111", layout="constrained")
+    ax = fig.add_subplot(facecolor="black")
     tt = np.concatenate([idx[pos], [idx[pos[-1]] + pd.Timedelta("1h")]])
     z = (hm.long[before][:, keep] + hm.short[before][:, keep]) / np.diff(np.log(ke))
-    z = np.where(z > 0, z, np.nan)
-    finite = z[np.isfinite(z)]
+    # the library's look: linear from a floor (40th percentile of the cells, drawn as background) to the 99th
+    floor, top = np.quantile(z[z > 0], [0.4, 0.99])
     mesh = ax.pcolormesh(
-        tt,
-        ke,
-        z.T,
-        cmap="magma",
-        norm=LogNorm(vmin=np.quantile(finite, 0.2), vmax=np.quantile(finite, 0.995)),
+        tt, ke, np.where(z >= floor, z, np.nan).T, cmap=HEATMAP_CMAP, norm=Normalize(floor, top, clip=True)
     )
-    ax.vlines(idx[pos] + pd.Timedelta("30min"), f["low"], f["high"], color="#bbb", lw=1.0)
+    ax.vlines(idx[pos] + pd.Timedelta("30min"), f["low"], f["high"], color="#9a9a9a", lw=1.0, zorder=2)
     ev = events.loc[(events.time >= t0) & (events.time < t1)]
     for side, col in SIDE_COLORS.items():
         e = ev.loc[ev.side == side]
@@ -213,16 +209,17 @@ def figures(outdir: Path, reports: dict[str, dict[str, object]]) -> None:
         )
     ax.set_yscale("log")
     ax.set_ylim(lo, hi)
-    fmt = FuncFormatter(lambda v, _: f"{v:,.0f}")
-    ax.yaxis.set_major_formatter(fmt)
-    ax.yaxis.set_minor_formatter(fmt)
-    ax.tick_params(axis="y", which="both", labelsize=8)
+    format_price_axis(ax, label="price [USDT]")
+    ax.yaxis.label.set_color("w")
     ax.set_title(f'{rec}: map held before each hour (density per log price) and the liquidations of the hour',
                  color="w", fontsize=10)  # fmt: skip
-    ax.tick_params(colors="w")
-    ax.legend(loc="upper left", fontsize=8)
-    cb = fig.colorbar(mesh, ax=ax, pad=0.01)
+    ax.tick_params(colors="w", which="both")
+    leg = ax.legend(loc="upper left", fontsize=8, facecolor="#222", edgecolor="#444", markerscale=2.5)
+    for text in leg.get_texts():
+        text.set_color("w")
+    cb = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.04, extend="max")
     cb.set_label("liquidation notional per unit log price [USDT]", color="w")
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_notional(v, currency="")))
     cb.ax.tick_params(colors="w")
     fig.savefig(outdir / "validation_where_days.png", dpi=100, facecolor=fig.get_facecolor())
 
