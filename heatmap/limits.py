@@ -15,7 +15,7 @@ cell) is refused with an error naming the column, the bar and the value (:func:`
 Examples
 --------
 >>> format_bytes(estimate_memory(n_bars=72, bins=1000)["total"])
-'12.9 MiB'
+'24.7 MiB'
 >>> check_memory(2 * 2**30, what="the estimate", advice="use fewer bins=", limit=2**30)
 Traceback (most recent call last):
 ...
@@ -182,6 +182,7 @@ def estimate_memory(
     engine: str = "grid",
     age_blocks: int = 1,
     subbins: int = 32,
+    resolution: int = 2,
     distinct_kernels: bool = True,
     leverage_nodes: int = 64,
     entry_nodes: int = 16,
@@ -198,6 +199,8 @@ def estimate_memory(
     engine : {"grid", "ledger"}
     age_blocks, subbins : int
         Grid engine: age blocks (state rows per side) and sub-bins of the kernels.
+    resolution : int
+        Grid engine: store bins per price bin (2 for the default model; the state and kernels scale with it).
     distinct_kernels : bool
         Grid engine: the passive leverage law differs from the speculative one (two kernel sets per side).
     leverage_nodes, entry_nodes : int
@@ -215,7 +218,7 @@ def estimate_memory(
     --------
     >>> m = estimate_memory(n_bars=8_760, bins=1_000)
     >>> format_bytes(m["snapshots"]), format_bytes(m["total"])
-    ('133.7 MiB', '148.0 MiB')
+    ('133.7 MiB', '159.8 MiB')
     """
     n = max(int(n_bars), 0)
     P = max(int(bins), 1)
@@ -227,8 +230,9 @@ def estimate_memory(
         eng = cohorts * _COHORT_BYTES * 2 + 4 * P * 8
     else:
         kernels = 2 * (2 if distinct_kernels else 1)  # per side, the speculative and the passive law
-        state = 2 * max(int(age_blocks), 1) * P * 3 * 8  # mass and two moments per side, block and bin
-        eng = state + kernels * _ARRAYS_PER_KERNEL * int(subbins) * P * 8
+        Q = P * max(int(resolution), 1)  # store bins
+        state = 2 * max(int(age_blocks), 1) * Q * 3 * 8  # mass and two moments per side, block and bin
+        eng = state + kernels * _ARRAYS_PER_KERNEL * int(subbins) * Q * 8
     total = snapshots + bars + eng
     return {"snapshots": snapshots, "bars": bars, "engine": eng, "total": total}
 
@@ -373,6 +377,7 @@ def check_update_limits(
         "engine": engine,
         "age_blocks": getattr(config, "age_blocks", 1),
         "subbins": getattr(config, "subbins", 32),
+        "resolution": getattr(config, "resolution", 1),
         "leverage_nodes": getattr(config, "leverage_nodes", 64),
         "entry_nodes": getattr(config, "entry_nodes", 16),
     }

@@ -69,6 +69,10 @@ class EngineConfig:
         engine keeps every bar's levels apart and reproduces the ledger engine on discrete leverage exactly.
     subbins : int
         Sub-bin entry resolution of the grid kernels.
+    resolution : int
+        Store-grid bins per price-grid bin of the grid engine (snapshots sum them). A bin keeps its content's
+        mass, mean and spread only, so levels that share a bin move with funding as one profile; finer store
+        bins keep more of them apart (see ``docs/methodology.md`` §3).
     leverage_nodes, entry_nodes : int
         Discretisation of the ledger engine: nodes of a continuous leverage law per entry node, and entry nodes
         of a triangular (spread) bar (see :mod:`heatmap.engine.ledger`).
@@ -92,6 +96,7 @@ class EngineConfig:
     decay: float = 1.0
     age_blocks: int = 1
     subbins: int = 32
+    resolution: int = 1
     leverage_nodes: int = DEFAULT_LEVERAGE_NODES
     entry_nodes: int = DEFAULT_ENTRY_NODES
     sizes: tuple[tuple[float, float, float, float, float], ...] = ()

@@ -118,6 +118,7 @@ _META_KEYS: dict[str, tuple[tuple[type, ...], bool]] = {
     "model": ((dict, type(None)), True),
     "model_repr": ((str,), True),
     "age_blocks": ((int, type(None)), False),
+    "resolution": ((int, type(None)), False),
     "leverage_nodes": ((int, type(None)), False),
     "entry_nodes": ((int, type(None)), False),
     "funding_carry": (_NUM, True),
@@ -166,7 +167,7 @@ def _check_meta(path: Any, meta: Any) -> dict[str, Any]:
             raise _fail(path, f"metadata {key!r} is {meta[key]!r}, expected a number >= 0")
     if meta.get("reference_price") is not None and not meta["reference_price"] > 0:
         raise _fail(path, f"metadata 'reference_price' is {meta['reference_price']!r}, expected a price > 0")
-    for key in ("age_blocks", "leverage_nodes", "entry_nodes"):
+    for key in ("age_blocks", "resolution", "leverage_nodes", "entry_nodes"):
         if meta.get(key) is not None and meta[key] < 1:
             raise _fail(path, f"metadata {key!r} is {meta[key]!r}, expected a positive integer or null")
     return meta

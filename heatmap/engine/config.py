@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_ENTRY_NODES",
     "DEFAULT_LEVERAGE_NODES",
     "SIZE_NODES",
+    "default_resolution",
     "make_engine",
     "resolve_config",
 ]
@@ -63,6 +64,7 @@ def resolve_config(
     reference_price: float | None = None,
     leverage_nodes: int | None = None,
     entry_nodes: int | None = None,
+    resolution: int | None = None,
 ) -> EngineConfig:
     """The engine configuration of ``model`` for bars of length ``freq``.
 
@@ -78,6 +80,8 @@ def resolve_config(
         notional the brackets are in (the estimator uses the first bar's close).
     leverage_nodes, entry_nodes : int, optional
         Ledger engine discretisation (default :data:`DEFAULT_LEVERAGE_NODES`, :data:`DEFAULT_ENTRY_NODES`).
+    resolution : int, optional
+        Grid engine store bins per price bin; default :func:`default_resolution`.
 
     Notes
     -----
@@ -120,6 +124,8 @@ def resolve_config(
             passive = passive.truncate(max_lev)
     if age_blocks is None:
         age_blocks = DEFAULT_AGE_BLOCKS if model.exit in ("oldest", "profitable") else 1
+    if resolution is None:
+        resolution = default_resolution(model)
     return EngineConfig(
         leverage=lev,
         passive_leverage=passive,
@@ -128,6 +134,7 @@ def resolve_config(
         exit=model.exit,
         decay=decay_factor(model.decay_half_life, freq),
         age_blocks=_positive_int("age_blocks", age_blocks),
+        resolution=_positive_int("resolution", resolution),
         leverage_nodes=DEFAULT_LEVERAGE_NODES
         if leverage_nodes is None
         else _positive_int("leverage_nodes", leverage_nodes),
@@ -135,6 +142,25 @@ def resolve_config(
         sizes=sizes,
         contract=contract,
     )
+
+
+def default_resolution(model: Model) -> int:
+    """Store bins per price bin of the grid engine: 2 when funding moves content spread through the bins (a
+    continuous leverage law and ``funding=True``), else 1.
+
+    Funding moves each bin's content by its mass, mean and spread; levels of different bars that share a bin
+    move as one profile, an error that adds up over settlements and halves (or better) with every halving of
+    the bin (measured in ``docs/methodology.md`` §3). Discrete laws are moved as exact points, and without
+    funding nothing moves.
+
+    Examples
+    --------
+    >>> from heatmap.model import Model
+    >>> default_resolution(Model()), default_resolution(Model(funding=False))
+    (2, 1)
+    """
+    continuous = not (model.leverage.is_discrete and model.passive_leverage.is_discrete)
+    return 2 if continuous and model.funding else 1
 
 
 def make_engine(name: str, config: EngineConfig, grid: PriceGrid) -> Engine:

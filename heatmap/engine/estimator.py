@@ -243,6 +243,12 @@ class Estimator:
         Ledger engine only: nodes of a continuous leverage law per entry node (default 64) and entry nodes per
         bar for triangular entries (default 128); see :mod:`heatmap.engine.ledger` and the convergence study in
         ``docs/methodology.md``. The cost per bar is proportional to their product.
+    resolution : int, optional
+        Grid engine only: store bins per price-grid bin (snapshots sum them). Default
+        :func:`heatmap.engine.config.default_resolution`: 2 when funding moves continuous-law content, else 1.
+        Funding moves each bin's content by its mean and spread, so levels that share a bin move together;
+        finer store bins keep them apart (about 3x closer to the exact reference per doubling, measured in
+        ``docs/methodology.md`` §3) at a cost proportional to the store's bins.
     check_units : bool, default True
         Check the first update's bars for magnitudes that point at a unit mistake (open interest in quote or
         contracts instead of coins, funding in percent; :func:`heatmap.plausibility.unit_problems`, the check of
@@ -284,6 +290,7 @@ class Estimator:
         leverage_nodes: int | None = None,
         entry_nodes: int | None = None,
         check_units: bool = True,
+        resolution: int | None = None,
     ) -> None:
         for name, v in (("leverage_nodes", leverage_nodes), ("entry_nodes", entry_nodes)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
@@ -299,6 +306,15 @@ class Estimator:
         ):
             raise ValueError(f"age_blocks must be a positive integer or None, got {age_blocks!r}")
         self.age_blocks = None if age_blocks is None else int(age_blocks)
+        if resolution is not None and (
+            isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 1
+        ):
+            raise ValueError(f"resolution must be a positive integer or None, got {resolution!r}")
+        if resolution is not None and engine != "grid":
+            raise ValueError(
+                f"resolution: got {resolution!r} with engine={engine!r}; it is for engine='grid'"
+            )
+        self.resolution = None if resolution is None else int(resolution)
         if engine not in ("grid", "ledger"):
             raise ValueError(f"engine must be 'grid' or 'ledger', got {engine!r}")
         if snapshot_every is not None and (
@@ -489,6 +505,7 @@ class Estimator:
             reference_price=reference_price,
             leverage_nodes=self.leverage_nodes,
             entry_nodes=self.entry_nodes,
+            resolution=self.resolution,
         )
 
     def _grown_grid(self, bars: Bars) -> tuple[PriceGrid, tuple[int, int] | None]:
@@ -753,6 +770,12 @@ class Estimator:
             "version": CHECKPOINT_VERSION,
             "engine": self.engine_name,
             "age_blocks": self.age_blocks,
+            # the resolved value: the state's shape depends on it, whatever the default becomes
+            "resolution": (
+                st.config.resolution
+                if st.config is not None and self.engine_name == "grid"
+                else self.resolution
+            ),
             "leverage_nodes": self.leverage_nodes,
             "entry_nodes": self.entry_nodes,
             "snapshot_every": self.snapshot_every,
@@ -846,12 +869,14 @@ class Estimator:
                 age_blocks=meta.get("age_blocks"),
                 leverage_nodes=meta.get("leverage_nodes"),
                 entry_nodes=meta.get("entry_nodes"),
+                # files written before the setting existed hold a state at one store bin per price bin
+                resolution=meta.get("resolution", 1) if meta["engine"] == "grid" else None,
             )
             reference_price = meta.get("reference_price")
             config = est._resolve(freq, reference_price)
         except ValueError as exc:
             raise CheckpointError(f"{path}: the checkpoint's settings are not valid: {exc}") from exc
-        check_state(path, meta["engine"], data, P, config.age_blocks)
+        check_state(path, meta["engine"], data, P * config.resolution, config.age_blocks)
         carry = float(meta["funding_carry"])
         engine = make_engine(est.engine_name, config, stored_grid)
         engine.load_state_arrays({k[6:]: v for k, v in data.items() if k.startswith("state_")})
@@ -891,6 +916,7 @@ def estimate(
     age_blocks: int | None = None,
     leverage_nodes: int | None = None,
     entry_nodes: int | None = None,
+    resolution: int | None = None,
 ) -> Heatmap:
     """Estimate the liquidation heatmap of ``market`` under ``model``.
 
@@ -917,6 +943,8 @@ def estimate(
         Grid engine age blocks (see :class:`Estimator`).
     leverage_nodes, entry_nodes : int, optional
         Ledger engine discretisation (see :class:`Estimator`).
+    resolution : int, optional
+        Grid engine store bins per price bin (see :class:`Estimator`).
 
     Returns
     -------
@@ -939,6 +967,7 @@ def estimate(
         age_blocks=age_blocks,
         leverage_nodes=leverage_nodes,
         entry_nodes=entry_nodes,
+        resolution=resolution,
     )
     est.update(market)
     return est.heatmap

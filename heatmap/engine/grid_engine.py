@@ -6,7 +6,8 @@ moments per bin and row (one row, or one per age block for the ``"oldest"`` and 
 a level, mass held (see :class:`heatmap.engine.loop.State`).
 
 **Store grid.** The state lives on the price grid extended by :data:`MARGIN` (a factor 2 in price) on both
-sides, with the same log step. Positions whose liquidation level lies beyond the price grid keep their level
+sides, with the same log step, or ``resolution`` times finer (:attr:`EngineConfig.resolution`: snapshots sum
+the store bins of each price bin). Positions whose liquidation level lies beyond the price grid keep their level
 there: when the price grid grows (a streamed market leaving a user-given grid) they are already in place, and
 streaming in chunks gives the batch result. Only levels beyond the margins (long leverage <= 1, longs below half
 the grid's lower edge, shorts above twice its upper edge) are held without a level. Snapshots read the window
@@ -30,7 +31,7 @@ from heatmap.engine.kernels import Kernel, build_kernel, combine_kernels
 from heatmap.grid import PriceGrid
 from heatmap.leverage import Leverage
 
-__all__ = ["MARGIN", "GridEngine"]
+__all__ = ["MARGIN", "GridEngine", "refined", "store_grid"]
 
 #: Margin of the store grid beyond each end of the price grid [log price]: a factor 2.
 MARGIN = math.log(2.0)
@@ -38,8 +39,28 @@ MARGIN = math.log(2.0)
 _SIDES = ("long", "short")
 
 
-def store_grid(grid: PriceGrid, below: int | None = None, above: int | None = None) -> PriceGrid:
-    """``grid`` extended by :data:`MARGIN` on both sides (or by ``below`` / ``above`` whole bins).
+def refined(grid: PriceGrid, resolution: int) -> PriceGrid:
+    """``grid`` with every bin cut into ``resolution`` bins of equal log width (its own edges kept exactly).
+
+    Examples
+    --------
+    >>> refined(PriceGrid.log_spaced(100.0, 400.0, bins=2), 2).edges.round(6).tolist()
+    [100.0, 141.421356, 200.0, 282.842712, 400.0]
+    """
+    if resolution == 1:
+        return grid
+    e = grid.edges
+    step = grid.log_step / resolution
+    fine = np.exp(np.log(e[:-1])[:, None] + step * np.arange(resolution)[None, :])
+    fine[:, 0] = e[:-1]
+    return PriceGrid(np.concatenate([fine.ravel(), e[-1:]]))
+
+
+def store_grid(
+    grid: PriceGrid, below: int | None = None, above: int | None = None, resolution: int = 1
+) -> PriceGrid:
+    """``grid`` at ``resolution`` store bins per bin (:func:`refined`), extended by :data:`MARGIN` on both sides
+    (or by ``below`` / ``above`` whole store bins).
 
     Examples
     --------
@@ -47,11 +68,14 @@ def store_grid(grid: PriceGrid, below: int | None = None, above: int | None = No
     >>> s = store_grid(g)
     >>> s.n_bins, g.offset_in(s), round(float(s.edges[0]), 9), round(float(s.edges[-1]), 9)
     (30, 10, 50.0, 400.0)
+    >>> store_grid(g, resolution=2).n_bins
+    60
     """
-    h = grid.log_step
+    fine = refined(grid, resolution)
+    h = fine.log_step
     lo = math.log(grid.edges[0]) - (MARGIN if below is None else below * h)
     hi = math.log(grid.edges[-1]) + (MARGIN if above is None else above * h)
-    return grid.extend(math.exp(lo), math.exp(hi))
+    return fine.extend(math.exp(lo), math.exp(hi))
 
 
 class GridEngine:
@@ -68,7 +92,7 @@ class GridEngine:
     def __init__(self, config: EngineConfig, grid: PriceGrid) -> None:
         self.config = config
         self.grid = grid
-        self.store = store_grid(grid)
+        self.store = store_grid(grid, resolution=config.resolution)
         B = config.age_blocks
         P = self.store.n_bins
         self.state = loop.State(
@@ -107,8 +131,9 @@ class GridEngine:
             edges=np.ascontiguousarray(s.edges, dtype=np.float64),
             h=float(s.log_step),
             lx0=float(math.log(s.edges[0])),
-            w0=int(self.grid.offset_in(s)),
-            wn=int(self.grid.n_bins),
+            w0=int(refined(self.grid, c.resolution).offset_in(s)),
+            wn=int(self.grid.n_bins * c.resolution),
+            res=int(c.resolution),
             subbins=int(c.subbins),
             mmr=float(c.mmr),
             decay=float(c.decay),
@@ -123,7 +148,7 @@ class GridEngine:
 
     def regrid(self, grid: PriceGrid) -> None:
         """Move the state onto ``grid`` (an extension of the current grid, see :meth:`PriceGrid.extend`)."""
-        want = store_grid(grid)
+        want = store_grid(grid, resolution=self.config.resolution)
         new = self.store.extend(
             min(want.edges[0], self.store.edges[0]), max(want.edges[-1], self.store.edges[-1])
         )
@@ -149,8 +174,9 @@ class GridEngine:
     # -- state ------------------------------------------------------------------------------------------------
     def _margins(self) -> tuple[int, int]:
         """Bins of the store grid below and above the price grid."""
-        w0 = self.grid.offset_in(self.store)
-        return w0, self.store.n_bins - w0 - self.grid.n_bins
+        k = self.config.resolution
+        w0 = refined(self.grid, k).offset_in(self.store)
+        return w0, self.store.n_bins - w0 - self.grid.n_bins * k
 
     def state_arrays(self) -> dict[str, NDArray[Any]]:
         """The state as plain arrays (a checkpoint; see :meth:`load_state_arrays`)."""
@@ -173,7 +199,7 @@ class GridEngine:
         """Restore a state saved by :meth:`state_arrays` (on the same price grid)."""
         below, above = (int(x) for x in arrays["store"])
         if (below, above) != self._margins():
-            self._move(store_grid(self.grid, below, above))
+            self._move(store_grid(self.grid, below, above, self.config.resolution))
             self._build()
         st = self.state
         if arrays["mass"].shape != st.qz.shape[:-1]:

@@ -103,7 +103,9 @@ class Params(NamedTuple):
     h, lx0 : float
         Log step and ``log(edges[0])``.
     w0, wn : int
-        The price grid's first bin in the store grid and its number of bins (the snapshot window).
+        The price grid's first bin in the store grid and the store bins it spans (the snapshot window).
+    res : int
+        Store bins per price-grid bin (a snapshot bin sums ``res`` store bins).
     subbins : int
         Sub-bin entry positions of the kernels.
     mmr : float
@@ -126,6 +128,7 @@ class Params(NamedTuple):
     lx0: float
     w0: int
     wn: int
+    res: int
     subbins: int
     mmr: float
     decay: float
@@ -619,8 +622,9 @@ def close_side(
 def read_side(
     st: State, pr: Params, si: int, n: int, hi: int, lo: int, colq: Any, colz: Any, dst: Any
 ) -> float:
-    """Liquidation notional of side ``si`` per bin of the price-grid window into ``dst`` [quote]: a bin's mass
-    (summed over rows) × its level price (mass-weighted mean over rows); inverse contracts: the face value.
+    """Liquidation notional of side ``si`` per bin of the price-grid window into ``dst`` [quote]: a store bin's
+    mass (summed over rows) × its level price (mass-weighted mean over rows), summed over the ``res`` store bins
+    of each price bin; inverse contracts: the face value.
 
     ``colq``, ``colz`` are scratch space of the store's length. Returns the mass held on the store grid outside
     the window (:func:`margin_mass`).
@@ -645,14 +649,15 @@ def read_side(
     sc = st.scale[si]
     lower = pr.edges
     dst[:] = 0.0
+    res = pr.res
     for j in range(max(a, w0), min(b, w0 + wn)):
         q = colq[j]
         if q <= 0.0:
             continue
         if pr.inverse:
-            dst[j - w0] = q * sc
+            dst[(j - w0) // res] += q * sc
         else:
-            dst[j - w0] = q * sc * lower[j] * growth(pr.h * (colz[j] / q))
+            dst[(j - w0) // res] += q * sc * lower[j] * growth(pr.h * (colz[j] / q))
     return margin_mass(st, pr, si, n, hi, lo)
 
 
@@ -875,7 +880,7 @@ def run(st: State, pr: Params, kn: Kernels, bars: BarInputs, out: Out) -> str:
 def read(st: State, pr: Params, si: int) -> NDArray[np.float64]:
     """:func:`read_side` for one side of the current state (a snapshot outside the loop)."""
     P = st.qz.shape[2]
-    dst = np.zeros(pr.wn)
+    dst = np.zeros(pr.wn // pr.res)
     fn = _COMPILED["read_side"] if backend() == "numba" else _PLAIN["read_side"]
     fn(st, pr, si, int(st.ints[2]), int(st.ints[0]), int(st.ints[1]), np.empty(P), np.empty(P), dst)
     return dst
