@@ -141,7 +141,7 @@ def summed(m: Market, mdl: Model, grid: PriceGrid, k: int) -> Any:
     """The grid engine's last snapshot on a grid ``k`` times finer than ``grid``, summed back to ``grid``'s bins
     (an object with the ``long`` and ``short`` rows that :func:`l1_last` reads)."""
     fine = PriceGrid.log_spaced(float(grid.edges[0]), float(grid.edges[-1]), bins=grid.n_bins * k)
-    hm = estimate(m, mdl, grid=fine, snapshot_every=len(m))
+    hm = estimate(m, mdl, grid=fine, snapshot_every=len(m), resolution=1)
     P = grid.n_bins
     return SimpleNamespace(**{s: getattr(hm, s)[-1:].reshape(1, P, k).sum(-1) for s in ("long", "short")})
 
@@ -159,10 +159,46 @@ def variants(m: Market) -> list[tuple[str, float, float]]:
                 refs[bins] = ref
             d.append(l1_last(estimate(m, mdl, grid=grid), ref))
         out.append((name, d[0], d[1]))
+    d = [l1_last(summed(m, model(), PriceGrid.for_market(m, bins=b), 1), refs[b]) for b in BINS]
+    out.append(("default model, `resolution=1` (one store bin per price bin)", d[0], d[1]))
     for k in FINER:
         d = [l1_last(summed(m, model(), PriceGrid.for_market(m, bins=b), k), refs[b]) for b in BINS]
-        out.append((f"default model, the grid engine on {k}x finer bins summed back", d[0], d[1]))
+        out.append((f"default model, `resolution=1` on {k}x finer bins summed back", d[0], d[1]))
     return out
+
+
+#: Other synthetic markets ``(days, seed)`` for the resolution check against the 16x finer grid.
+OTHER_MARKETS = ((2, 3), (6, 11), (6, 5), (14, 7), (30, 2))
+
+
+def other_markets() -> list[tuple[int, int, list[float]]]:
+    """Per market: L1 of ``resolution=1`` and of the default (600, then 1,000 bins) against the grid engine on 16x
+    finer bins summed back."""
+    out = []
+    for days, seed in OTHER_MARKETS:
+        m = synthetic_market(days=days, freq="1h", seed=seed)
+        row = []
+        for bins in BINS:
+            grid = PriceGrid.for_market(m, bins=bins)
+            ref = summed(m, model(), grid, 16)
+            row += [l1_last(summed(m, model(), grid, 1), ref)]
+            row += [l1_last(estimate(m, model(), grid=grid, snapshot_every=len(m)), ref)]
+        out.append((days, seed, row))
+    return out
+
+
+def render_other(rows: list[tuple[int, int, list[float]]]) -> list[str]:
+    lines = [
+        "",
+        "Other markets (`synthetic_market(days, seed=...)`, default model with the tier law), against the grid "
+        "engine on 16x finer bins summed back:",
+        "",
+        "| days | seed | 600 bins, `resolution=1` | 600 bins, default | 1,000 bins, `resolution=1` "
+        "| 1,000 bins, default |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [f"| {d} | {s} | " + " | ".join(f"{100 * v:.2f} %" for v in r) + " |" for d, s, r in rows]
+    return lines
 
 
 def write(text: str, doc: Path = DOC) -> None:
@@ -175,6 +211,7 @@ def main() -> None:
     m = market()
     rows = [r for bins in BINS for r in ladder(m, bins)]
     text = render(rows, variants(m))
+    text = text.replace(END, "\n".join([*render_other(other_markets()), END]))
     write(text)
     print(text)
 
